@@ -1,0 +1,247 @@
+/* record.c - the record's field table and its bounded arena storage. */
+#include "record.h"
+
+#include <string.h>
+#include <strings.h>
+
+const char *mt_proto_name(enum mt_proto p)
+{
+    switch (p) {
+    case PROTO_SMTP: return "smtp";
+    case PROTO_IMAP: return "imap";
+    case PROTO_POP3: return "pop3";
+    }
+    return "?";
+}
+
+const char *mt_tls_mode_name(enum mt_tls_mode m)
+{
+    return m == TLS_MODE_IMPLICIT ? "implicit" : "starttls";
+}
+
+const char *rec_status_name(enum rec_status s)
+{
+    static const char *const names[] = {
+#define X(id, name) name,
+        REC_STATUS_LIST(X)
+#undef X
+    };
+    return (unsigned)s < STATUS_COUNT ? names[s] : "?";
+}
+
+/* Order here is output order; the enum in record.h must match it. */
+const struct rec_field_def rec_fields[F_COUNT] = {
+    [F_IP] = {"ip", RT_TEXT, 64, 0, "Address probed (IPv4 dotted quad or IPv6 text form)."},
+    [F_PORT] = {"port", RT_INT, 0, 0, "TCP port probed."},
+    [F_HOST] = {"host", RT_TEXT, 255, 0,
+                "Name the address was reached by (used for SNI and cert_hostname_match); null if none."},
+    [F_PROTOCOL] = {"protocol", RT_TEXT, 8, 0, "smtp, imap or pop3."},
+    [F_TLS_MODE] = {"tls_mode", RT_TEXT, 10, 0,
+                    "starttls (upgrade in the protocol) or implicit (TLS from the first byte)."},
+    [F_STATUS] = {"status", RT_TEXT, 20, 0, "Outcome of the probe; see the status table."},
+    [F_ERROR] = {"error", RT_TEXT, 200, 0, "Detail of a failure (errno text, OpenSSL error, reply); null on ok."},
+    [F_PHASE] = {"phase", RT_TEXT, 32, 0, "Probe phase in which the probe ended (e.g. await-ehlo-reply)."},
+    [F_BANNER] = {"banner", RT_TEXT, 512, 0, "Greeting exactly as sent (all lines, CRLF kept), up to 512 bytes."},
+    [F_CAPS_BEFORE_TLS] = {"caps_before_tls", RT_LIST, 128, 64,
+                           "Capabilities/extensions advertised in cleartext (EHLO lines, IMAP CAPABILITY, POP3 CAPA)."},
+    [F_STARTTLS_OFFERED] = {"starttls_offered", RT_BOOL, 0, 0,
+                            "Whether STARTTLS/STLS was advertised before TLS; null on implicit-TLS ports."},
+    [F_STARTTLS_REPLY] = {"starttls_reply", RT_TEXT, 200, 0, "Server's reply to STARTTLS/STLS, first line."},
+    [F_STARTTLS_OK] = {"starttls_ok", RT_BOOL, 0, 0,
+                       "true when the upgrade was accepted and the TLS handshake completed."},
+    [F_STARTTLS_EXTRA_BYTES] = {"starttls_extra_bytes", RT_INT, 0, 0,
+                                "Bytes received after the STARTTLS go-ahead, before the handshake (discarded, never given to TLS); 0 normally."},
+    [F_AUTH_BEFORE_TLS] = {"auth_before_tls", RT_LIST, 32, 32,
+                           "Authentication mechanisms offered in cleartext (SMTP AUTH, IMAP AUTH=, POP3 SASL, plus USER for POP3)."},
+    [F_PLAINTEXT_AUTH_BEFORE_TLS] = {"plaintext_auth_before_tls", RT_BOOL, 0, 0,
+                                     "true when a password can be sent in cleartext (see README)."},
+    [F_CAPS_AFTER_TLS] = {"caps_after_tls", RT_LIST, 128, 64, "Capabilities advertised after TLS."},
+    [F_AUTH_AFTER_TLS] = {"auth_after_tls", RT_LIST, 32, 32, "Authentication mechanisms offered after TLS."},
+    [F_AUTH_PROBE] = {"auth_probe", RT_TEXT, 24, 0,
+                      "With --probe-auth: tls-required, cleartext-evaluated, not-offered or unexpected."},
+    [F_AUTH_PROBE_REPLY] = {"auth_probe_reply", RT_TEXT, 200, 0, "With --probe-auth: the server's reply to the fake credential."},
+    [F_TLS_VERSION] = {"tls_version", RT_TEXT, 16, 0, "Negotiated protocol as OpenSSL names it (TLSv1.3, TLSv1.2, ...)."},
+    [F_TLS_CIPHER] = {"tls_cipher", RT_TEXT, 64, 0, "Negotiated cipher suite, OpenSSL's name."},
+    [F_CERT_SUBJECT] = {"cert_subject", RT_TEXT, 512, 0, "Leaf certificate subject, RFC 2253."},
+    [F_CERT_ISSUER] = {"cert_issuer", RT_TEXT, 512, 0, "Leaf certificate issuer, RFC 2253."},
+    [F_CERT_SAN] = {"cert_san", RT_LIST, 255, 32, "subjectAltName DNS names and IP addresses of the leaf."},
+    [F_CERT_NOT_BEFORE] = {"cert_not_before", RT_TEXT, 24, 0, "Leaf validity start, ISO 8601 UTC."},
+    [F_CERT_NOT_AFTER] = {"cert_not_after", RT_TEXT, 24, 0, "Leaf validity end, ISO 8601 UTC."},
+    [F_CERT_SHA256] = {"cert_sha256", RT_TEXT, 64, 0, "SHA-256 of the leaf certificate (DER), lower-case hex."},
+    [F_CERT_TRUSTED] = {"cert_trusted", RT_BOOL, 0, 0,
+                        "Chain verifies against the system store or --ca-file (name not considered)."},
+    [F_CERT_VERIFY_ERROR] = {"cert_verify_error", RT_TEXT, 120, 0, "OpenSSL's verification error text; null when trusted."},
+    [F_CERT_HOSTNAME_MATCH] = {"cert_hostname_match", RT_BOOL, 0, 0,
+                               "Leaf matches `host` (X509_check_host, RFC 6125 wildcards); null when no host."},
+    [F_COUNTRY] = {"country", RT_TEXT, 2, 0, "ISO 3166 country code of the address (--geoip); null without a database or match."},
+    [F_ASN] = {"asn", RT_INT, 0, 0, "Autonomous system number of the address (--asn)."},
+    [F_AS_ORG] = {"as_org", RT_TEXT, 128, 0, "Organisation of that AS (--asn)."},
+    [F_TIME_MS] = {"time_ms", RT_INT, 0, 0, "Milliseconds from connect start to the end of the probe."},
+    [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
+};
+
+void rec_reset(struct record *r)
+{
+    r->is_set = 0;
+    r->truncated = 0;
+    r->arena_used = 0;
+}
+
+bool rec_has(const struct record *r, enum rec_field f)
+{
+    return (r->is_set >> f) & 1u;
+}
+
+static void mark(struct record *r, enum rec_field f)
+{
+    r->is_set |= (uint64_t)1 << f;
+}
+
+static void mark_truncated(struct record *r, enum rec_field f)
+{
+    r->truncated |= (uint64_t)1 << f;
+}
+
+void rec_set_int(struct record *r, enum rec_field f, int64_t v)
+{
+    r->num[f] = v;
+    mark(r, f);
+}
+
+void rec_set_bool(struct record *r, enum rec_field f, bool v)
+{
+    rec_set_int(r, f, v ? 1 : 0);
+}
+
+/* Reserves n bytes of arena; returns offset or -1 when it is exhausted. */
+static int arena_take(struct record *r, size_t n)
+{
+    if (n > (size_t)(REC_ARENA_BYTES - r->arena_used))
+        return -1;
+    int off = r->arena_used;
+    r->arena_used = (uint16_t)(r->arena_used + n);
+    return off;
+}
+
+void rec_set_text(struct record *r, enum rec_field f, const void *data, size_t len)
+{
+    size_t cap = rec_fields[f].cap;
+    if (len > cap) {
+        len = cap;
+        mark_truncated(r, f);
+    }
+    size_t room = (size_t)(REC_ARENA_BYTES - r->arena_used);
+    if (len > room) {
+        len = room;
+        mark_truncated(r, f);
+    }
+    int off = arena_take(r, len);
+    memcpy(r->arena + off, data, len);
+    r->span[f].off = (uint16_t)off;
+    r->span[f].len = (uint16_t)len;
+    mark(r, f);
+}
+
+void rec_set_str(struct record *r, enum rec_field f, const char *s)
+{
+    rec_set_text(r, f, s, strlen(s));
+}
+
+void rec_set_status(struct record *r, enum rec_status s)
+{
+    rec_set_str(r, F_STATUS, rec_status_name(s));
+}
+
+/* List items are nodes in the arena: u16 next (0 = end), u16 len, bytes. */
+#define NODE_HDR 4
+
+void rec_list_init(struct record *r, enum rec_field f)
+{
+    if (rec_has(r, f))
+        return;
+    r->span[f] = (struct rec_span){0, 0, 0};
+    mark(r, f);
+}
+
+void rec_list_add(struct record *r, enum rec_field f, const void *data, size_t len)
+{
+    rec_list_init(r, f);
+    struct rec_span *s = &r->span[f];
+    if (s->len >= rec_fields[f].max_items) {
+        mark_truncated(r, f);
+        return;
+    }
+    if (len > rec_fields[f].cap) {
+        len = rec_fields[f].cap;
+        mark_truncated(r, f);
+    }
+    /* offset 0 means "none", so the first node never sits at offset 0 */
+    if (r->arena_used == 0)
+        r->arena_used = 1;
+    int off = arena_take(r, NODE_HDR + len);
+    if (off < 0) {
+        mark_truncated(r, f);
+        return;
+    }
+    unsigned char *n = r->arena + off;
+    n[0] = n[1] = 0;
+    n[2] = (unsigned char)(len & 0xff);
+    n[3] = (unsigned char)(len >> 8);
+    memcpy(n + NODE_HDR, data, len);
+    if (s->len == 0) {
+        s->off = (uint16_t)off;
+    } else {
+        unsigned char *prev = r->arena + s->last;
+        prev[0] = (unsigned char)(off & 0xff);
+        prev[1] = (unsigned char)(off >> 8);
+    }
+    s->last = (uint16_t)off;
+    s->len++;
+}
+
+int rec_list_next(const struct record *r, enum rec_field f, uint16_t *cursor,
+                  const unsigned char **item, size_t *len)
+{
+    const struct rec_span *s = &r->span[f];
+    uint16_t off;
+    if (*cursor == 0) {
+        if (!rec_has(r, f) || s->len == 0)
+            return 0;
+        off = s->off;
+    } else {
+        const unsigned char *prev = r->arena + *cursor;
+        off = (uint16_t)(prev[0] | (prev[1] << 8));
+        if (off == 0)
+            return 0;
+    }
+    const unsigned char *n = r->arena + off;
+    *len = (size_t)(n[2] | (n[3] << 8));
+    *item = n + NODE_HDR;
+    *cursor = off;
+    return 1;
+}
+
+bool rec_list_contains(const struct record *r, enum rec_field f, const char *s, bool nocase)
+{
+    uint16_t cur = 0;
+    const unsigned char *it;
+    size_t len, slen = strlen(s);
+    while (rec_list_next(r, f, &cur, &it, &len)) {
+        if (len != slen)
+            continue;
+        if (nocase ? strncasecmp((const char *)it, s, len) == 0 : memcmp(it, s, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+int64_t rec_int(const struct record *r, enum rec_field f)
+{
+    return r->num[f];
+}
+
+const unsigned char *rec_text(const struct record *r, enum rec_field f, size_t *len)
+{
+    *len = r->span[f].len;
+    return r->arena + r->span[f].off;
+}

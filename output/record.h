@@ -1,0 +1,153 @@
+/*
+ * record.h - one finished probe: what a client saw at one (address, port).
+ *
+ * The record is the contract between the scanner and every writer. Its
+ * fields are described once, in the table rec_fields[] (record.c): name,
+ * type, byte cap and the documentation line. The JSON and CSV writers walk
+ * that table, so a field added here appears in every format and in
+ * `mailtls-scan --schema` without touching the writers.
+ *
+ * Storage: every field starts out null. Numbers and booleans live in num[];
+ * text and list fields live in a fixed arena (no heap, no growth). Text is
+ * raw bytes exactly as the server sent them (NUL, control bytes and invalid
+ * UTF-8 included): escaping happens only in the writers. A value that does
+ * not fit its cap, or the arena, is cut and the field's bit in `truncated`
+ * is set; writers report truncated fields in the `truncated` field.
+ */
+#ifndef MAILTLS_RECORD_H
+#define MAILTLS_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum mt_proto { PROTO_SMTP, PROTO_IMAP, PROTO_POP3 };
+enum mt_tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT };
+
+const char *mt_proto_name(enum mt_proto p);
+const char *mt_tls_mode_name(enum mt_tls_mode m);
+
+/* The `status` field. Stable strings: users' scripts match on them. */
+#define REC_STATUS_LIST(X)                                                      \
+    X(STATUS_OK, "ok")                                                          \
+    X(STATUS_REFUSED, "refused")                                                \
+    X(STATUS_CONNECT_TIMEOUT, "connect-timeout")                                \
+    X(STATUS_READ_TIMEOUT, "read-timeout")                                      \
+    X(STATUS_RESET, "reset")                                                    \
+    X(STATUS_CLOSED, "closed")                                                  \
+    X(STATUS_SERVER_BUSY, "server-busy")                                        \
+    X(STATUS_REJECTED, "rejected")                                              \
+    X(STATUS_PROTOCOL_ERROR, "protocol-error")                                  \
+    X(STATUS_STARTTLS_REFUSED, "starttls-refused")                              \
+    X(STATUS_TLS_FAILED, "tls-failed")                                          \
+    X(STATUS_UNREACHABLE, "unreachable")                                        \
+    X(STATUS_CONNECT_ERROR, "connect-error")                                    \
+    X(STATUS_BLOCKLISTED, "blocklisted")                                        \
+    X(STATUS_INTERRUPTED, "interrupted")                                        \
+    X(STATUS_LOCAL_ERROR, "local-error")
+
+enum rec_status {
+#define X(id, name) id,
+    REC_STATUS_LIST(X)
+#undef X
+        STATUS_COUNT
+};
+const char *rec_status_name(enum rec_status s);
+
+/* Field identifiers, in output order. Keep in step with rec_fields[]. */
+enum rec_field {
+    F_IP,
+    F_PORT,
+    F_HOST,
+    F_PROTOCOL,
+    F_TLS_MODE,
+    F_STATUS,
+    F_ERROR,
+    F_PHASE,
+    F_BANNER,
+    F_CAPS_BEFORE_TLS,
+    F_STARTTLS_OFFERED,
+    F_STARTTLS_REPLY,
+    F_STARTTLS_OK,
+    F_STARTTLS_EXTRA_BYTES,
+    F_AUTH_BEFORE_TLS,
+    F_PLAINTEXT_AUTH_BEFORE_TLS,
+    F_CAPS_AFTER_TLS,
+    F_AUTH_AFTER_TLS,
+    F_AUTH_PROBE,
+    F_AUTH_PROBE_REPLY,
+    F_TLS_VERSION,
+    F_TLS_CIPHER,
+    F_CERT_SUBJECT,
+    F_CERT_ISSUER,
+    F_CERT_SAN,
+    F_CERT_NOT_BEFORE,
+    F_CERT_NOT_AFTER,
+    F_CERT_SHA256,
+    F_CERT_TRUSTED,
+    F_CERT_VERIFY_ERROR,
+    F_CERT_HOSTNAME_MATCH,
+    F_COUNTRY,
+    F_ASN,
+    F_AS_ORG,
+    F_TIME_MS,
+    F_TRUNCATED,
+    F_COUNT
+};
+
+enum rec_type {
+    RT_TEXT, /* bytes; JSON string, CSV quoted field */
+    RT_LIST, /* list of byte strings; JSON array, CSV items joined by '|' */
+    RT_INT,  /* signed 64-bit; JSON number */
+    RT_BOOL, /* JSON true/false */
+};
+
+struct rec_field_def {
+    const char *name;
+    enum rec_type type;
+    uint16_t cap;    /* max bytes kept (text: whole value; list: per item) */
+    uint16_t max_items; /* lists only */
+    const char *doc; /* one line, for --schema and the README */
+};
+extern const struct rec_field_def rec_fields[F_COUNT];
+
+#define REC_ARENA_BYTES 6144
+
+struct rec_span {
+    uint16_t off; /* text: start of bytes; list: offset of first item node */
+    uint16_t len; /* text: byte length; list: item count */
+    uint16_t last; /* list: offset of last item node (for O(1) append) */
+};
+
+struct record {
+    uint64_t is_set;    /* bit per field: not set = null */
+    uint64_t truncated; /* bit per field: value was cut to fit */
+    int64_t num[F_COUNT];
+    struct rec_span span[F_COUNT];
+    uint16_t arena_used;
+    unsigned char arena[REC_ARENA_BYTES];
+};
+
+void rec_reset(struct record *r);
+bool rec_has(const struct record *r, enum rec_field f);
+void rec_set_int(struct record *r, enum rec_field f, int64_t v);
+void rec_set_bool(struct record *r, enum rec_field f, bool v);
+/* Text setters copy; a second set of the same field replaces the value. */
+void rec_set_text(struct record *r, enum rec_field f, const void *data, size_t len);
+void rec_set_str(struct record *r, enum rec_field f, const char *s);
+void rec_set_status(struct record *r, enum rec_status s);
+/* Makes the list field present and empty (JSON []), e.g. "no mechanisms". */
+void rec_list_init(struct record *r, enum rec_field f);
+/* Appends one item (initialising the list if needed). Silently ignores
+ * items past max_items, setting the truncated bit. */
+void rec_list_add(struct record *r, enum rec_field f, const void *data, size_t len);
+bool rec_list_contains(const struct record *r, enum rec_field f, const char *s, bool nocase);
+
+/* Read access for writers. */
+int64_t rec_int(const struct record *r, enum rec_field f);
+const unsigned char *rec_text(const struct record *r, enum rec_field f, size_t *len);
+/* Iterate a list: pass *cursor = 0 first; returns 0 when done. */
+int rec_list_next(const struct record *r, enum rec_field f, uint16_t *cursor,
+                  const unsigned char **item, size_t *len);
+
+#endif

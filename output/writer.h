@@ -1,0 +1,43 @@
+/*
+ * writer.h - streams finished records to a file or stdout as NDJSON or CSV,
+ * optionally gzip-compressed.
+ *
+ * Contract:
+ *  - out_open() opens path ("-" or NULL = stdout). gzip is used when
+ *    opts->gzip is set or the path ends in ".gz".
+ *  - out_write() appends one record. It never blocks the caller on flushing
+ *    more than one buffer's worth; data reaches the file at least every
+ *    flush interval (out_tick) so that a SIGKILL loses at most the last
+ *    second: for gzip, each flush ends a complete gzip member, so zcat of a
+ *    killed scan's file recovers every record flushed before the kill.
+ *  - Every write error (full disk, closed pipe) is reported: the function
+ *    returns -1 and out_error() names the path and the errno text. The
+ *    caller stops the scan with a non-zero exit.
+ *  - out_close() flushes, ends the gzip stream, closes, and reports errors.
+ */
+#ifndef MAILTLS_WRITER_H
+#define MAILTLS_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "record.h"
+
+enum out_format { OUT_JSON, OUT_CSV };
+
+struct out_options {
+    enum out_format format;
+    bool gzip;
+    unsigned flush_interval_ms; /* 0 = default 1000 */
+};
+
+struct out_writer;
+
+struct out_writer *out_open(const char *path, const struct out_options *opts, char *err, size_t errlen);
+int out_write(struct out_writer *w, const struct record *r);
+/* Call periodically with a monotonic clock; flushes when the interval passed. */
+int out_tick(struct out_writer *w, uint64_t now_ms);
+int out_close(struct out_writer *w);
+const char *out_error(const struct out_writer *w);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * conn.h - one probe in flight: the socket, its buffers, its deadline and
+ * what it has learned so far.
+ *
+ * Every conn lives in a pool sized once from --concurrency (engine.c); the
+ * hot path allocates nothing except the SSL object, which exists only from
+ * the TLS handshake on. Buffers are fixed: rx holds at most one line being
+ * framed, tx one command, reply the first bytes of the current reply.
+ *
+ * Life of a conn (engine.c drives it, a protocol file gives it meaning):
+ *
+ *   CONNECTING --writable--> [implicit: TLS_HANDSHAKE] --> protocol phases
+ *   protocol phases --conn_start_tls--> TLS_HANDSHAKE --> protocol phases
+ *   any phase --conn_finish--> record emitted, slot freed
+ */
+#ifndef MAILTLS_CONN_H
+#define MAILTLS_CONN_H
+
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../output/record.h"
+#include "../targets/target.h"
+
+#define RX_CAP_BYTES 4096        /* longest line we accept, plus slack */
+#define TX_CAP_BYTES 512         /* longest command we send */
+#define REPLY_CAP_BYTES 512      /* bytes of one reply kept for the record */
+#define RX_TOTAL_MAX_BYTES 262144 /* a server sending more is a protocol error */
+
+/* One thing to probe: an address, the port spec, and the name it stands for. */
+struct job {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    struct tgt_port port;
+    char host[TGT_NAME_MAX + 1]; /* "" when the target has no name */
+};
+
+/* Phases shared by every protocol; protocol phases start at PHASE_PROTO. */
+enum conn_phase {
+    PHASE_FREE,
+    PHASE_CONNECTING,
+    PHASE_TLS_HANDSHAKE,
+    PHASE_AWAIT_QUIT_REPLY,
+    PHASE_PROTO,
+};
+
+struct engine;
+struct proto_ops;
+
+struct conn {
+    int fd;
+    uint32_t gen;          /* bumped on reuse; stale epoll events carry the old value */
+    uint32_t slot;         /* index in the pool */
+    int phase;             /* enum conn_phase or a protocol's phase */
+    uint32_t epoll_mask;   /* interest currently registered */
+    const struct proto_ops *ops;
+    struct engine *eng;
+
+    uint64_t start_ms;
+    uint64_t total_deadline_ms;
+    uint64_t deadline_ms;  /* effective: min(phase deadline, total) */
+    uint32_t heap_index;   /* position in the timer heap */
+
+    SSL *tls;
+    bool is_tls;           /* TLS is up; lines now come through SSL_read */
+    bool tls_wants_write;  /* the last SSL call asked for writability */
+    bool quitting;         /* QUIT/LOGOUT sent: EOF or timeout now ends in final_status */
+    enum rec_status final_status;
+
+    uint32_t rx_total;     /* bytes received so far, capped by RX_TOTAL_MAX_BYTES */
+    uint32_t literal_left; /* IMAP {n} literal bytes still to skip */
+    uint16_t rx_len;
+    uint16_t rx_off;       /* bytes of rx already handed out as lines */
+    uint16_t tx_len;
+    uint16_t reply_len;
+    uint16_t reply_lines;
+    int reply_code;        /* SMTP: code of the reply being read */
+    int tag_seq;           /* IMAP: number of the last tag sent */
+    uint8_t flags;         /* protocol-specific bits (see smtp.c, imap.c, pop3.c) */
+
+    struct job job;
+    struct record rec;
+    char reply[REPLY_CAP_BYTES];
+    unsigned char tx[TX_CAP_BYTES];
+    unsigned char rx[RX_CAP_BYTES];
+};
+
+/*
+ * What a protocol file provides. The engine frames lines (CRLF or LF,
+ * without the terminator) and calls on_line once per complete line; the
+ * protocol answers through the conn_* actions below.
+ */
+struct proto_ops {
+    const char *name;
+    /* Connected (STARTTLS ports) or implicit TLS up: wait for the greeting. */
+    void (*on_start)(struct conn *c);
+    void (*on_line)(struct conn *c, const char *line, size_t len);
+    /* TLS came up after the protocol's STARTTLS. */
+    void (*on_tls_up)(struct conn *c);
+    /* Printable name of a protocol phase (>= PHASE_PROTO). */
+    const char *(*phase_name)(int phase);
+};
+
+extern const struct proto_ops smtp_ops, imap_ops, pop3_ops;
+
+/* Actions a protocol takes (engine.c). */
+void conn_send(struct conn *c, const char *data, size_t len);
+void conn_sendf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Enter a phase that waits for a reply, with a fresh read deadline. */
+void conn_expect(struct conn *c, int phase);
+/* Send QUIT/LOGOUT and wait briefly for its answer; the probe then ends
+ * with `status` whatever the server does. */
+void conn_quit(struct conn *c, const char *cmd, enum rec_status status);
+/* The server agreed to STARTTLS: discard (and count) any plaintext already
+ * buffered, then run the handshake; on_tls_up follows on success. */
+void conn_start_tls(struct conn *c);
+/* Ends the probe now; error may be NULL. */
+void conn_finish(struct conn *c, enum rec_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Appends one reply line (CRLF-terminated) to c->reply, bounded. */
+void conn_reply_add(struct conn *c, const char *line, size_t len);
+void conn_reply_clear(struct conn *c);
+/* Options the protocols need. */
+const char *conn_ehlo_name(const struct conn *c);
+bool conn_probe_auth(const struct conn *c);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * engine.h - the event loop that runs every probe.
+ *
+ * One epoll instance, one pool of conns sized from --concurrency, one timer
+ * heap, one token bucket for --rate. The engine pulls jobs from its caller
+ * (next_job) whenever a slot and a token are free, and hands each finished
+ * record to emit(); it never blocks: connects are nonblocking, TLS runs on
+ * nonblocking sockets, and the only sleep is epoll_wait bounded by the
+ * nearest deadline.
+ */
+#ifndef MAILTLS_ENGINE_H
+#define MAILTLS_ENGINE_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+
+struct engine_config {
+    uint32_t concurrency;        /* conns in flight at most (pool size) */
+    double rate;                 /* new connections per second; 0 = unlimited */
+    uint32_t connect_timeout_ms;
+    uint32_t read_timeout_ms;    /* each reply, and the TLS handshake */
+    uint32_t total_timeout_ms;   /* whole probe */
+    uint32_t grace_ms;           /* after SIGINT/SIGTERM, before `interrupted` */
+    const char *ehlo_name;
+    bool probe_auth;
+    SSL_CTX *ssl_ctx;
+};
+
+enum job_next { JOB_READY, JOB_WAIT, JOB_END, JOB_FATAL };
+
+struct engine_io {
+    void *ctx;
+    /* Next job. WAIT: nothing now, poll wait_fd() for input. May emit
+     * records itself (malformed lines, blocklisted targets). */
+    enum job_next (*next_job)(void *ctx, struct job *out);
+    int (*wait_fd)(void *ctx);
+    /* A finished record; -1 = output failed, the scan must stop. */
+    int (*emit)(void *ctx, struct record *r);
+    /* Called at least every 250 ms (output flush, status line). -1 = stop. */
+    int (*tick)(void *ctx, uint64_t now_ms);
+};
+
+struct engine_stats {
+    uint64_t launched, finished, in_flight;
+    uint64_t by_status[STATUS_COUNT];
+    uint64_t starttls_ok;
+};
+
+struct engine;
+
+struct engine *engine_new(const struct engine_config *cfg, const struct engine_io *io, char *err,
+                          size_t errlen);
+/* Runs until every job is done. Returns 0, or -1 when emit/tick failed. */
+int engine_run(struct engine *e);
+/* Async-signal-safe: stop launching, give in-flight probes the grace period. */
+void engine_request_stop(struct engine *e);
+const struct engine_stats *engine_stats(const struct engine *e);
+void engine_free(struct engine *e);
+
+uint64_t now_ms(void);
+
+#endif

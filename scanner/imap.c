@@ -1,0 +1,238 @@
+/*
+ * imap.c - the IMAP probe (RFC 9051/3501; STARTTLS and LOGINDISABLED,
+ * RFC 3501 6.2.1; implicit TLS on 993, RFC 8314).
+ *
+ * The greeting is one untagged line: OK (maybe with a [CAPABILITY ...]
+ * code), PREAUTH, or BYE (the server turns us away). If the greeting
+ * carried no capabilities we ask with CAPABILITY. The capabilities say
+ * whether STARTTLS is there, which SASL mechanisms (AUTH=...) are offered
+ * in cleartext, and whether LOGIN is disabled before TLS. With
+ * --probe-auth, LOGIN with a fake credential tells a server that evaluates
+ * passwords in cleartext (NO [AUTHENTICATIONFAILED]) from one that refuses
+ * them (NO [PRIVACYREQUIRED], BAD with LOGINDISABLED). Then STARTTLS, the
+ * handshake, CAPABILITY again, LOGOUT.
+ *
+ *   phase                        on
+ *   IMAP_AWAIT_GREETING          * OK / * PREAUTH -> caps or CAPABILITY; * BYE -> server-busy
+ *   IMAP_AWAIT_CAPABILITY        * CAPABILITY ...; tagged OK -> next step
+ *   IMAP_AWAIT_LOGIN_REPLY       tagged -> auth_probe verdict -> STARTTLS or LOGOUT
+ *   IMAP_AWAIT_STARTTLS_REPLY    tagged OK -> TLS; NO/BAD -> starttls-refused
+ *   (TLS up)                     CAPABILITY -> IMAP_AWAIT_CAPABILITY -> LOGOUT
+ *
+ * Untagged lines we do not need (Dovecot's "* OK Waiting for
+ * authentication process to respond.." among them) are skipped; a line
+ * ending in a literal {n} makes the engine skip the n literal bytes.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conn.h"
+#include "reply.h"
+
+enum imap_phase {
+    IMAP_AWAIT_GREETING = PHASE_PROTO,
+    IMAP_AWAIT_CAPABILITY,
+    IMAP_AWAIT_LOGIN_REPLY,
+    IMAP_AWAIT_STARTTLS_REPLY,
+};
+
+#define IMAP_HAS_STARTTLS 0x01
+#define IMAP_LOGINDISABLED 0x02
+#define IMAP_HAVE_CAPS 0x04
+
+#define IMAP_LITERAL_MAX 65536
+
+static const char *imap_phase_name(int phase)
+{
+    switch ((enum imap_phase)phase) {
+    case IMAP_AWAIT_GREETING: return "await-greeting";
+    case IMAP_AWAIT_CAPABILITY: return "await-capability";
+    case IMAP_AWAIT_LOGIN_REPLY: return "await-login-reply";
+    case IMAP_AWAIT_STARTTLS_REPLY: return "await-starttls-reply";
+    }
+    return "?";
+}
+
+static void current_tag(const struct conn *c, char *tag, size_t len)
+{
+    snprintf(tag, len, "m%d", c->tag_seq);
+}
+
+static void send_tagged(struct conn *c, const char *command, int phase)
+{
+    char tag[16];
+    c->tag_seq++;
+    current_tag(c, tag, sizeof tag);
+    conn_sendf(c, "%s %s\r\n", tag, command);
+    conn_expect(c, phase);
+}
+
+static void logout(struct conn *c, enum rec_status status)
+{
+    char cmd[32];
+    c->tag_seq++;
+    snprintf(cmd, sizeof cmd, "m%d LOGOUT\r\n", c->tag_seq);
+    conn_quit(c, cmd, status);
+}
+
+static void add_caps(struct conn *c, const char *s, size_t len)
+{
+    bool starttls = false, logindisabled = false;
+    imap_caps(&c->rec, c->is_tls, s, len, &starttls, &logindisabled);
+    if (!c->is_tls) {
+        if (starttls)
+            c->flags |= IMAP_HAS_STARTTLS;
+        if (logindisabled)
+            c->flags |= IMAP_LOGINDISABLED;
+    }
+    c->flags |= IMAP_HAVE_CAPS;
+}
+
+static void after_cleartext_caps(struct conn *c)
+{
+    if (c->flags & IMAP_HAS_STARTTLS)
+        send_tagged(c, "STARTTLS", IMAP_AWAIT_STARTTLS_REPLY);
+    else
+        logout(c, STATUS_OK);
+}
+
+/* All capabilities are known for the current side of TLS. */
+static void caps_done(struct conn *c)
+{
+    struct record *r = &c->rec;
+    if (c->is_tls) {
+        rec_list_init(r, F_CAPS_AFTER_TLS);
+        rec_list_init(r, F_AUTH_AFTER_TLS);
+        logout(c, STATUS_OK);
+        return;
+    }
+    rec_list_init(r, F_CAPS_BEFORE_TLS);
+    rec_list_init(r, F_AUTH_BEFORE_TLS);
+    bool logindisabled = c->flags & IMAP_LOGINDISABLED;
+    rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & IMAP_HAS_STARTTLS);
+    rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, !logindisabled ||
+                                                     rec_list_contains(r, F_AUTH_BEFORE_TLS, "PLAIN", false) ||
+                                                     rec_list_contains(r, F_AUTH_BEFORE_TLS, "LOGIN", false));
+    if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
+        send_tagged(c, "LOGIN \"mailtls-probe\" \"not-a-real-password\"", IMAP_AWAIT_LOGIN_REPLY);
+        return;
+    }
+    after_cleartext_caps(c);
+}
+
+static void imap_start(struct conn *c)
+{
+    conn_expect(c, IMAP_AWAIT_GREETING);
+}
+
+static void imap_tls_up(struct conn *c)
+{
+    c->flags &= (uint8_t)~IMAP_HAVE_CAPS;
+    send_tagged(c, "CAPABILITY", IMAP_AWAIT_CAPABILITY);
+}
+
+static void on_greeting(struct conn *c, const char *line, size_t len)
+{
+    rec_set_text(&c->rec, F_BANNER, line, len);
+    if (len >= 5 && strncasecmp(line, "* BYE", 5) == 0) {
+        conn_finish(c, STATUS_SERVER_BUSY, "greeting BYE");
+        return;
+    }
+    bool ok = len >= 4 && strncasecmp(line, "* OK", 4) == 0;
+    bool preauth = len >= 9 && strncasecmp(line, "* PREAUTH", 9) == 0;
+    if (!ok && !preauth) {
+        conn_finish(c, STATUS_PROTOCOL_ERROR, "greeting is not * OK, * PREAUTH or * BYE");
+        return;
+    }
+    size_t clen;
+    const char *caps = imap_capability_code(line, len, &clen);
+    if (caps) {
+        add_caps(c, caps, clen);
+        caps_done(c);
+    } else {
+        send_tagged(c, "CAPABILITY", IMAP_AWAIT_CAPABILITY);
+    }
+}
+
+static void on_login_reply(struct conn *c, int kind, const char *rest, size_t rlen)
+{
+    const char *verdict = "unexpected";
+    if (text_contains(rest, rlen, "PRIVACYREQUIRED") ||
+        (kind != 1 && (c->flags & IMAP_LOGINDISABLED)))
+        verdict = "tls-required";
+    else if (kind == 2)
+        verdict = "cleartext-evaluated"; /* NO: the credential was checked (and failed) */
+    rec_set_str(&c->rec, F_AUTH_PROBE, verdict);
+    rec_set_text(&c->rec, F_AUTH_PROBE_REPLY, rest, rlen);
+    after_cleartext_caps(c);
+}
+
+static void imap_line(struct conn *c, const char *line, size_t len)
+{
+    long lit = imap_literal_len(line, len);
+    if (lit >= 0) {
+        if (lit > IMAP_LITERAL_MAX) {
+            conn_finish(c, STATUS_PROTOCOL_ERROR, "literal of %ld bytes", lit);
+            return;
+        }
+        c->literal_left = (uint32_t)lit;
+    }
+    if (c->phase == IMAP_AWAIT_GREETING) {
+        /* Dovecot says this before its real greeting when auth is slow */
+        if (text_contains(line, len, "Waiting for authentication process"))
+            return;
+        on_greeting(c, line, len);
+        return;
+    }
+    size_t clen;
+    const char *caps = imap_capability_untagged(line, len, &clen);
+    if (!caps)
+        caps = imap_capability_code(line, len, &clen);
+    if (caps && c->phase == IMAP_AWAIT_CAPABILITY) {
+        add_caps(c, caps, clen);
+        return;
+    }
+    if (len >= 5 && strncasecmp(line, "* BYE", 5) == 0) {
+        conn_finish(c, STATUS_SERVER_BUSY, "server said BYE");
+        return;
+    }
+    char tag[16];
+    current_tag(c, tag, sizeof tag);
+    const char *rest;
+    size_t rlen;
+    int kind = imap_tagged(line, len, tag, &rest, &rlen);
+    if (!kind)
+        return; /* untagged data or a continuation we do not need */
+    switch ((enum imap_phase)c->phase) {
+    case IMAP_AWAIT_CAPABILITY:
+        if (kind != 1 && !(c->flags & IMAP_HAVE_CAPS)) {
+            conn_finish(c, STATUS_PROTOCOL_ERROR, "CAPABILITY refused");
+            return;
+        }
+        caps_done(c);
+        break;
+    case IMAP_AWAIT_LOGIN_REPLY:
+        on_login_reply(c, kind, rest, rlen);
+        break;
+    case IMAP_AWAIT_STARTTLS_REPLY:
+        rec_set_text(&c->rec, F_STARTTLS_REPLY, line, len);
+        if (kind == 1) {
+            conn_start_tls(c);
+        } else {
+            rec_set_bool(&c->rec, F_STARTTLS_OK, false);
+            logout(c, STATUS_STARTTLS_REFUSED);
+        }
+        break;
+    case IMAP_AWAIT_GREETING:
+        break;
+    }
+}
+
+const struct proto_ops imap_ops = {
+    .name = "imap",
+    .on_start = imap_start,
+    .on_line = imap_line,
+    .on_tls_up = imap_tls_up,
+    .phase_name = imap_phase_name,
+};

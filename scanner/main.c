@@ -1,0 +1,192 @@
+/*
+ * main.c - mailtls-scan: parse, validate, build, run.
+ *
+ * Data flow: targets/ (tgt_source) -> feed.c (jobs: target x port) ->
+ * engine.c (epoll loop; smtp.c, imap.c, pop3.c; tls.c) -> output/ (writer).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "../output/writer.h"
+#include "engine.h"
+#include "feed.h"
+#include "options.h"
+#include "summary.h"
+#include "tls.h"
+
+static struct engine *g_engine;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_engine)
+        engine_request_stop(g_engine);
+}
+
+struct sink {
+    struct out_writer *w;
+    struct summary *sum;
+};
+
+static int sink_emit(void *ctx, struct record *r)
+{
+    struct sink *s = ctx;
+    summary_count(s->sum, r);
+    if (out_write(s->w, r) < 0) {
+        fprintf(stderr, "mailtls-scan: %s\n", out_error(s->w));
+        return -1;
+    }
+    return 0;
+}
+
+static int sink_tick(void *ctx, uint64_t now)
+{
+    struct sink *s = ctx;
+    summary_status_line(s->sum, now);
+    if (out_tick(s->w, now) < 0) {
+        fprintf(stderr, "mailtls-scan: %s\n", out_error(s->w));
+        return -1;
+    }
+    return 0;
+}
+
+/* Descriptors: every probe needs one socket; raise the soft limit as far
+ * as the hard limit allows and shrink concurrency to what fits. */
+static uint32_t fit_concurrency(uint32_t wanted)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return wanted;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rlim_t reserve = 64;
+    if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)wanted + reserve > rl.rlim_cur) {
+        uint32_t fit = rl.rlim_cur > reserve + 1 ? (uint32_t)(rl.rlim_cur - reserve) : 1;
+        fprintf(stderr, "mailtls-scan: only %llu file descriptors allowed; concurrency lowered from %u to %u\n",
+                (unsigned long long)rl.rlim_cur, wanted, fit);
+        return fit;
+    }
+    return wanted;
+}
+
+static const char *default_ehlo_name(void)
+{
+    static char name[256];
+    if (gethostname(name, sizeof name - 1) < 0 || !name[0])
+        snprintf(name, sizeof name, "mailtls.invalid");
+    return name;
+}
+
+static int add_inputs(const struct options *o, struct tgt_source *src)
+{
+    char err[TGT_ERR_MAX];
+    for (int i = 0; i < o->n_targets; i++)
+        if (tgt_source_add_arg(src, o->targets[i], err, sizeof err) < 0)
+            goto fail;
+    for (int i = 0; i < o->n_inputs; i++)
+        if (tgt_source_add_file(src, o->inputs[i], err, sizeof err) < 0)
+            goto fail;
+    if (o->n_targets == 0 && o->n_inputs == 0 && tgt_source_add_file(src, "-", err, sizeof err) < 0)
+        goto fail;
+    if (o->blocklist && tgt_source_load_blocklist(src, o->blocklist, err, sizeof err) < 0)
+        goto fail;
+    if (o->allowlist && tgt_source_load_allowlist(src, o->allowlist, err, sizeof err) < 0)
+        goto fail;
+    return 0;
+fail:
+    fprintf(stderr, "mailtls-scan: %s\n", err);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int rc = options_parse(argc, argv, &o);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+
+    char err[256];
+    struct tgt_port ports[64];
+    size_t n_ports;
+    if (tgt_parse_ports(o.ports, ports, 64, &n_ports, err, sizeof err) < 0) {
+        fprintf(stderr, "mailtls-scan: --ports: %s\n", err);
+        return 2;
+    }
+    struct tgt_source_opts so = {.seed = o.seed, .shards = o.shards, .shard = o.shard,
+                                 .no_default_blocklist = o.no_default_blocklist};
+    struct tgt_source *src = tgt_source_new(&so);
+    if (!src || add_inputs(&o, src) < 0)
+        return 2;
+    SSL_CTX *ctx = tls_client_ctx(o.ca_file, err, sizeof err);
+    if (!ctx) {
+        fprintf(stderr, "mailtls-scan: %s\n", err);
+        return 2;
+    }
+    struct out_options oo = {.format = strcmp(o.format, "csv") == 0 ? OUT_CSV : OUT_JSON, .gzip = o.gzip};
+    struct out_writer *w = out_open(o.output, &oo, err, sizeof err);
+    if (!w) {
+        fprintf(stderr, "mailtls-scan: %s\n", err);
+        return 2;
+    }
+
+    struct summary *sum = summary_new(&o, argc, argv);
+    struct sink sink = {w, sum};
+    struct feed *feed = calloc(1, sizeof *feed);
+    if (!sum || !feed) {
+        fprintf(stderr, "mailtls-scan: out of memory\n");
+        return 2;
+    }
+    feed->src = src;
+    feed->ports = ports;
+    feed->n_ports = n_ports;
+
+    struct engine_config cfg = {
+        .concurrency = fit_concurrency(o.concurrency),
+        .rate = o.rate,
+        .connect_timeout_ms = (uint32_t)(o.connect_timeout_s * 1000),
+        .read_timeout_ms = (uint32_t)(o.read_timeout_s * 1000),
+        .total_timeout_ms = (uint32_t)(o.total_timeout_s * 1000),
+        .grace_ms = (uint32_t)(o.grace_s * 1000),
+        .ehlo_name = o.ehlo_name ? o.ehlo_name : default_ehlo_name(),
+        .probe_auth = o.probe_auth,
+        .ssl_ctx = ctx,
+    };
+    feed->out = (struct engine_io){.ctx = &sink, .emit = sink_emit, .tick = sink_tick};
+    struct engine_io io = {.ctx = feed, .next_job = feed_next, .wait_fd = feed_wait_fd,
+                           .emit = feed_emit, .tick = feed_tick};
+    g_engine = engine_new(&cfg, &io, err, sizeof err);
+    if (!g_engine) {
+        fprintf(stderr, "mailtls-scan: %s\n", err);
+        return 2;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int run = engine_run(g_engine);
+    int closed = out_close(w);
+    if (closed < 0)
+        fprintf(stderr, "mailtls-scan: %s: closing the output failed\n", o.output);
+    struct tgt_counts tc;
+    tgt_source_counts(src, &tc);
+    summary_finish(sum, engine_stats(g_engine), &tc, feed);
+    int meta = o.metadata ? summary_write_json(sum, o.metadata) : 0;
+
+    engine_free(g_engine);
+    g_engine = NULL;
+    tgt_source_free(src);
+    SSL_CTX_free(ctx);
+    summary_free(sum);
+    free(feed);
+    if (run < 0 || closed < 0 || meta < 0)
+        return 1;
+    return 0;
+}

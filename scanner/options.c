@@ -1,0 +1,219 @@
+/* options.c - the option table, its parser, --help and --schema. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../output/record.h"
+
+enum opt_type { OT_STR, OT_LIST, OT_U32, OT_U64, OT_SECONDS, OT_RATE, OT_FLAG };
+
+struct opt_def {
+    const char *name;
+    int short_flag; /* 0 = long only */
+    enum opt_type type;
+    size_t offset;
+    const char *arg;  /* placeholder in --help */
+    const char *dflt; /* applied before parsing; NULL = none */
+    double min, max;  /* numeric range */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct options, f)
+
+static const struct opt_def opt_table[] = {
+    {"ports", 'p', OT_STR, OFF(ports), "LIST", "25,465,587,143,993,110,995", 0, 0,
+     "ports to probe: standard ports (protocol inferred) or PORT/PROTO, PROTO one of smtp, smtps, imap, imaps, pop3, pop3s"},
+    {"input", 'i', OT_LIST, OFF(inputs), "FILE", NULL, 0, 0,
+     "read targets from FILE, one per line ('-' = stdin; repeatable). Without targets or -i, stdin is read"},
+    {"output", 'o', OT_STR, OFF(output), "FILE", "-", 0, 0, "write records to FILE ('-' = stdout); a name ending in .gz is gzip-compressed"},
+    {"format", 'f', OT_STR, OFF(format), "json|csv", "json", 0, 0, "record format: NDJSON or CSV with a header row"},
+    {"gzip", 0, OT_FLAG, OFF(gzip), NULL, NULL, 0, 0, "gzip the output whatever its name"},
+    {"concurrency", 'c', OT_U32, OFF(concurrency), "N", "1000", 1, 1000000, "probes in flight at most"},
+    {"rate", 0, OT_RATE, OFF(rate), "N", "1000", 0, 10000000, "new connections per second at most (0 = no limit)"},
+    {"connect-timeout", 0, OT_SECONDS, OFF(connect_timeout_s), "S", "10", 0.001, 3600, "seconds to wait for a TCP connect"},
+    {"read-timeout", 0, OT_SECONDS, OFF(read_timeout_s), "S", "15", 0.001, 3600,
+     "seconds to wait for each complete reply and for the TLS handshake"},
+    {"timeout", 0, OT_SECONDS, OFF(total_timeout_s), "S", "60", 0.001, 86400, "seconds a whole probe may take"},
+    {"grace", 0, OT_SECONDS, OFF(grace_s), "S", "2", 0, 600,
+     "after SIGINT/SIGTERM, seconds in-flight probes may still finish before they are recorded as interrupted"},
+    {"ehlo-name", 0, OT_STR, OFF(ehlo_name), "NAME", NULL, 0, 0,
+     "name sent in EHLO/HELO (default: this machine's host name); make it one that identifies your scan"},
+    {"probe-auth", 0, OT_FLAG, OFF(probe_auth), NULL, NULL, 0, 0,
+     "on STARTTLS ports, before TLS, try one obviously fake credential to learn whether a cleartext password would be evaluated"},
+    {"ca-file", 0, OT_STR, OFF(ca_file), "FILE", NULL, 0, 0, "PEM trust anchors for cert_trusted instead of the system store"},
+    {"seed", 0, OT_U64, OFF(seed), "N", "0", 0, 0, "seed of the pseudo-random order of address ranges (same seed = same order)"},
+    {"shards", 0, OT_U32, OFF(shards), "N", "1", 1, 65535, "split the input into N disjoint parts"},
+    {"shard", 0, OT_U32, OFF(shard), "I", "0", 0, 65534, "which part this run scans (0-based, < --shards)"},
+    {"blocklist", 0, OT_STR, OFF(blocklist), "FILE", NULL, 0, 0, "never connect to these CIDR ranges (ZMap format)"},
+    {"allowlist", 0, OT_STR, OFF(allowlist), "FILE", NULL, 0, 0, "connect only to these CIDR ranges (ZMap format)"},
+    {"no-default-blocklist", 0, OT_FLAG, OFF(no_default_blocklist), NULL, NULL, 0, 0,
+     "do not apply the built-in IANA special-purpose blocklist"},
+    {"metadata", 0, OT_STR, OFF(metadata), "FILE", NULL, 0, 0, "write the end-of-scan summary as JSON to FILE"},
+    {"status", 0, OT_FLAG, OFF(status_line), NULL, NULL, 0, 0, "live status line on stderr even when it is not a terminal"},
+    {"quiet", 'q', OT_FLAG, OFF(quiet), NULL, NULL, 0, 0, "no status line and no summary on stderr (errors still go there)"},
+    {"schema", 0, OT_FLAG, OFF(schema), NULL, NULL, 0, 0, "print every record field with its type and meaning, then exit"},
+};
+#define N_OPTS (sizeof opt_table / sizeof opt_table[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mailtls-scan [options] [TARGET ...]\n\n"
+               "Probes mail servers (SMTP, IMAP, POP3; STARTTLS and implicit TLS) and writes one\n"
+               "record per (target, port). TARGET: IP, IP:PORT, [IPv6]:PORT, IP:PORT/PROTO, CIDR,\n"
+               "or any of these followed by ,NAME (the name used for SNI and certificate checks).\n\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const struct opt_def *d = &opt_table[i];
+        char left[64];
+        if (d->short_flag)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", d->short_flag, d->name, d->arg ? " " : "",
+                     d->arg ? d->arg : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
+        fprintf(f, "  %-28s %s", left, d->help);
+        if (d->dflt)
+            fprintf(f, " [%s]", d->dflt);
+        fputc('\n', f);
+    }
+    fprintf(f, "  %-28s %s\n  %-28s %s\n", "-h, --help", "this help", "-V, --version", "print the version");
+}
+
+static void print_schema(void)
+{
+    static const char *const type_names[] = {"string", "array", "integer", "boolean"};
+    for (int i = 0; i < F_COUNT; i++)
+        printf("%-28s %-8s %s\n", rec_fields[i].name, type_names[rec_fields[i].type], rec_fields[i].doc);
+    printf("\nstatus values:");
+    for (int s = 0; s < STATUS_COUNT; s++)
+        printf(" %s", rec_status_name((enum rec_status)s));
+    printf("\n");
+}
+
+static int set_value(struct options *o, const struct opt_def *d, const char *v)
+{
+    char *base = (char *)o + d->offset;
+    char *end;
+    switch (d->type) {
+    case OT_STR:
+        *(const char **)base = v;
+        return 0;
+    case OT_LIST:
+        if (o->n_inputs >= OPT_MAX_INPUTS) {
+            fprintf(stderr, "mailtls-scan: --%s: at most %d files\n", d->name, OPT_MAX_INPUTS);
+            return -1;
+        }
+        o->inputs[o->n_inputs++] = v;
+        return 0;
+    case OT_FLAG:
+        *(bool *)base = true;
+        return 0;
+    case OT_U64: {
+        errno = 0;
+        unsigned long long x = strtoull(v, &end, 0);
+        if (errno || *end || !*v || v[0] == '-') {
+            fprintf(stderr, "mailtls-scan: --%s: '%s' is not a non-negative integer\n", d->name, v);
+            return -1;
+        }
+        *(uint64_t *)base = x;
+        return 0;
+    }
+    case OT_U32:
+    case OT_SECONDS:
+    case OT_RATE: {
+        errno = 0;
+        double x = strtod(v, &end);
+        if (errno || *end || !*v || !isfinite(x) || x < d->min || x > d->max ||
+            (d->type == OT_U32 && x != floor(x))) {
+            fprintf(stderr, "mailtls-scan: --%s: '%s' must be %s between %g and %g\n", d->name, v,
+                    d->type == OT_U32 ? "an integer" : "a number", d->min, d->max);
+            return -1;
+        }
+        if (d->type == OT_U32)
+            *(uint32_t *)base = (uint32_t)x;
+        else
+            *(double *)base = x;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+int options_parse(int argc, char **argv, struct options *o)
+{
+    memset(o, 0, sizeof *o);
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (opt_table[i].dflt && set_value(o, &opt_table[i], opt_table[i].dflt) < 0)
+            return -1;
+
+    struct option longs[N_OPTS + 3];
+    char shorts[2 * N_OPTS + 8];
+    size_t ns = 0;
+    for (size_t i = 0; i < N_OPTS; i++) {
+        longs[i] = (struct option){opt_table[i].name, opt_table[i].type == OT_FLAG ? no_argument : required_argument,
+                                   NULL, (int)(256 + i)};
+        if (opt_table[i].short_flag) {
+            shorts[ns++] = (char)opt_table[i].short_flag;
+            if (opt_table[i].type != OT_FLAG)
+                shorts[ns++] = ':';
+        }
+    }
+    longs[N_OPTS] = (struct option){"help", no_argument, NULL, 'h'};
+    longs[N_OPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
+    longs[N_OPTS + 2] = (struct option){0, 0, 0, 0};
+    shorts[ns++] = 'h';
+    shorts[ns++] = 'V';
+    shorts[ns] = 0;
+
+    int ch;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+        if (ch == 'h') {
+            usage(stdout);
+            return 1;
+        }
+        if (ch == 'V') {
+            printf("mailtls-scan %s\n", MAILTLS_VERSION);
+            return 1;
+        }
+        if (ch == '?' || ch == ':') {
+            fprintf(stderr, "mailtls-scan: %s '%s' (see --help)\n",
+                    ch == ':' ? "missing argument for" : "unknown option", argv[optind - 1]);
+            return -1;
+        }
+        const struct opt_def *d = NULL;
+        if (ch >= 256)
+            d = &opt_table[ch - 256];
+        else
+            for (size_t i = 0; i < N_OPTS; i++)
+                if (opt_table[i].short_flag == ch)
+                    d = &opt_table[i];
+        if (!d || set_value(o, d, optarg) < 0)
+            return -1;
+    }
+    o->targets = argv + optind;
+    o->n_targets = argc - optind;
+
+    if (o->schema) {
+        print_schema();
+        return 1;
+    }
+    if (o->shard >= o->shards) {
+        fprintf(stderr, "mailtls-scan: --shard %u must be smaller than --shards %u\n", o->shard, o->shards);
+        return -1;
+    }
+    if (strcmp(o->format, "json") != 0 && strcmp(o->format, "csv") != 0) {
+        fprintf(stderr, "mailtls-scan: --format: '%s' is neither json nor csv\n", o->format);
+        return -1;
+    }
+    if (o->read_timeout_s > o->total_timeout_s || o->connect_timeout_s > o->total_timeout_s) {
+        fprintf(stderr, "mailtls-scan: --timeout must not be shorter than --connect-timeout or --read-timeout\n");
+        return -1;
+    }
+    return 0;
+}

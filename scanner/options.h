@@ -1,0 +1,45 @@
+/*
+ * options.h - the command line, described once.
+ *
+ * One table (options.c) gives every option its long name, short flag,
+ * argument, default and help line; getopt_long, --help and the README's
+ * option list all come from it.
+ */
+#ifndef MAILTLS_OPTIONS_H
+#define MAILTLS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define OPT_MAX_INPUTS 64
+
+struct options {
+    const char *ports;
+    const char *inputs[OPT_MAX_INPUTS];
+    int n_inputs;
+    const char *output;
+    const char *format;
+    bool gzip;
+    uint32_t concurrency;
+    double rate;
+    double connect_timeout_s, read_timeout_s, total_timeout_s, grace_s;
+    const char *ehlo_name;
+    bool probe_auth;
+    const char *ca_file;
+    uint64_t seed;
+    uint32_t shards, shard;
+    const char *blocklist, *allowlist;
+    bool no_default_blocklist;
+    const char *metadata;
+    bool quiet;
+    bool status_line;
+    bool schema;
+    char **targets; /* remaining arguments */
+    int n_targets;
+};
+
+/* Parses argv. Returns 0 to run, 1 when it already printed --help,
+ * --version or --schema (exit 0), -1 after printing a one-line error. */
+int options_parse(int argc, char **argv, struct options *o);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * reply.h - framing and parsing of server replies, as pure functions.
+ *
+ * Framing (lines_next) finds one complete line in a byte buffer; the
+ * parsers give meaning to one line. Nothing here touches a socket, so
+ * tests/unit/test_reply.c can feed every reply split at every byte.
+ */
+#ifndef MAILTLS_REPLY_H
+#define MAILTLS_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../output/record.h"
+
+/* Finds the first line in buf. Returns the bytes it occupies including the
+ * LF (and CR before it), or 0 when no LF is there yet. *line_len excludes
+ * the terminator. */
+size_t lines_next(const unsigned char *buf, size_t len, size_t *line_len);
+
+/* SMTP reply line: "250-text", "250 text" or "250". Returns 0 with code,
+ * is_last and the text after the separator, or -1 when not a reply line. */
+int smtp_parse_line(const char *line, size_t len, int *code, bool *is_last, const char **text,
+                    size_t *text_len);
+
+/* One EHLO extension line's text (without the code), e.g. "AUTH PLAIN LOGIN".
+ * Adds the line to the caps list and SASL mechanisms to the auth list;
+ * sets *starttls when the keyword is STARTTLS. */
+void smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t len, bool *starttls);
+
+/* IMAP: space-separated capability atoms ("IMAP4rev1 STARTTLS AUTH=PLAIN").
+ * Adds each to caps, AUTH=X mechanisms to auth; flags STARTTLS and
+ * LOGINDISABLED. */
+void imap_caps(struct record *r, bool after_tls, const char *s, size_t len, bool *starttls,
+               bool *logindisabled);
+/* Finds "[CAPABILITY ...]" in a status line; returns the inside or NULL. */
+const char *imap_capability_code(const char *line, size_t len, size_t *out_len);
+/* "* CAPABILITY a b c": returns pointer to "a b c" or NULL. */
+const char *imap_capability_untagged(const char *line, size_t len, size_t *out_len);
+/* A line ending in "{n}" or "{n+}": returns n, or -1 when it is not a literal. */
+long imap_literal_len(const char *line, size_t len);
+/* Tagged status: line starts with "tag "; returns "OK"/"NO"/"BAD" kind
+ * (1/2/3) and the rest, or 0 when the line is not for this tag. */
+int imap_tagged(const char *line, size_t len, const char *tag, const char **rest, size_t *rest_len);
+
+/* POP3 CAPA list line ("STLS", "USER", "SASL PLAIN LOGIN"). */
+void pop3_capa(struct record *r, bool after_tls, const char *line, size_t len, bool *stls,
+               bool *user);
+/* "+OK ..." -> 1, "-ERR ..." -> -1, anything else 0. */
+int pop3_status(const char *line, size_t len);
+
+/* Case-insensitive search for needle in a length-bounded haystack. */
+bool text_contains(const char *hay, size_t len, const char *needle);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * tls.c - the TLS side of a probe: context, nonblocking handshake and I/O,
+ * and turning the peer's certificate into record fields with OpenSSL's own
+ * X509 parsers.
+ */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+
+SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        snprintf(err, errlen, "SSL_CTX_new failed");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+    SSL_CTX_set_security_level(ctx, 0);
+    if (!SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0")) {
+        snprintf(err, errlen, "cipher list rejected by OpenSSL");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    /* Old servers without secure renegotiation are still servers we want to
+     * describe, not skip. */
+    SSL_CTX_set_options(ctx, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
+                     : SSL_CTX_set_default_verify_paths(ctx);
+    if (!ok) {
+        snprintf(err, errlen, "%s: cannot load CA certificates", ca_file ? ca_file : "system store");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static bool is_address_literal(const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+int tls_attach(struct conn *c, SSL_CTX *ctx)
+{
+    ERR_clear_error();
+    c->tls = SSL_new(ctx);
+    if (!c->tls || !SSL_set_fd(c->tls, c->fd))
+        return -1;
+    if (c->job.host[0] && !is_address_literal(c->job.host))
+        SSL_set_tlsext_host_name(c->tls, c->job.host);
+    SSL_set_connect_state(c->tls);
+    return 0;
+}
+
+void tls_detach(struct conn *c)
+{
+    if (c->tls) {
+        SSL_free(c->tls);
+        c->tls = NULL;
+    }
+}
+
+/* Maps an SSL call's result; drains the error queue into err so nothing
+ * leaks into the next conn's diagnostics. */
+static enum tls_io map_result(struct conn *c, int ret, const char *what, char *err, size_t errlen)
+{
+    int e = SSL_get_error(c->tls, ret);
+    c->tls_wants_write = false;
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        return TLS_IO_WANT;
+    case SSL_ERROR_WANT_WRITE:
+        c->tls_wants_write = true;
+        return TLS_IO_WANT;
+    case SSL_ERROR_ZERO_RETURN:
+        snprintf(err, errlen, "%s: peer closed TLS", what);
+        return TLS_IO_EOF;
+    case SSL_ERROR_SYSCALL: {
+        int saved = errno;
+        unsigned long code = ERR_get_error();
+        ERR_clear_error();
+        if (code) {
+            snprintf(err, errlen, "%s: %s", what, ERR_reason_error_string(code));
+            return TLS_IO_ERROR;
+        }
+        if (saved == 0 || ret == 0) {
+            snprintf(err, errlen, "%s: connection closed by peer", what);
+            return TLS_IO_EOF;
+        }
+        snprintf(err, errlen, "%s: %s", what, strerror(saved));
+        errno = saved;
+        return TLS_IO_ERROR;
+    }
+    default: {
+        unsigned long code = ERR_get_error();
+        ERR_clear_error();
+        const char *reason = code ? ERR_reason_error_string(code) : NULL;
+        /* An unexpected EOF is reported as an SSL error by OpenSSL 3. */
+        if (code && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            snprintf(err, errlen, "%s: connection closed by peer", what);
+            return TLS_IO_EOF;
+        }
+        snprintf(err, errlen, "%s: %s", what, reason ? reason : "TLS error");
+        return TLS_IO_ERROR;
+    }
+    }
+}
+
+enum tls_io tls_handshake(struct conn *c, char *err, size_t errlen)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->tls);
+    if (r == 1) {
+        c->tls_wants_write = false;
+        return TLS_IO_DONE;
+    }
+    return map_result(c, r, "handshake", err, errlen);
+}
+
+enum tls_io tls_read(struct conn *c, void *buf, size_t len, size_t *n, char *err, size_t errlen)
+{
+    ERR_clear_error();
+    if (SSL_read_ex(c->tls, buf, len, n) == 1) {
+        c->tls_wants_write = false;
+        return TLS_IO_DONE;
+    }
+    return map_result(c, 0, "read", err, errlen);
+}
+
+enum tls_io tls_write(struct conn *c, const void *buf, size_t len, size_t *n, char *err, size_t errlen)
+{
+    ERR_clear_error();
+    if (SSL_write_ex(c->tls, buf, len, n) == 1) {
+        c->tls_wants_write = false;
+        return TLS_IO_DONE;
+    }
+    return map_result(c, 0, "write", err, errlen);
+}
+
+static void set_name(struct record *r, enum rec_field f, const X509_NAME *name)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    if (!b)
+        return;
+    X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253);
+    char *data;
+    long n = BIO_get_mem_data(b, &data);
+    rec_set_text(r, f, data, n > 0 ? (size_t)n : 0);
+    BIO_free(b);
+}
+
+static void set_time(struct record *r, enum rec_field f, const ASN1_TIME *t)
+{
+    struct tm tm;
+    char buf[32];
+    if (!t || !ASN1_TIME_to_tm(t, &tm))
+        return;
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    rec_set_text(r, f, buf, n);
+}
+
+static void set_sans(struct record *r, X509 *cert)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    rec_list_init(r, F_CERT_SAN);
+    if (!names)
+        return;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        if (gn->type == GEN_DNS) {
+            /* raw bytes: a NUL inside a name is kept and escaped by the writer */
+            rec_list_add(r, F_CERT_SAN, ASN1_STRING_get0_data(gn->d.dNSName),
+                         (size_t)ASN1_STRING_length(gn->d.dNSName));
+        } else if (gn->type == GEN_IPADD) {
+            char buf[INET6_ADDRSTRLEN];
+            int len = ASN1_STRING_length(gn->d.iPAddress);
+            int af = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+            if (af && inet_ntop(af, ASN1_STRING_get0_data(gn->d.iPAddress), buf, sizeof buf))
+                rec_list_add(r, F_CERT_SAN, buf, strlen(buf));
+        }
+    }
+    GENERAL_NAMES_free(names);
+}
+
+void tls_record_facts(struct conn *c)
+{
+    struct record *r = &c->rec;
+    rec_set_str(r, F_TLS_VERSION, SSL_get_version(c->tls));
+    rec_set_str(r, F_TLS_CIPHER, SSL_get_cipher_name(c->tls));
+    X509 *cert = SSL_get0_peer_certificate(c->tls);
+    if (!cert)
+        return;
+    set_name(r, F_CERT_SUBJECT, X509_get_subject_name(cert));
+    set_name(r, F_CERT_ISSUER, X509_get_issuer_name(cert));
+    set_sans(r, cert);
+    set_time(r, F_CERT_NOT_BEFORE, X509_get0_notBefore(cert));
+    set_time(r, F_CERT_NOT_AFTER, X509_get0_notAfter(cert));
+
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (X509_digest(cert, EVP_sha256(), md, &mdlen)) {
+        static const char hex[] = "0123456789abcdef";
+        char out[2 * EVP_MAX_MD_SIZE];
+        for (unsigned i = 0; i < mdlen; i++) {
+            out[2 * i] = hex[md[i] >> 4];
+            out[2 * i + 1] = hex[md[i] & 15];
+        }
+        rec_set_text(r, F_CERT_SHA256, out, 2 * mdlen);
+    }
+
+    long vr = SSL_get_verify_result(c->tls);
+    rec_set_bool(r, F_CERT_TRUSTED, vr == X509_V_OK);
+    if (vr != X509_V_OK)
+        rec_set_str(r, F_CERT_VERIFY_ERROR, X509_verify_cert_error_string(vr));
+
+    const char *host = c->job.host;
+    if (host[0]) {
+        int m = is_address_literal(host) ? X509_check_ip_asc(cert, host, 0)
+                                         : X509_check_host(cert, host, strlen(host), 0, NULL);
+        rec_set_bool(r, F_CERT_HOSTNAME_MATCH, m == 1);
+    }
+    ERR_clear_error();
+}

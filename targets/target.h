@@ -1,0 +1,107 @@
+/*
+ * target.h - turning user input into things to probe.
+ *
+ * No sockets and no event loop here: everything is testable with strings.
+ *
+ *  ports:  "-p 25,465,10025/smtp" -> struct tgt_port[]
+ *  lines:  one input line -> struct tgt_line (address, prefix, or name)
+ *  source: argv targets, files and stdin -> a stream of struct tgt_item,
+ *          prefixes expanded in a seeded pseudo-random order, sharded,
+ *          checked against the blocklist.
+ */
+#ifndef MAILTLS_TARGET_H
+#define MAILTLS_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../output/record.h"
+
+#define TGT_NAME_MAX 255
+#define TGT_ERR_MAX 256
+
+struct tgt_port {
+    uint16_t port;
+    enum mt_proto proto;
+    enum mt_tls_mode mode;
+};
+
+/* Standard ports: 25/587 smtp, 465 smtps, 143 imap, 993 imaps, 110 pop3,
+ * 995 pop3s. Returns false for any other port. */
+bool tgt_port_infer(uint16_t port, struct tgt_port *out);
+/* "smtp","smtps","imap","imaps","pop3","pop3s" -> proto and mode. */
+bool tgt_proto_parse(const char *s, size_t len, struct tgt_port *out);
+/* Parses "25,465,10025/smtp". Returns 0, or -1 with err set (names the bad entry). */
+int tgt_parse_ports(const char *list, struct tgt_port *out, size_t max, size_t *n, char *err, size_t errlen);
+
+/* The --ports default: every standard mail port. */
+#define TGT_DEFAULT_PORTS "25,465,587,143,993,110,995"
+/* One "PORT" or "PORT/PROTO" entry of exactly len bytes. A bare port must be
+ * standard (its protocol is inferred into *proto, *has_proto = false); with
+ * /PROTO, *has_proto = true. Returns 0, or -1 with err set. */
+int tgt_port_spec(const char *s, size_t len, uint16_t *port, bool *has_proto,
+                  struct tgt_port *proto, char *err, size_t errlen);
+/* Strict host-name check (RFC 1123 syntax, labels <= 63, total <= 253, last
+ * label not all digits, one trailing dot allowed and removed). On success
+ * copies the name, NUL-terminated, into out and returns 0; else -1 and err. */
+int tgt_name_check(const char *s, size_t len, char out[TGT_NAME_MAX + 1], char *err,
+                   size_t errlen);
+
+enum tgt_kind { TGT_ADDR, TGT_PREFIX, TGT_NAME };
+
+struct tgt_line {
+    enum tgt_kind kind;
+    int family;                    /* AF_INET or AF_INET6 (ADDR, PREFIX) */
+    unsigned char addr[16];        /* network byte order */
+    unsigned prefix_len;           /* PREFIX */
+    uint16_t port;                 /* 0 = every --ports entry */
+    bool has_proto;                /* "IP:PORT/PROTO" given */
+    struct tgt_port proto;         /* valid when has_proto */
+    char name[TGT_NAME_MAX + 1];   /* "IP,name": SNI name; TGT_NAME: name to resolve */
+    char tag[64];                  /* zgrab-style "ip,domain,tag,port" */
+};
+
+/* Parses one line (no newline). Returns 1 parsed, 0 blank or comment,
+ * -1 malformed (err says why, without file/line: the caller adds those). */
+int tgt_parse_line(const char *line, size_t len, struct tgt_line *out, char *err, size_t errlen);
+
+/* One thing to probe, as produced by the source. */
+struct tgt_item {
+    struct tgt_line line; /* kind is TGT_ADDR (prefixes expanded) or TGT_NAME */
+    bool blocklisted;     /* the caller writes a `blocklisted` record, no packet */
+    const char *origin;   /* "file:line" of the input, for messages */
+};
+
+struct tgt_source_opts {
+    uint64_t seed;       /* permutation seed (--seed) */
+    uint32_t shards;     /* --shards N (>=1) */
+    uint32_t shard;      /* --shard I (0-based, < shards) */
+    bool no_default_blocklist;
+};
+
+struct tgt_source;
+
+struct tgt_source *tgt_source_new(const struct tgt_source_opts *opts);
+void tgt_source_free(struct tgt_source *s);
+/* Inputs are read in the order added. "-" is stdin. */
+int tgt_source_add_arg(struct tgt_source *s, const char *target, char *err, size_t errlen);
+int tgt_source_add_file(struct tgt_source *s, const char *path, char *err, size_t errlen);
+/* Blocklist/allowlist files in ZMap's format (CIDR per line, # comments). */
+int tgt_source_load_blocklist(struct tgt_source *s, const char *path, char *err, size_t errlen);
+int tgt_source_load_allowlist(struct tgt_source *s, const char *path, char *err, size_t errlen);
+
+enum tgt_next { TGT_NEXT_ITEM, TGT_NEXT_END, TGT_NEXT_MALFORMED, TGT_NEXT_WAIT, TGT_NEXT_ERROR };
+/* ITEM: *out filled. END: all input consumed. MALFORMED: err holds
+ * "path:line: reason", the caller counts it and calls again. WAIT: stdin is a
+ * pipe with no complete line yet; poll tgt_source_fd() for reading. ERROR:
+ * an input could not be read (err names it); fatal. */
+enum tgt_next tgt_source_next(struct tgt_source *s, struct tgt_item *out, char *err, size_t errlen);
+int tgt_source_fd(const struct tgt_source *s); /* -1 unless WAIT was returned */
+
+struct tgt_counts {
+    uint64_t lines, malformed, items, blocklisted, other_shard;
+};
+void tgt_source_counts(const struct tgt_source *s, struct tgt_counts *out);
+
+#endif

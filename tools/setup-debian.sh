@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs everything mailtls needs to build, test and demo on Debian 12.
+# Idempotent: packages already present are skipped by apt-get. Needs root.
+# Servers are installed but never enabled: tests start private instances.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+pkgs="build-essential cmake pkg-config libssl-dev libc-ares-dev libmaxminddb-dev zlib1g-dev
+      openssl python3 clang postfix dovecot-imapd dovecot-pop3d unbound nmap sqlite3
+      libmaxmind-db-writer-perl mmdb-bin procps"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  # policy-rc.d keeps the packages from starting system-wide daemons.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends $missing
+  rm -f /usr/sbin/policy-rc.d
+fi
