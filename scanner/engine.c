@@ -34,6 +34,7 @@
 #define TICK_MS 250
 #define QUIT_WAIT_MAX_MS 2000
 #define INPUT_SLOT UINT32_MAX
+#define EXT_SLOT (UINT32_MAX - 1) /* fds of the caller (resolver); low bits = fd */
 
 struct engine {
     struct engine_config cfg;
@@ -622,6 +623,11 @@ static int wait_timeout_ms(struct engine *e, uint64_t now)
         until = min_u64(until, top->deadline_ms);
     if (e->stop_at_ms)
         until = min_u64(until, e->stop_at_ms);
+    if (e->io.next_deadline) {
+        uint64_t d = e->io.next_deadline(e->io.ctx);
+        if (d)
+            until = min_u64(until, d);
+    }
     bool can_launch = !e->input_done && !e->input_waiting && !e->stop_at_ms && e->free_n > 0;
     if (can_launch) {
         if (e->cfg.rate <= 0 || e->tokens >= 1.0)
@@ -634,9 +640,25 @@ static int wait_timeout_ms(struct engine *e, uint64_t now)
 
 /* ---- the loop -------------------------------------------------------- */
 
+int engine_watch_fd(struct engine *e, int fd, uint32_t events)
+{
+    if (events == 0)
+        return epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+    struct epoll_event ev = {.events = events, .data.u64 = ((uint64_t)EXT_SLOT << 32) | (uint32_t)fd};
+    if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+        return 0;
+    return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 static void dispatch(struct engine *e, const struct epoll_event *ev)
 {
     uint32_t slot = (uint32_t)(ev->data.u64 >> 32);
+    if (slot == EXT_SLOT) {
+        if (e->io.on_fd)
+            e->io.on_fd(e->io.ctx, (int)(uint32_t)ev->data.u64, ev->events);
+        e->input_waiting = false; /* the resolver may have produced jobs */
+        return;
+    }
     if (slot == INPUT_SLOT) {
         e->input_waiting = false;
         watch_input(e, false);
@@ -688,6 +710,10 @@ int engine_run(struct engine *e)
             dispatch(e, &evs[i]);
         now = now_ms();
         expire(e, now);
+        if (e->io.on_timer) {
+            e->io.on_timer(e->io.ctx, now);
+            e->input_waiting = false;
+        }
         if (e->stop_at_ms && now >= e->stop_at_ms)
             interrupt_all(e);
         if (now - e->last_tick_ms >= TICK_MS) {

@@ -41,6 +41,13 @@ struct engine_io {
     int (*emit)(void *ctx, struct record *r);
     /* Called at least every 250 ms (output flush, status line). -1 = stop. */
     int (*tick)(void *ctx, uint64_t now_ms);
+    /* Optional, for a resolver living in the same loop (c-ares): readiness
+     * of an fd registered with engine_watch_fd, and a deadline of its own
+     * (absolute ms, 0 = none) that bounds epoll_wait; on_timer is called on
+     * every loop turn. After either, a WAITing next_job is asked again. */
+    void (*on_fd)(void *ctx, int fd, uint32_t events);
+    uint64_t (*next_deadline)(void *ctx);
+    void (*on_timer)(void *ctx, uint64_t now_ms);
 };
 
 struct engine_stats {
@@ -55,6 +62,9 @@ struct engine *engine_new(const struct engine_config *cfg, const struct engine_i
                           size_t errlen);
 /* Runs until every job is done. Returns 0, or -1 when emit/tick failed. */
 int engine_run(struct engine *e);
+/* Adds, changes (events != 0) or removes (events == 0) an fd the caller
+ * owns in the epoll set; events are EPOLLIN/EPOLLOUT. */
+int engine_watch_fd(struct engine *e, int fd, uint32_t events);
 /* Async-signal-safe: stop launching, give in-flight probes the grace period. */
 void engine_request_stop(struct engine *e);
 const struct engine_stats *engine_stats(const struct engine *e);
