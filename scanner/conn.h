@@ -30,12 +30,20 @@
 #define REPLY_CAP_BYTES 512      /* bytes of one reply kept for the record */
 #define RX_TOTAL_MAX_BYTES 262144 /* a server sending more is a protocol error */
 
+/* What a connection is for: the full probe (one record), or one extra
+ * handshake of a TLS enumeration (no record of its own; the result goes to
+ * engine_io.tls_test_done). */
+enum job_kind { JOB_PROBE, JOB_TLS_TEST };
+
 /* One thing to probe: an address, the port spec, and the name it stands for. */
 struct job {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     struct tgt_port port;
     char host[TGT_NAME_MAX + 1]; /* "" when the target has no name */
+    enum job_kind kind;
+    uint32_t test;               /* JOB_TLS_TEST: which test, for its owner */
+    void *owner;                 /* JOB_TLS_TEST: the enumeration it belongs to */
 };
 
 /* Phases shared by every protocol; protocol phases start at PHASE_PROTO. */
@@ -68,6 +76,7 @@ struct conn {
     bool is_tls;           /* TLS is up; lines now come through SSL_read */
     bool tls_wants_write;  /* the last SSL call asked for writability */
     bool quitting;         /* QUIT/LOGOUT sent: EOF or timeout now ends in final_status */
+    bool test_reported;    /* JOB_TLS_TEST: tls_test_done was called */
     enum rec_status final_status;
 
     uint32_t rx_total;     /* bytes received so far, capped by RX_TOTAL_MAX_BYTES */

@@ -132,6 +132,15 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
     }
     rec_set_str(r, F_PHASE, phase_name(c));
     rec_set_int(r, F_TIME_MS, (int64_t)(now_ms() - c->start_ms));
+    bool is_test = c->job.kind == JOB_TLS_TEST;
+    if (is_test && !c->test_reported && e->io.tls_test_done) {
+        size_t elen = 0;
+        const unsigned char *etext = rec_has(r, F_ERROR) ? rec_text(r, F_ERROR, &elen) : NULL;
+        char ebuf[256];
+        snprintf(ebuf, sizeof ebuf, "%.*s", (int)elen, etext ? (const char *)etext : "");
+        c->test_reported = true;
+        e->io.tls_test_done(e->io.ctx, &c->job, NULL, false, status, ebuf);
+    }
     if (r->truncated) {
         for (int f = 0; f < F_COUNT; f++)
             if ((r->truncated >> f) & 1u)
@@ -148,12 +157,18 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
 
     e->stats.finished++;
     e->stats.in_flight--;
-    e->stats.by_status[status]++;
-    if (rec_has(r, F_STARTTLS_OK) && rec_int(r, F_STARTTLS_OK))
-        e->stats.starttls_ok++;
-    if (e->io.emit(e->io.ctx, r) < 0)
-        e->fatal = true;
+    if (!is_test)
+        e->stats.by_status[status]++;
+    if (is_test) {
+        e->stats.tls_tests++;
+    } else {
+        if (rec_has(r, F_STARTTLS_OK) && rec_int(r, F_STARTTLS_OK))
+            e->stats.starttls_ok++;
+        if (e->io.emit(e->io.ctx, &c->job, r) < 0)
+            e->fatal = true;
+    }
     e->free_slots[e->free_n++] = c->slot;
+    e->input_waiting = false; /* a finished probe may make new jobs (TLS tests) */
 }
 
 void conn_finish(struct conn *c, enum rec_status status, const char *fmt, ...)
@@ -271,7 +286,7 @@ const char *conn_ehlo_name(const struct conn *c)
 
 bool conn_probe_auth(const struct conn *c)
 {
-    return c->eng->cfg.probe_auth;
+    return c->eng->cfg.probe_auth && c->job.kind == JOB_PROBE;
 }
 
 /* ---- TLS ------------------------------------------------------------- */
@@ -282,6 +297,14 @@ static void drive_handshake(struct conn *c)
     enum tls_io r = tls_handshake(c, err, sizeof err);
     if (r == TLS_IO_WANT) {
         update_interest(c);
+        return;
+    }
+    if (c->job.kind == JOB_TLS_TEST && c->eng->io.tls_test_done) {
+        /* an enumeration handshake ends here, accepted or not */
+        c->test_reported = true;
+        c->eng->io.tls_test_done(c->eng->io.ctx, &c->job, c->tls, r == TLS_IO_DONE,
+                                 r == TLS_IO_DONE ? STATUS_OK : STATUS_TLS_FAILED, r == TLS_IO_DONE ? NULL : err);
+        conn_finish(c, r == TLS_IO_DONE ? STATUS_OK : STATUS_TLS_FAILED, NULL);
         return;
     }
     if (r != TLS_IO_DONE) {
@@ -307,6 +330,8 @@ static void begin_tls(struct conn *c)
         conn_finish(c, STATUS_LOCAL_ERROR, "cannot create TLS state");
         return;
     }
+    if (c->job.kind == JOB_TLS_TEST && c->eng->io.tls_test_setup)
+        c->eng->io.tls_test_setup(c->eng->io.ctx, &c->job, c->tls);
     set_phase(c, PHASE_TLS_HANDSHAKE, c->eng->cfg.read_timeout_ms);
     drive_handshake(c);
 }
@@ -489,7 +514,7 @@ static void launch(struct engine *e, const struct job *job)
     c->start_ms = now_ms();
     c->total_deadline_ms = c->start_ms + e->cfg.total_timeout_ms;
     c->tls = NULL;
-    c->is_tls = c->tls_wants_write = c->quitting = false;
+    c->is_tls = c->tls_wants_write = c->quitting = c->test_reported = false;
     c->final_status = STATUS_OK;
     c->rx_total = c->literal_left = 0;
     c->rx_len = c->rx_off = c->tx_len = 0;

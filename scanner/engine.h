@@ -37,8 +37,9 @@ struct engine_io {
      * records itself (malformed lines, blocklisted targets). */
     enum job_next (*next_job)(void *ctx, struct job *out);
     int (*wait_fd)(void *ctx);
-    /* A finished record; -1 = output failed, the scan must stop. */
-    int (*emit)(void *ctx, struct record *r);
+    /* A finished record and the job it answers (NULL for records made
+     * without a connection); -1 = output failed, the scan must stop. */
+    int (*emit)(void *ctx, const struct job *j, struct record *r);
     /* Called at least every 250 ms (output flush, status line). -1 = stop. */
     int (*tick)(void *ctx, uint64_t now_ms);
     /* Optional, for a resolver living in the same loop (c-ares): readiness
@@ -48,12 +49,21 @@ struct engine_io {
     void (*on_fd)(void *ctx, int fd, uint32_t events);
     uint64_t (*next_deadline)(void *ctx);
     void (*on_timer)(void *ctx, uint64_t now_ms);
+    /* Optional, for JOB_TLS_TEST jobs (TLS enumeration): configure the SSL
+     * object before the handshake (versions, cipher list), and learn the
+     * outcome exactly once per test job. `ssl` is valid only during the call
+     * and NULL when the probe ended before TLS (refused, STARTTLS refused,
+     * timeout...); ok = handshake completed. */
+    void (*tls_test_setup)(void *ctx, const struct job *j, SSL *ssl);
+    void (*tls_test_done)(void *ctx, const struct job *j, SSL *ssl, bool ok, enum rec_status status,
+                          const char *error);
 };
 
 struct engine_stats {
     uint64_t launched, finished, in_flight;
     uint64_t by_status[STATUS_COUNT];
     uint64_t starttls_ok;
+    uint64_t tls_tests; /* enumeration handshakes (no record of their own) */
 };
 
 struct engine;

@@ -65,18 +65,28 @@ static int emit_local(struct feed *f, const struct job *j, enum rec_status st, c
     rec_set_status(&f->scratch, st);
     if (error)
         rec_set_str(&f->scratch, F_ERROR, error);
-    return f->out.emit(f->out.ctx, &f->scratch);
+    return f->out.emit(f->out.ctx, NULL, &f->scratch);
 }
 
 enum job_next feed_next(void *arg, struct job *out)
 {
     struct feed *f = arg;
     char err[TGT_ERR_MAX];
+    if (f->tls_enum) {
+        if (tls_enum_failed(f->tls_enum))
+            return JOB_FATAL;
+        /* tests first: they finish records that are already held */
+        if (tls_enum_next_job(f->tls_enum, out))
+            return JOB_READY;
+        if (tls_enum_full(f->tls_enum))
+            return JOB_WAIT;
+    }
     for (;;) {
         if (!f->have_item) {
             enum tgt_next r = tgt_source_next(f->src, &f->item, err, sizeof err);
             switch (r) {
-            case TGT_NEXT_END: return JOB_END;
+            case TGT_NEXT_END:
+                return f->tls_enum && tls_enum_busy(f->tls_enum) ? JOB_WAIT : JOB_END;
             case TGT_NEXT_WAIT: return JOB_WAIT;
             case TGT_NEXT_ERROR:
                 fprintf(stderr, "mailtls-scan: %s\n", err);
@@ -124,6 +134,9 @@ enum job_next feed_next(void *arg, struct job *out)
             continue;
         }
         fill_job(l, &port, out);
+        out->kind = JOB_PROBE;
+        out->test = 0;
+        out->owner = NULL;
         if (f->item.blocklisted) {
             f->blocklisted_records++;
             if (emit_local(f, out, STATUS_BLOCKLISTED, NULL) < 0)
@@ -140,10 +153,12 @@ int feed_wait_fd(void *arg)
     return tgt_source_fd(f->src);
 }
 
-int feed_emit(void *arg, struct record *r)
+int feed_emit(void *arg, const struct job *j, struct record *r)
 {
     struct feed *f = arg;
-    return f->out.emit(f->out.ctx, r);
+    if (f->tls_enum && j && j->kind == JOB_PROBE && tls_enum_offer(f->tls_enum, j, r) == 1)
+        return 0; /* held until its TLS tests are done */
+    return f->out.emit(f->out.ctx, j, r);
 }
 
 int feed_tick(void *arg, uint64_t now_ms)

@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "engine.h"
+#include "tlsenum.h"
 
 struct feed {
     struct tgt_source *src;
@@ -23,13 +24,14 @@ struct feed {
     size_t port_index;      /* next port of the current item */
     bool have_item;
     uint64_t malformed, blocklisted_records, unresolved_records;
+    struct tls_enum *tls_enum; /* NULL unless --tls-versions/--ciphers */
     struct record scratch;
 };
 
 enum job_next feed_next(void *feed, struct job *out);
 int feed_wait_fd(void *feed);
 /* Forward to feed->out: the feed is the engine's only partner. */
-int feed_emit(void *feed, struct record *r);
+int feed_emit(void *feed, const struct job *j, struct record *r);
 int feed_tick(void *feed, uint64_t now_ms);
 
 /* Fills the identity fields (ip, port, host, protocol, tls_mode) of a record. */

@@ -33,7 +33,7 @@ struct sink {
     struct summary *sum;
 };
 
-static int sink_emit(void *ctx, struct record *r)
+static int sink_emit(void *ctx, const struct job *j, struct record *r)
 {
     struct sink *s = ctx;
     summary_count(s->sum, r);
