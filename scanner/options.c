@@ -211,9 +211,5 @@ int options_parse(int argc, char **argv, struct options *o)
         fprintf(stderr, "mailtls-scan: --format: '%s' is neither json nor csv\n", o->format);
         return -1;
     }
-    if (o->read_timeout_s > o->total_timeout_s || o->connect_timeout_s > o->total_timeout_s) {
-        fprintf(stderr, "mailtls-scan: --timeout must not be shorter than --connect-timeout or --read-timeout\n");
-        return -1;
-    }
     return 0;
 }

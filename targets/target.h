@@ -104,4 +104,38 @@ struct tgt_counts {
 };
 void tgt_source_counts(const struct tgt_source *s, struct tgt_counts *out);
 
+/*
+ * Source contract details (see README-targets.md):
+ *  - tgt_source_new returns NULL on OOM or invalid opts (shards == 0 or
+ *    shard >= shards). Unless no_default_blocklist, the built-in list of
+ *    IANA special-purpose ranges is loaded (loopback stays allowed).
+ *  - tgt_source_add_arg("-") is the same as tgt_source_add_file("-"); any
+ *    other argument is one target line, parsed (and reported as "arg N",
+ *    N counting argument targets from 1) when next() reaches it.
+ *    tgt_source_add_file opens the file at once: a missing or unreadable
+ *    path or a directory fails with "path: strerror".
+ *  - item->origin points into the source and stays valid only until the
+ *    next tgt_source_next call: copy it if you keep it.
+ *  - Prefixes are expanded in place; every expanded address is an item of
+ *    kind TGT_ADDR with prefix_len 32/128 and the prefix line's port, proto,
+ *    name and tag. A fully blocked prefix still yields one (flagged) item
+ *    per address.
+ *  - Sharding numbers each address or name in input order (k = 0, 1, ...)
+ *    and keeps those with k % shards == shard; items of other shards are
+ *    skipped silently (counted in other_shard). A name counts once, however
+ *    many addresses it resolves to.
+ *  - blocklisted is decided here for TGT_ADDR items only: a TGT_NAME item
+ *    always has blocklisted = false, and the caller must check every
+ *    address it resolves to with tgt_source_is_blocked before connecting.
+ *  - counts: lines = lines read (each argument target is one line, blank
+ *    and comment lines included); malformed = MALFORMED results; items =
+ *    ITEM results, blocklisted ones included; blocklisted = ITEM results
+ *    with blocklisted set; other_shard = items skipped for other shards.
+ *  - After ERROR the failed input is closed and a further call goes on with
+ *    the next input; the caller should treat ERROR as fatal anyway.
+ */
+/* Same verdict as for input addresses: the blocklist (built-in and
+ * --blocklist) and, when an allowlist was loaded, "not allowlisted". */
+bool tgt_source_is_blocked(struct tgt_source *s, int family, const unsigned char *addr);
+
 #endif

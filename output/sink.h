@@ -1,0 +1,31 @@
+/*
+ * sink.h - the file end of a writer: a descriptor, optionally gzip.
+ *
+ * sink_write() hands the bytes to the kernel before it returns (retrying
+ * partial writes and EINTR, waiting out EAGAIN on a non-blocking stdout).
+ * With gzip, each sink_write() call produces one complete gzip member
+ * (RFC 1952 allows concatenated members; zcat and Python's gzip read them
+ * as one stream), so whatever was written survives a SIGKILL intact.
+ *
+ * Errors are sticky: after the first failure every call returns -1 and
+ * sink_error() keeps the first message, "<path>: <strerror>".
+ */
+#ifndef MAILTLS_SINK_H
+#define MAILTLS_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sink;
+
+/* path "-" or NULL = stdout (never closed by sink_close). Returns NULL and
+ * fills err on failure. */
+struct sink *sink_open(const char *path, bool use_gzip, char *err, size_t errlen);
+int sink_write(struct sink *s, const void *data, size_t len);
+/* Writes an empty gzip member if none was written (so the file is valid
+ * gzip), closes the descriptor, frees s. Returns -1 on any error, with the
+ * message copied to err. */
+int sink_close(struct sink *s, char *err, size_t errlen);
+const char *sink_error(const struct sink *s);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * writer.c - out_* API of writer.h: formats records into one bounded
+ * buffer and hands it to the sink every flush interval or when it passes
+ * OUT_FLUSH_BYTES, whichever comes first. No flush per record: the
+ * scanner's loop calls out_tick() and the buffer absorbs bursts.
+ */
+#include "writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+#include "ndjson.h"
+#include "outbuf.h"
+#include "sink.h"
+
+#define OUT_FLUSH_BYTES (256 * 1024)
+/* Room past the flush threshold for one whole record: a full 6 KiB arena
+ * escapes to at most 36 KiB, so 1 MiB never overflows in practice. */
+#define OUT_BUF_BYTES (1024 * 1024)
+#define OUT_DEFAULT_INTERVAL_MS 1000
+#define OUT_ERR_BYTES 1200
+
+struct out_writer {
+    struct sink *sink;
+    struct outbuf buf;
+    enum out_format format;
+    uint64_t interval_ms;
+    uint64_t last_flush_ms;
+    bool has_ticked;
+    char err[OUT_ERR_BYTES];
+};
+
+/* out_close() frees the writer, so its error outlives it here. */
+static _Thread_local char close_err[OUT_ERR_BYTES];
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+struct out_writer *out_open(const char *path, const struct out_options *opts, char *err, size_t errlen)
+{
+    bool use_gzip = opts->gzip || (path && ends_with(path, ".gz"));
+    struct out_writer *w = calloc(1, sizeof *w);
+    if (!w || outbuf_init(&w->buf, OUT_BUF_BYTES) < 0) {
+        snprintf(err, errlen, "%s: out of memory", path ? path : "stdout");
+        free(w);
+        return NULL;
+    }
+    w->format = opts->format;
+    w->interval_ms = opts->flush_interval_ms ? opts->flush_interval_ms : OUT_DEFAULT_INTERVAL_MS;
+    w->sink = sink_open(path, use_gzip, err, errlen);
+    if (!w->sink) {
+        outbuf_free(&w->buf);
+        free(w);
+        return NULL;
+    }
+    if (w->format == OUT_CSV)
+        csv_append_header(&w->buf);
+    return w;
+}
+
+static int flush(struct out_writer *w)
+{
+    if (w->err[0])
+        return -1;
+    if (w->buf.len == 0)
+        return 0;
+    if (sink_write(w->sink, w->buf.data, w->buf.len) < 0) {
+        snprintf(w->err, sizeof w->err, "%s", sink_error(w->sink));
+        return -1;
+    }
+    outbuf_reset(&w->buf);
+    return 0;
+}
+
+static void format_record(struct out_writer *w, const struct record *r)
+{
+    switch (w->format) {
+    case OUT_JSON: ndjson_append(&w->buf, r); break;
+    case OUT_CSV: csv_append_record(&w->buf, r); break;
+    }
+}
+
+int out_write(struct out_writer *w, const struct record *r)
+{
+    if (w->err[0])
+        return -1;
+    size_t mark = w->buf.len;
+    format_record(w, r);
+    if (w->buf.overflow) {
+        outbuf_truncate(&w->buf, mark);
+        if (flush(w) < 0)
+            return -1;
+        format_record(w, r);
+        if (w->buf.overflow) {
+            outbuf_truncate(&w->buf, 0);
+            snprintf(w->err, sizeof w->err, "record larger than the %d-byte output buffer", OUT_BUF_BYTES);
+            return -1;
+        }
+    }
+    if (w->buf.len >= OUT_FLUSH_BYTES)
+        return flush(w);
+    return 0;
+}
+
+int out_tick(struct out_writer *w, uint64_t now_ms)
+{
+    if (w->err[0])
+        return -1;
+    if (!w->has_ticked) {
+        /* The first tick only starts the clock: the caller's epoch is
+         * unknown, and the first interval begins when ticking begins. */
+        w->has_ticked = true;
+        w->last_flush_ms = now_ms;
+        return 0;
+    }
+    if (now_ms - w->last_flush_ms < w->interval_ms)
+        return 0;
+    w->last_flush_ms = now_ms;
+    return flush(w);
+}
+
+int out_close(struct out_writer *w)
+{
+    int rc = flush(w);
+    char sink_err[OUT_ERR_BYTES];
+    if (sink_close(w->sink, sink_err, sizeof sink_err) < 0 && rc == 0) {
+        snprintf(w->err, sizeof w->err, "%s", sink_err);
+        rc = -1;
+    }
+    if (rc < 0)
+        snprintf(close_err, sizeof close_err, "%s", w->err);
+    else
+        close_err[0] = '\0';
+    outbuf_free(&w->buf);
+    free(w);
+    return rc;
+}
+
+const char *out_error(const struct out_writer *w)
+{
+    if (!w)
+        return close_err[0] ? close_err : NULL;
+    return w->err[0] ? w->err : NULL;
+}

@@ -1,0 +1,55 @@
+/*
+ * query.h - a Shodan-style search query, evaluated over one record.
+ *
+ * Grammar (what Shodan's banner search accepts, reduced to what mail
+ * checks use):
+ *   query  := or
+ *   or     := and ("OR" and)*
+ *   and    := unary (["AND"] unary)*        juxtaposition means AND
+ *   unary  := "-" unary | "NOT" unary | primary
+ *   primary:= "(" or ")" | "\"phrase\"" | filter ":" value | word
+ * Filters: port, country, asn (AS123 or 123), org, product.
+ * Matching, over the lower-cased "crawler text" (crawl.h) of the record:
+ *   "phrase"  case-insensitive substring
+ *   word      case-insensitive, and not glued to a letter or digit on
+ *             either side (so PLAIN matches "AUTH=PLAIN" but not
+ *             "PLAINTEXT"), which approximates Shodan's tokenizer
+ *   filters   equality with the record's port / country / asn / as_org /
+ *             product (case-insensitive).
+ * Queries are bounded: QUERY_MAX_NODES nodes, QUERY_MAX_BYTES of text.
+ */
+#ifndef MAILTLS_STATS_QUERY_H
+#define MAILTLS_STATS_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QUERY_MAX_NODES 128
+#define QUERY_MAX_BYTES 2048
+#define QUERY_MAX_PORTS 16
+
+/* What a query is evaluated against. */
+struct query_subject {
+    const char *text; /* crawler text, lower case */
+    size_t text_len;
+    int64_t port;
+    const char *country; /* NULL when unknown; others likewise */
+    int64_t asn;         /* -1 when unknown */
+    const char *org;
+    const char *product;
+};
+
+struct query;
+
+struct query *query_compile(const char *q, char *err, size_t errlen);
+bool query_match(const struct query *q, const struct query_subject *s);
+void query_free(struct query *q);
+
+/* Ports named by positive port: filters; returns how many (<= max). */
+int query_ports(const struct query *q, int64_t *ports, int max);
+/* Does a positive term (word or phrase) equal one of the given words,
+ * case-insensitive? Used to pick the precise counterpart of a query. */
+bool query_has_term(const struct query *q, const char *const *words);
+
+#endif
