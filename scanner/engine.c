@@ -743,6 +743,8 @@ int engine_run(struct engine *e)
             interrupt_all(e);
         if (now - e->last_tick_ms >= TICK_MS) {
             e->last_tick_ms = now;
+            /* input shared with other threads may have refilled meanwhile */
+            e->input_waiting = false;
             if (e->io.tick && e->io.tick(e->io.ctx, now) < 0)
                 e->fatal = true;
         }

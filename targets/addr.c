@@ -42,8 +42,7 @@ void tgt_addr_mask(int family, unsigned char addr[16], unsigned prefix_len)
         addr[i] = 0;
 }
 
-void tgt_addr_add(int family, const unsigned char base[16], uint32_t offset,
-                  unsigned char out[16])
+void tgt_addr_add(int family, const unsigned char base[16], uint32_t offset, unsigned char out[16])
 {
     size_t bytes = tgt_addr_len(family);
     unsigned carry = 0;

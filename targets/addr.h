@@ -29,8 +29,7 @@ void tgt_addr_mask(int family, unsigned char addr[16], unsigned prefix_len);
 
 /* out = base + offset, where offset counts host addresses (offset < 2^32,
  * so only the low 4 bytes can change for any prefix we expand). */
-void tgt_addr_add(int family, const unsigned char base[16], uint32_t offset,
-                  unsigned char out[16]);
+void tgt_addr_add(int family, const unsigned char base[16], uint32_t offset, unsigned char out[16]);
 
 static inline size_t tgt_addr_len(int family) { return family == AF_INET ? 4 : 16; }
 

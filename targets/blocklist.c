@@ -116,8 +116,8 @@ int tgt_bl_add_text(struct tgt_blocklist *bl, const char *s, size_t len, enum tg
 
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-int tgt_bl_load_file(struct tgt_blocklist *bl, const char *path, enum tgt_bl_rule rule,
-                     char *err, size_t errlen)
+int tgt_bl_load_file(struct tgt_blocklist *bl, const char *path, enum tgt_bl_rule rule, char *err,
+                     size_t errlen)
 {
     struct tgt_reader *r = malloc(sizeof *r);
     int fd = -1, errnum = 0, rc = -1;
@@ -193,7 +193,7 @@ static int cmp_range(const void *a, const void *b)
     if (x->lo != y->lo)
         return x->lo < y->lo ? -1 : 1;
     if (x->hi != y->hi)
-        return x->hi > y->hi ? -1 : 1; /* the container first */
+        return x->hi > y->hi ? -1 : 1;  /* the container first */
     return (int)x->rule - (int)y->rule; /* BLOCK first */
 }
 

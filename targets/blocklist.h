@@ -42,8 +42,8 @@ int tgt_bl_add_defaults(struct tgt_blocklist *bl);
  * (also after an entry), blank lines ignored. Loading an ALLOW file turns on
  * allowlist mode even when the file is empty (then nothing is probed).
  * Returns 0, or -1 with err = "path: strerror" or "path:line: reason". */
-int tgt_bl_load_file(struct tgt_blocklist *bl, const char *path, enum tgt_bl_rule rule,
-                     char *err, size_t errlen);
+int tgt_bl_load_file(struct tgt_blocklist *bl, const char *path, enum tgt_bl_rule rule, char *err,
+                     size_t errlen);
 
 /* true if addr (AF_INET: 4 bytes, AF_INET6: 16) must not be probed.
  * Not const: it may rebuild the lookup table; a failed rebuild (OOM)

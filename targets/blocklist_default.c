@@ -30,20 +30,20 @@ static const char *const default_ranges[] = {
     "240.0.0.0/4",        /* reserved, RFC 1112 */
     "255.255.255.255/32", /* limited broadcast, RFC 919 */
     /* IPv6 */
-    "::/128",          /* unspecified, RFC 4291 */
-    "::ffff:0:0/96",   /* IPv4-mapped: would reach IPv4 hosts around the IPv4 list */
-    "64:ff9b::/96",    /* NAT64 well-known prefix, RFC 6052: same reason */
-    "64:ff9b:1::/48",  /* local-use NAT64, RFC 8215 */
-    "100::/64",        /* discard-only, RFC 6666 */
-    "2001::/23",       /* IETF protocol assignments (Teredo, ORCHID...), RFC 2928 */
-    "2001:db8::/32",   /* documentation, RFC 3849 */
-    "2002::/16",       /* 6to4, RFC 3056: embeds IPv4 addresses */
-    "3fff::/20",       /* documentation, RFC 9637 */
-    "5f00::/16",       /* SRv6 SIDs, RFC 9602 */
-    "fc00::/7",        /* unique local, RFC 4193 */
-    "fe80::/10",       /* link local, RFC 4291 */
-    "fec0::/10",       /* deprecated site local, RFC 3879 */
-    "ff00::/8",        /* multicast, RFC 4291 */
+    "::/128",         /* unspecified, RFC 4291 */
+    "::ffff:0:0/96",  /* IPv4-mapped: would reach IPv4 hosts around the IPv4 list */
+    "64:ff9b::/96",   /* NAT64 well-known prefix, RFC 6052: same reason */
+    "64:ff9b:1::/48", /* local-use NAT64, RFC 8215 */
+    "100::/64",       /* discard-only, RFC 6666 */
+    "2001::/23",      /* IETF protocol assignments (Teredo, ORCHID...), RFC 2928 */
+    "2001:db8::/32",  /* documentation, RFC 3849 */
+    "2002::/16",      /* 6to4, RFC 3056: embeds IPv4 addresses */
+    "3fff::/20",      /* documentation, RFC 9637 */
+    "5f00::/16",      /* SRv6 SIDs, RFC 9602 */
+    "fc00::/7",       /* unique local, RFC 4193 */
+    "fe80::/10",      /* link local, RFC 4291 */
+    "fec0::/10",      /* deprecated site local, RFC 3879 */
+    "ff00::/8",       /* multicast, RFC 4291 */
 };
 
 int tgt_bl_add_defaults(struct tgt_blocklist *bl)

@@ -19,7 +19,10 @@
 
 #define CSV_FIELDS_MAX 4
 
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 static void trim(const char **s, size_t *len)
 {
@@ -108,11 +111,9 @@ static int parse_host(const char *s, size_t len, struct tgt_line *out, char *err
         }
         const char *slash = memchr(s, '/', len);
         size_t after = len - (size_t)(slash - s) - 1;
-        if (!looks_ipv4(s, (size_t)(slash - s)) || after == 0 || slash[1] < '0' ||
-            slash[1] > '9') {
-            snprintf(err, errlen,
-                     "'%.*s' is not a prefix (a /PROTO needs a port: HOST:PORT/PROTO)", shown(len),
-                     s);
+        if (!looks_ipv4(s, (size_t)(slash - s)) || after == 0 || slash[1] < '0' || slash[1] > '9') {
+            snprintf(err, errlen, "'%.*s' is not a prefix (a /PROTO needs a port: HOST:PORT/PROTO)",
+                     shown(len), s);
             return -1;
         }
         return parse_ip_or_prefix(s, len, out, err, errlen);
@@ -144,8 +145,7 @@ static int parse_host(const char *s, size_t len, struct tgt_line *out, char *err
 }
 
 /* One target without commas. */
-static int parse_target(const char *s, size_t len, struct tgt_line *out, char *err,
-                        size_t errlen)
+static int parse_target(const char *s, size_t len, struct tgt_line *out, char *err, size_t errlen)
 {
     size_t colons = 0;
 

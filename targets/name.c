@@ -18,8 +18,7 @@ static bool is_alnum(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-int tgt_name_check(const char *s, size_t len, char out[TGT_NAME_MAX + 1], char *err,
-                   size_t errlen)
+int tgt_name_check(const char *s, size_t len, char out[TGT_NAME_MAX + 1], char *err, size_t errlen)
 {
     size_t label_start = 0;
     bool label_all_digits = true;

@@ -44,8 +44,8 @@ struct tgt_source {
     struct tgt_source_opts opts;
     struct input *inputs;
     size_t ninputs, cap_inputs;
-    size_t cur;       /* input being read */
-    bool is_open;     /* reader set up for inputs[cur] */
+    size_t cur;   /* input being read */
+    bool is_open; /* reader set up for inputs[cur] */
     unsigned nargs;
     bool has_stdin;
     bool is_stdin_restore; /* we set O_NONBLOCK on stdin */
@@ -326,8 +326,7 @@ static enum tgt_next next_line(struct tgt_source *s, const char **text, size_t *
     }
 }
 
-enum tgt_next tgt_source_next(struct tgt_source *s, struct tgt_item *out, char *err,
-                              size_t errlen)
+enum tgt_next tgt_source_next(struct tgt_source *s, struct tgt_item *out, char *err, size_t errlen)
 {
     s->wait_fd = -1;
     for (;;) {

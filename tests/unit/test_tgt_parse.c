@@ -9,14 +9,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (cond) {                                                                               \
-            passed++;                                                                             \
-        } else {                                                                                  \
-            failed++;                                                                             \
-            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);                      \
-        }                                                                                         \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);                       \
+        }                                                                                          \
     } while (0)
 
 static int parse(const char *s, struct tgt_line *l, char *err)
@@ -58,20 +58,14 @@ static void test_ports(void)
     size_t n = 0;
     char err[TGT_ERR_MAX];
 
-    CHECK(tgt_port_infer(25, &p[0]) && p[0].proto == PROTO_SMTP &&
-          p[0].mode == TLS_MODE_STARTTLS && p[0].port == 25);
-    CHECK(tgt_port_infer(587, &p[0]) && p[0].proto == PROTO_SMTP &&
-          p[0].mode == TLS_MODE_STARTTLS);
-    CHECK(tgt_port_infer(465, &p[0]) && p[0].proto == PROTO_SMTP &&
-          p[0].mode == TLS_MODE_IMPLICIT);
-    CHECK(tgt_port_infer(143, &p[0]) && p[0].proto == PROTO_IMAP &&
-          p[0].mode == TLS_MODE_STARTTLS);
-    CHECK(tgt_port_infer(993, &p[0]) && p[0].proto == PROTO_IMAP &&
-          p[0].mode == TLS_MODE_IMPLICIT);
-    CHECK(tgt_port_infer(110, &p[0]) && p[0].proto == PROTO_POP3 &&
-          p[0].mode == TLS_MODE_STARTTLS);
-    CHECK(tgt_port_infer(995, &p[0]) && p[0].proto == PROTO_POP3 &&
-          p[0].mode == TLS_MODE_IMPLICIT);
+    CHECK(tgt_port_infer(25, &p[0]) && p[0].proto == PROTO_SMTP && p[0].mode == TLS_MODE_STARTTLS &&
+          p[0].port == 25);
+    CHECK(tgt_port_infer(587, &p[0]) && p[0].proto == PROTO_SMTP && p[0].mode == TLS_MODE_STARTTLS);
+    CHECK(tgt_port_infer(465, &p[0]) && p[0].proto == PROTO_SMTP && p[0].mode == TLS_MODE_IMPLICIT);
+    CHECK(tgt_port_infer(143, &p[0]) && p[0].proto == PROTO_IMAP && p[0].mode == TLS_MODE_STARTTLS);
+    CHECK(tgt_port_infer(993, &p[0]) && p[0].proto == PROTO_IMAP && p[0].mode == TLS_MODE_IMPLICIT);
+    CHECK(tgt_port_infer(110, &p[0]) && p[0].proto == PROTO_POP3 && p[0].mode == TLS_MODE_STARTTLS);
+    CHECK(tgt_port_infer(995, &p[0]) && p[0].proto == PROTO_POP3 && p[0].mode == TLS_MODE_IMPLICIT);
     CHECK(!tgt_port_infer(80, &p[0]));
     CHECK(!tgt_port_infer(0, &p[0]));
     CHECK(!tgt_port_infer(2525, &p[0]));
@@ -97,24 +91,20 @@ static void test_ports(void)
           p[0].port == 65535);
 
     CHECK(tgt_parse_ports("25,0/smtp", p, 16, &n, err, sizeof err) == -1 && strstr(err, "0/smtp"));
-    CHECK(tgt_parse_ports("65536/smtp", p, 16, &n, err, sizeof err) == -1 &&
-          strstr(err, "65536"));
+    CHECK(tgt_parse_ports("65536/smtp", p, 16, &n, err, sizeof err) == -1 && strstr(err, "65536"));
     CHECK(tgt_parse_ports("99999999999999999999/smtp", p, 16, &n, err, sizeof err) == -1);
     CHECK(tgt_parse_ports("25,8080", p, 16, &n, err, sizeof err) == -1 && strstr(err, "8080") &&
           strstr(err, "standard"));
     CHECK(tgt_parse_ports("25,2525/http", p, 16, &n, err, sizeof err) == -1 &&
           strstr(err, "2525/http") && strstr(err, "unknown protocol"));
-    CHECK(tgt_parse_ports("25,465,25", p, 16, &n, err, sizeof err) == -1 &&
-          strstr(err, "twice"));
-    CHECK(tgt_parse_ports("25,25/smtps", p, 16, &n, err, sizeof err) == -1 &&
-          strstr(err, "twice"));
+    CHECK(tgt_parse_ports("25,465,25", p, 16, &n, err, sizeof err) == -1 && strstr(err, "twice"));
+    CHECK(tgt_parse_ports("25,25/smtps", p, 16, &n, err, sizeof err) == -1 && strstr(err, "twice"));
     CHECK(tgt_parse_ports("25,,465", p, 16, &n, err, sizeof err) == -1 &&
           strstr(err, "entry 2 is empty"));
     CHECK(tgt_parse_ports("", p, 16, &n, err, sizeof err) == -1 && strstr(err, "empty"));
     CHECK(tgt_parse_ports("25,", p, 16, &n, err, sizeof err) == -1);
     CHECK(tgt_parse_ports("-25", p, 16, &n, err, sizeof err) == -1 && strstr(err, "-25"));
-    CHECK(tgt_parse_ports("25,465,587", p, 2, &n, err, sizeof err) == -1 &&
-          strstr(err, "587"));
+    CHECK(tgt_parse_ports("25,465,587", p, 2, &n, err, sizeof err) == -1 && strstr(err, "587"));
     CHECK(n == 0);
 }
 
@@ -131,14 +121,14 @@ static void test_addresses(void)
     CHECK(parse("::1", &l, err) == 1 && addr_is(&l, "::1"));
     CHECK(parse("192.0.2.7:587", &l, err) == 1 && l.kind == TGT_ADDR && l.port == 587 &&
           !l.has_proto);
-    CHECK(parse("[2001:db8::1]:993", &l, err) == 1 && addr_is(&l, "2001:db8::1") &&
-          l.port == 993 && !l.has_proto);
+    CHECK(parse("[2001:db8::1]:993", &l, err) == 1 && addr_is(&l, "2001:db8::1") && l.port == 993 &&
+          !l.has_proto);
     CHECK(parse("[::1]", &l, err) == 1 && addr_is(&l, "::1") && l.port == 0);
     CHECK(parse("127.0.0.1:10025/smtp", &l, err) == 1 && addr_is(&l, "127.0.0.1") &&
           l.port == 10025 && l.has_proto && l.proto.proto == PROTO_SMTP &&
           l.proto.mode == TLS_MODE_STARTTLS && l.proto.port == 10025);
-    CHECK(parse("[::1]:10995/pop3s", &l, err) == 1 && l.has_proto &&
-          l.proto.proto == PROTO_POP3 && l.proto.mode == TLS_MODE_IMPLICIT);
+    CHECK(parse("[::1]:10995/pop3s", &l, err) == 1 && l.has_proto && l.proto.proto == PROTO_POP3 &&
+          l.proto.mode == TLS_MODE_IMPLICIT);
     CHECK(parse("192.0.2.7:25/imaps", &l, err) == 1 && l.proto.proto == PROTO_IMAP);
 }
 
@@ -246,7 +236,9 @@ static void test_names(void)
     CHECK(bad("1.2.3", "not a valid IPv4"));
     CHECK(bad("1.2.3.256", "not a valid IPv4"));
     CHECK(bad("example.123", "all digits"));
-    CHECK(bad("b\xc3\xbc" "cher.example", "non-ASCII"));
+    CHECK(bad("b\xc3\xbc"
+              "cher.example",
+              "non-ASCII"));
     CHECK(bad("mail.example.com:0", "bad port"));
     CHECK(bad("mail.example.com:", "bad port"));
     CHECK(bad(":25", "missing host"));
@@ -293,8 +285,7 @@ static void test_malformed(void)
     CHECK(bad("192.0.2.7 192.0.2.8", "blank"));
     CHECK(bad("192.0.2.7:25:26", "[ADDR]:PORT"));
     /* A NUL inside the line is malformed, not a silent truncation. */
-    CHECK(tgt_parse_line("ab\0cd.example", 13, &l, err, sizeof err) == -1 &&
-          strstr(err, "0x00"));
+    CHECK(tgt_parse_line("ab\0cd.example", 13, &l, err, sizeof err) == -1 && strstr(err, "0x00"));
     /* The output is cleared on error. */
     CHECK(parse("192.0.2.7,bad_", &l, err) == -1 && l.kind == TGT_ADDR && l.family == 0);
     /* A tiny err buffer is truncated, never overrun. */

@@ -10,14 +10,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (cond) {                                                                               \
-            passed++;                                                                             \
-        } else {                                                                                  \
-            failed++;                                                                             \
-            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);                      \
-        }                                                                                         \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);                       \
+        }                                                                                          \
     } while (0)
 
 __extension__ typedef unsigned __int128 u128;
@@ -106,8 +106,7 @@ static void test_barrett_near_2_32(void)
     uint64_t idx, x;
     bool ok = true;
 
-    CHECK(tgt_perm_init(&perm, UINT64_C(4294967290), 3) == 0 &&
-          perm.p == UINT64_C(4294967291));
+    CHECK(tgt_perm_init(&perm, UINT64_C(4294967290), 3) == 0 && perm.p == UINT64_C(4294967291));
     x = perm.first;
     for (int i = 0; i < 1000000 && ok; i++) {
         ok = tgt_perm_next(&perm, &idx);

@@ -12,21 +12,32 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (cond) {                                                                               \
-            passed++;                                                                             \
-        } else {                                                                                  \
-            failed++;                                                                             \
-            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);                      \
-        }                                                                                         \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);                       \
+        }                                                                                          \
     } while (0)
 
 static const char *const input[] = {
-    "198.51.100.7",     "10.0.0.0/24",        "mail.example.com", "2001:db8::/120",
-    "127.0.0.1:25",     "[::1]:993",          "example.org",      "192.168.0.0/30",
-    "203.0.113.0/28",   "# a comment",        "",                 "not a target",
-    "127.0.0.2/31",     ",mx.example.net,t1", "172.16.0.0/20",
+    "198.51.100.7",
+    "10.0.0.0/24",
+    "mail.example.com",
+    "2001:db8::/120",
+    "127.0.0.1:25",
+    "[::1]:993",
+    "example.org",
+    "192.168.0.0/30",
+    "203.0.113.0/28",
+    "# a comment",
+    "",
+    "not a target",
+    "127.0.0.2/31",
+    ",mx.example.net,t1",
+    "172.16.0.0/20",
 };
 /* 1 + 256 + 1 + 256 + 1 + 1 + 1 + 4 + 16 + 2 + 1 + 4096 */
 #define TOTAL 4636

@@ -16,14 +16,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (cond) {                                                                               \
-            passed++;                                                                             \
-        } else {                                                                                  \
-            failed++;                                                                             \
-            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);                      \
-        }                                                                                         \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);                       \
+        }                                                                                          \
     } while (0)
 
 static char tmpdir[] = "/tmp/test_tgt_source.XXXXXX";
@@ -56,28 +56,28 @@ static bool addr_is(const struct tgt_item *it, const char *text)
     unsigned char want[16] = {0};
     int fam = strchr(text, ':') ? AF_INET6 : AF_INET;
 
-    return inet_pton(fam, text, want) == 1 && it->line.kind == TGT_ADDR &&
-           it->line.family == fam && memcmp(it->line.addr, want, 16) == 0;
+    return inet_pton(fam, text, want) == 1 && it->line.kind == TGT_ADDR && it->line.family == fam &&
+           memcmp(it->line.addr, want, 16) == 0;
 }
 
 static struct tgt_source *new_source(bool no_default)
 {
-    struct tgt_source_opts opts = {.seed = 1, .shards = 1, .shard = 0,
-                                   .no_default_blocklist = no_default};
+    struct tgt_source_opts opts = {
+        .seed = 1, .shards = 1, .shard = 0, .no_default_blocklist = no_default};
     return tgt_source_new(&opts);
 }
 
 static void test_file(void)
 {
-    static const char content[] = "# targets\n"               /* 1 */
-                                  "192.0.2.1\n"               /* 2 */
-                                  "\n"                        /* 3 */
-                                  "bad_name!\n"               /* 4 */
-                                  "10.0.0.0/30:25\n"          /* 5 malformed */
-                                  "10.0.0.0/30\n"             /* 6 */
-                                  "mail.example.com:587\r\n"  /* 7 */
+    static const char content[] = "# targets\n"                         /* 1 */
+                                  "192.0.2.1\n"                         /* 2 */
+                                  "\n"                                  /* 3 */
+                                  "bad_name!\n"                         /* 4 */
+                                  "10.0.0.0/30:25\n"                    /* 5 malformed */
+                                  "10.0.0.0/30\n"                       /* 6 */
+                                  "mail.example.com:587\r\n"            /* 7 */
                                   "127.0.0.1,localhost.,t,10025/smtp\n" /* 8 */
-                                  "2001:db8::1";              /* 9, no final newline */
+                                  "2001:db8::1";                        /* 9, no final newline */
     const char *path = write_file("a.txt", content, sizeof content - 1);
     struct tgt_source *s = new_source(false);
     struct tgt_item it;
@@ -101,8 +101,8 @@ static void test_file(void)
 
     for (int i = 0; i < 4; i++) {
         CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM);
-        CHECK(it.line.kind == TGT_ADDR && it.line.family == AF_INET &&
-              it.line.prefix_len == 32 && it.blocklisted);
+        CHECK(it.line.kind == TGT_ADDR && it.line.family == AF_INET && it.line.prefix_len == 32 &&
+              it.blocklisted);
         CHECK(it.line.addr[0] == 10 && it.line.addr[1] == 0 && it.line.addr[2] == 0 &&
               it.line.addr[3] < 4);
         if (it.line.addr[3] < 4)
@@ -160,8 +160,8 @@ static void test_args_and_order(void)
     CHECK(tgt_source_add_arg(s, "[::1]:465", err, sizeof err) == 0);
     CHECK(tgt_source_add_arg(s, "   ", err, sizeof err) == 0);
 
-    CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM &&
-          addr_is(&it, "127.0.0.1") && strcmp(it.origin, "arg 1") == 0);
+    CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM && addr_is(&it, "127.0.0.1") &&
+          strcmp(it.origin, "arg 1") == 0);
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM && addr_is(&it, "127.0.0.3"));
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_MALFORMED &&
           strncmp(err, "arg 2: ", 7) == 0 && strstr(err, "empty label"));
@@ -330,8 +330,8 @@ static void test_lists(void)
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM && it.blocklisted);
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM && it.blocklisted);
     /* Names are checked by the caller after resolution. */
-    CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM &&
-          it.line.kind == TGT_NAME && !it.blocklisted);
+    CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM && it.line.kind == TGT_NAME &&
+          !it.blocklisted);
     struct tgt_counts c;
     tgt_source_counts(s, &c);
     CHECK(c.items == 4 && c.blocklisted == 2);

@@ -1,0 +1,202 @@
+/* workers.c - N engines, one feed, one lock (see workers.h). */
+#include "workers.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORKERS_MAX 64
+
+struct workers {
+    pthread_mutex_t lock;
+    struct engine_io shared; /* the caller's io, called under lock */
+    unsigned n;
+    struct engine *engines[WORKERS_MAX];
+    int results[WORKERS_MAX];
+};
+
+static enum job_next w_next_job(void *ctx, struct job *out)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    enum job_next r = w->shared.next_job(w->shared.ctx, out);
+    pthread_mutex_unlock(&w->lock);
+    return r;
+}
+
+static int w_wait_fd(void *ctx)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    int fd = w->shared.wait_fd ? w->shared.wait_fd(w->shared.ctx) : -1;
+    pthread_mutex_unlock(&w->lock);
+    return fd;
+}
+
+static int w_emit(void *ctx, const struct job *j, struct record *r)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    int rc = w->shared.emit(w->shared.ctx, j, r);
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+static int w_tick(void *ctx, uint64_t now)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    int rc = w->shared.tick ? w->shared.tick(w->shared.ctx, now) : 0;
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+static void w_on_fd(void *ctx, int fd, uint32_t events)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    w->shared.on_fd(w->shared.ctx, fd, events);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static uint64_t w_next_deadline(void *ctx)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    uint64_t d = w->shared.next_deadline(w->shared.ctx);
+    pthread_mutex_unlock(&w->lock);
+    return d;
+}
+
+static void w_on_timer(void *ctx, uint64_t now)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    w->shared.on_timer(w->shared.ctx, now);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void w_tls_setup(void *ctx, const struct job *j, SSL *ssl)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    w->shared.tls_test_setup(w->shared.ctx, j, ssl);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void w_tls_done(void *ctx, const struct job *j, SSL *ssl, bool ok, enum rec_status st, const char *error)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    w->shared.tls_test_done(w->shared.ctx, j, ssl, ok, st, error);
+    pthread_mutex_unlock(&w->lock);
+}
+
+struct workers *workers_new(const struct engine_config *cfg, const struct engine_io *io, unsigned threads,
+                            char *err, size_t errlen)
+{
+    if (threads < 1)
+        threads = 1;
+    if (threads > WORKERS_MAX)
+        threads = WORKERS_MAX;
+    if (threads > cfg->concurrency)
+        threads = cfg->concurrency;
+    struct workers *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    w->shared = *io;
+    w->n = threads;
+    for (unsigned i = 0; i < threads; i++) {
+        struct engine_config c = *cfg;
+        c.concurrency = cfg->concurrency / threads + (i < cfg->concurrency % threads ? 1 : 0);
+        c.rate = cfg->rate / threads;
+        struct engine_io wio = {
+            .ctx = w,
+            .next_job = w_next_job,
+            .wait_fd = io->wait_fd ? w_wait_fd : NULL,
+            .emit = w_emit,
+            .tick = w_tick,
+            .tls_test_setup = io->tls_test_setup ? w_tls_setup : NULL,
+            .tls_test_done = io->tls_test_done ? w_tls_done : NULL,
+        };
+        if (i == 0) {
+            wio.on_fd = io->on_fd ? w_on_fd : NULL;
+            wio.next_deadline = io->next_deadline ? w_next_deadline : NULL;
+            wio.on_timer = io->on_timer ? w_on_timer : NULL;
+        }
+        w->engines[i] = engine_new(&c, &wio, err, errlen);
+        if (!w->engines[i]) {
+            workers_free(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+static void *run_one(void *arg)
+{
+    struct engine **slot = arg;
+    return (void *)(intptr_t)engine_run(*slot);
+}
+
+int workers_run(struct workers *w)
+{
+    pthread_t tids[WORKERS_MAX];
+    for (unsigned i = 1; i < w->n; i++)
+        if (pthread_create(&tids[i], NULL, run_one, &w->engines[i]) != 0)
+            w->results[i] = -2; /* could not start: run it on this thread after engine 0 */
+    int rc = engine_run(w->engines[0]);
+    for (unsigned i = 1; i < w->n; i++) {
+        if (w->results[i] == -2) {
+            w->results[i] = engine_run(w->engines[i]);
+            continue;
+        }
+        void *res;
+        pthread_join(tids[i], &res);
+        w->results[i] = (int)(intptr_t)res;
+    }
+    for (unsigned i = 1; i < w->n; i++)
+        if (w->results[i] < 0)
+            rc = -1;
+    return rc;
+}
+
+void workers_request_stop(struct workers *w)
+{
+    for (unsigned i = 0; i < w->n; i++)
+        engine_request_stop(w->engines[i]);
+}
+
+struct engine *workers_main_engine(struct workers *w)
+{
+    return w->engines[0];
+}
+
+void workers_stats(const struct workers *w, struct engine_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < w->n; i++) {
+        const struct engine_stats *s = engine_stats(w->engines[i]);
+        out->launched += s->launched;
+        out->finished += s->finished;
+        out->in_flight += s->in_flight;
+        out->starttls_ok += s->starttls_ok;
+        out->tls_tests += s->tls_tests;
+        for (int k = 0; k < STATUS_COUNT; k++)
+            out->by_status[k] += s->by_status[k];
+    }
+}
+
+void workers_free(struct workers *w)
+{
+    if (!w)
+        return;
+    for (unsigned i = 0; i < w->n; i++)
+        engine_free(w->engines[i]);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}

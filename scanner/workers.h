@@ -1,0 +1,31 @@
+/*
+ * workers.h - --threads: one engine (epoll loop, conn pool) per thread over
+ * one shared feed.
+ *
+ * Every call an engine makes into the shared engine_io (next_job, emit,
+ * tick, the TLS-test hooks) is serialised by one mutex, so the feed, the
+ * enumerator and the writer need no locking of their own, and the output
+ * stays one stream ordered by completion. The resolver hooks (on_fd,
+ * next_deadline, on_timer) go to engine 0 only: c-ares lives in that loop.
+ * The SSL_CTX is shared (OpenSSL 3 allows SSL_new from many threads).
+ */
+#ifndef MAILTLS_WORKERS_H
+#define MAILTLS_WORKERS_H
+
+#include "engine.h"
+
+struct workers;
+
+/* cfg->concurrency and cfg->rate are divided among the threads. */
+struct workers *workers_new(const struct engine_config *cfg, const struct engine_io *io, unsigned threads,
+                            char *err, size_t errlen);
+int workers_run(struct workers *w);
+/* Async-signal-safe. */
+void workers_request_stop(struct workers *w);
+/* The engine that owns the resolver's descriptors. */
+struct engine *workers_main_engine(struct workers *w);
+/* Sum of every engine's counters. */
+void workers_stats(const struct workers *w, struct engine_stats *out);
+void workers_free(struct workers *w);
+
+#endif
