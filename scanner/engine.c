@@ -54,6 +54,12 @@ struct engine {
     bool fatal;
     volatile sig_atomic_t stop_requested;
     uint64_t stop_at_ms; /* when the grace period ends; 0 = not stopping */
+    /* Descriptor exhaustion: the job that could not get a socket waits here,
+     * and in-flight probes are capped at what the system allowed. */
+    struct job retry_job;
+    bool has_retry;
+    uint64_t max_in_flight;
+    bool warned_fd;
     uint64_t last_tick_ms;
 };
 
@@ -528,6 +534,25 @@ static void launch(struct engine *e, const struct job *job)
     e->stats.in_flight++;
 
     c->fd = socket(job->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 && (errno == EMFILE || errno == ENFILE) && e->stats.in_flight > 1) {
+        /* out of descriptors: not the target's fault. Give the slot back,
+         * keep the job for later and run with what the system allows. */
+        int saved = errno;
+        c->phase = PHASE_FREE;
+        timer_remove(&e->timers, c);
+        e->free_slots[e->free_n++] = slot;
+        e->stats.launched--;
+        e->stats.in_flight--;
+        e->retry_job = *job;
+        e->has_retry = true;
+        e->max_in_flight = e->stats.in_flight;
+        if (!e->warned_fd) {
+            e->warned_fd = true;
+            fprintf(stderr, "mailtls-scan: %s; running with %llu probes in flight\n", strerror(saved),
+                    (unsigned long long)e->max_in_flight);
+        }
+        return;
+    }
     if (c->fd < 0) {
         int saved = errno;
         conn_finish(c, STATUS_LOCAL_ERROR, "socket: %s", strerror(saved));
@@ -612,13 +637,24 @@ static void watch_input(struct engine *e, bool on)
 
 static void launch_ready(struct engine *e, uint64_t now)
 {
-    if (e->stop_at_ms || e->input_done || e->input_waiting)
+    if (e->stop_at_ms || ((e->input_done || e->input_waiting) && !e->has_retry))
         return;
     refill_tokens(e, now);
     /* bounded per turn so a huge input cannot starve the event loop */
     for (int i = 0; i < 4096 && e->free_n > 0 && !e->fatal; i++) {
         if (e->cfg.rate > 0 && e->tokens < 1.0)
             return;
+        if (e->max_in_flight && e->stats.in_flight >= e->max_in_flight)
+            return;
+        if (e->has_retry) {
+            e->has_retry = false;
+            if (e->cfg.rate > 0)
+                e->tokens -= 1.0;
+            launch(e, &e->retry_job);
+            if (e->input_done || e->input_waiting)
+                return;
+            continue;
+        }
         struct job job;
         enum job_next r = e->io.next_job(e->io.ctx, &job);
         if (r == JOB_END) {
@@ -653,7 +689,8 @@ static int wait_timeout_ms(struct engine *e, uint64_t now)
         if (d)
             until = min_u64(until, d);
     }
-    bool can_launch = !e->input_done && !e->input_waiting && !e->stop_at_ms && e->free_n > 0;
+    bool can_launch = (e->has_retry || (!e->input_done && !e->input_waiting)) && !e->stop_at_ms &&
+                      e->free_n > 0 && !(e->max_in_flight && e->stats.in_flight >= e->max_in_flight);
     if (can_launch) {
         if (e->cfg.rate <= 0 || e->tokens >= 1.0)
             return 0;
@@ -709,6 +746,20 @@ static void dispatch(struct engine *e, const struct epoll_event *ev)
 
 static void interrupt_all(struct engine *e)
 {
+    if (e->has_retry && e->free_n > 0) {
+        /* the job waiting for a descriptor was never started: record it */
+        struct conn *c = &e->pool[e->free_slots[e->free_n - 1]];
+        e->has_retry = false;
+        if (e->retry_job.kind == JOB_PROBE) {
+            job_to_record(&e->retry_job, &c->rec);
+            rec_set_status(&c->rec, STATUS_INTERRUPTED);
+            rec_set_str(&c->rec, F_ERROR, "scan interrupted before the probe started");
+            if (e->io.emit(e->io.ctx, &e->retry_job, &c->rec) < 0)
+                e->fatal = true;
+        } else if (e->io.tls_test_done) {
+            e->io.tls_test_done(e->io.ctx, &e->retry_job, NULL, false, STATUS_INTERRUPTED, "interrupted");
+        }
+    }
     for (uint32_t i = 0; i < e->cfg.concurrency; i++)
         if (e->pool[i].phase != PHASE_FREE)
             conn_finish(&e->pool[i], STATUS_INTERRUPTED, "scan interrupted before the probe finished");
@@ -726,7 +777,7 @@ int engine_run(struct engine *e)
         launch_ready(e, now);
         if (e->fatal)
             break;
-        if (e->stats.in_flight == 0 && (e->input_done || e->stop_at_ms))
+        if (e->stats.in_flight == 0 && !e->has_retry && (e->input_done || e->stop_at_ms))
             break;
         int n = epoll_wait(e->epfd, evs, EV_BATCH, wait_timeout_ms(e, now_ms()));
         if (n < 0 && errno != EINTR)
