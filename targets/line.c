@@ -208,10 +208,17 @@ static int parse_csv(const char *s, size_t len, struct tgt_line *out, char *err,
         p = comma + 1;
     }
     if (flen[0] > 0) {
-        if (parse_ip_or_prefix(f[0], flen[0], out, why, sizeof why) < 0) {
+        /* the first field is any address form: IP, IP:PORT[/PROTO], [IPv6]:PORT, prefix */
+        if (parse_target(f[0], flen[0], out, why, sizeof why) < 0) {
             snprintf(err, errlen, "field 1 (ip): %s", why);
             return -1;
         }
+        if (out->kind == TGT_NAME) {
+            snprintf(err, errlen, "field 1 (ip): '%.*s' is not an address (a name goes in field 2)",
+                     shown(flen[0]), f[0]);
+            return -1;
+        }
+        out->name[0] = '\0';
     }
     if (nf > 1 && flen[1] > 0) {
         if (tgt_name_check(f[1], flen[1], out->name, why, sizeof why) < 0) {
@@ -243,6 +250,10 @@ static int parse_csv(const char *s, size_t len, struct tgt_line *out, char *err,
         out->tag[flen[2]] = '\0';
     }
     if (nf > 3 && flen[3] > 0) {
+        if (out->port) {
+            snprintf(err, errlen, "field 4 (port): the port is already given in field 1");
+            return -1;
+        }
         if (tgt_port_spec(f[3], flen[3], &out->port, &out->has_proto, &out->proto, why,
                           sizeof why) < 0) {
             snprintf(err, errlen, "field 4 (port): %s", why);

@@ -347,10 +347,11 @@ def _dovecot_conf(d, name, ip, strict, leaf, auth_socket):
         "first_valid_uid = 100",
         "mail_location = maildir:~/Maildir",
         "login_greeting = mailtls-%s ready." % name,
-        # Dovecot's auth penalty (anvil) delays every failure from an IP that
-        # failed recently by 2-15 s; all test clients come from 127.0.0.1.
-        # Root-only access to the penalty socket makes the auth process (user
-        # dovecot) run without it.
+        # Dovecot's auth penalty (anvil) delays each attempt from an IP that
+        # failed recently (measured: 4.5 s instead of 0.5 s), and every test
+        # client, Postfix's SASL requests included, comes from 127.0.0.1.
+        # A listener with mode 0 is not created at all: the auth process finds
+        # no penalty socket (ENOENT, silently ignored) and runs without it.
         "service anvil {",
         "  unix_listener anvil-auth-penalty {",
         "    mode = 0",

@@ -200,7 +200,15 @@ static void test_csv(void)
     CHECK(bad("192.0.2.7,a,b,25,extra", "more than 4"));
     CHECK(bad("192.0.2.300,mail.example.com", "field 1 (ip)"));
     CHECK(bad("mail.example.com,192.0.2.7", "field 1 (ip)"));
-    CHECK(bad("192.0.2.7:25,mail.example.com", "field 1 (ip)"));
+    /* any address form may carry the name: IP:PORT[/PROTO],name and [IPv6]:PORT,name */
+    CHECK(parse("192.0.2.7:25,mail.example.com", &l, err) == 1 && l.kind == TGT_ADDR && l.port == 25 &&
+          strcmp(l.name, "mail.example.com") == 0);
+    CHECK(parse("127.0.2.1:10025/smtp,mail.test.example", &l, err) == 1 && l.port == 10025 &&
+          l.has_proto && l.proto.proto == PROTO_SMTP && strcmp(l.name, "mail.test.example") == 0);
+    CHECK(parse("[2001:db8::1]:993,imap.example.org", &l, err) == 1 && l.family == AF_INET6 &&
+          l.port == 993 && strcmp(l.name, "imap.example.org") == 0);
+    CHECK(bad("192.0.2.7:25,mail.example.com,t,587", "already given"));
+    CHECK(bad("mail.example.com:25,x.example", "not an address"));
     CHECK(bad("192.0.2.7,bad_name.example", "field 2 (domain)"));
     CHECK(bad("192.0.2.7,\"quoted.example\"", "quote"));
     CHECK(bad("192.0.2.7,a b", "blank"));
