@@ -44,6 +44,13 @@ const char *mt_tls_mode_name(enum mt_tls_mode m);
     X(STATUS_CONNECT_ERROR, "connect-error")                                    \
     X(STATUS_BLOCKLISTED, "blocklisted")                                        \
     X(STATUS_INTERRUPTED, "interrupted")                                        \
+    X(STATUS_RESOLVED, "resolved")                                              \
+    X(STATUS_NO_MAIL, "no-mail")                                                \
+    X(STATUS_DNS_NXDOMAIN, "dns-nxdomain")                                      \
+    X(STATUS_DNS_SERVFAIL, "dns-servfail")                                      \
+    X(STATUS_DNS_TIMEOUT, "dns-timeout")                                        \
+    X(STATUS_DNS_NO_ADDRESS, "dns-no-address")                                  \
+    X(STATUS_DNS_ERROR, "dns-error")                                            \
     X(STATUS_LOCAL_ERROR, "local-error")
 
 enum rec_status {
@@ -87,6 +94,23 @@ enum rec_field {
     F_CERT_TRUSTED,
     F_CERT_VERIFY_ERROR,
     F_CERT_HOSTNAME_MATCH,
+    F_CERT_KEY,
+    F_CERT_SIG_ALG,
+    F_CERT_CHAIN_LEN,
+    F_CERT_DAYS_LEFT,
+    F_CERT_SELF_SIGNED,
+    F_OCSP_STAPLED,
+    F_TLS_GROUP,
+    F_TLS_VERSIONS,
+    F_TLS_VERSIONS_TESTED,
+    F_TLS_CIPHERS,
+    F_TLS_SERVER_ORDER,
+    F_TLS_WEAK,
+    F_TLS_GRADE,
+    F_TLS_ENUM_INCOMPLETE,
+    F_DOMAIN,
+    F_MX_PREFERENCE,
+    F_MX,
     F_COUNTRY,
     F_ASN,
     F_AS_ORG,
@@ -118,6 +142,8 @@ struct rec_span {
     uint16_t len; /* text: byte length; list: item count */
     uint16_t last; /* list: offset of last item node (for O(1) append) */
 };
+
+_Static_assert(F_COUNT <= 64, "is_set and truncated are uint64_t bitmasks");
 
 struct record {
     uint64_t is_set;    /* bit per field: not set = null */

@@ -43,6 +43,9 @@ static bool ends_with(const char *s, const char *suffix)
 
 struct out_writer *out_open(const char *path, const struct out_options *opts, char *err, size_t errlen)
 {
+    static const struct out_options defaults = {.format = OUT_JSON};
+    if (!opts)
+        opts = &defaults;
     bool use_gzip = opts->gzip || (path && ends_with(path, ".gz"));
     struct out_writer *w = calloc(1, sizeof *w);
     if (!w || outbuf_init(&w->buf, OUT_BUF_BYTES) < 0) {

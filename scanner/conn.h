@@ -44,6 +44,9 @@ struct job {
     enum job_kind kind;
     uint32_t test;               /* JOB_TLS_TEST: which test, for its owner */
     void *owner;                 /* JOB_TLS_TEST: the enumeration it belongs to */
+    char domain[TGT_NAME_MAX + 1]; /* --mx: first input domain behind this job; "" otherwise */
+    bool has_mx_preference;      /* --mx: mx_preference is the MX record's (not the fallback) */
+    uint16_t mx_preference;
 };
 
 /* Phases shared by every protocol; protocol phases start at PHASE_PROTO. */

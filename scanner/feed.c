@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dns.h"
+#include "options.h"
+#include "resolve.h"
+
 void job_to_record(const struct job *j, struct record *r)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -14,10 +18,15 @@ void job_to_record(const struct job *j, struct record *r)
     else if (ss->ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof ip);
     rec_reset(r);
-    rec_set_str(r, F_IP, ip);
+    if (ss->ss_family != AF_UNSPEC) /* a name that resolved to nothing: ip null */
+        rec_set_str(r, F_IP, ip);
     rec_set_int(r, F_PORT, j->port.port);
     if (j->host[0])
         rec_set_str(r, F_HOST, j->host);
+    if (j->domain[0])
+        rec_set_str(r, F_DOMAIN, j->domain);
+    if (j->has_mx_preference)
+        rec_set_int(r, F_MX_PREFERENCE, j->mx_preference);
     rec_set_str(r, F_PROTOCOL, mt_proto_name(j->port.proto));
     rec_set_str(r, F_TLS_MODE, mt_tls_mode_name(j->port.mode));
 }
@@ -40,6 +49,9 @@ static void fill_job(const struct tgt_line *l, const struct tgt_port *port, stru
     }
     j->port = *port;
     snprintf(j->host, sizeof j->host, "%s", l->name);
+    j->domain[0] = 0;
+    j->has_mx_preference = false;
+    j->mx_preference = 0;
 }
 
 /* The port spec for an item that names its own port. */
@@ -68,6 +80,39 @@ static int emit_local(struct feed *f, const struct job *j, enum rec_status st, c
     return f->out.emit(f->out.ctx, NULL, &f->scratch);
 }
 
+/* Records and jobs of finished lookups. 1: *out is a job; 0: none now; -1: output failed. */
+static int take_resolved(struct feed *f, struct job *out)
+{
+    for (;;) {
+        switch (resolve_next(f->res, out, &f->scratch)) {
+        case RESOLVE_NONE: return 0;
+        case RESOLVE_JOB: return 1;
+        case RESOLVE_RECORD:
+            if (f->out.emit(f->out.ctx, NULL, &f->scratch) < 0)
+                return -1;
+            break;
+        }
+    }
+}
+
+/* Hands a TGT_NAME item to the resolver. 0 taken (or malformed), 1 no room. */
+static int resolve_item(struct feed *f, const struct tgt_line *l)
+{
+    if (resolve_full(f->res))
+        return 1;
+    if (l->port) {
+        struct tgt_port port;
+        if (port_for_item(f, l, &port) < 0) {
+            fprintf(stderr, "mailtls-scan: %s: port %u has no known protocol; write PORT/PROTO\n",
+                    f->item.origin ? f->item.origin : "?", l->port);
+            f->malformed++;
+            return 0;
+        }
+        return resolve_start(f->res, l, &port, 1, now_ms()) < 0;
+    }
+    return resolve_start(f->res, l, f->ports, f->n_ports, now_ms()) < 0;
+}
+
 enum job_next feed_next(void *arg, struct job *out)
 {
     struct feed *f = arg;
@@ -82,11 +127,23 @@ enum job_next feed_next(void *arg, struct job *out)
             return JOB_WAIT;
     }
     for (;;) {
+        if (f->res) {
+            int got = take_resolved(f, out);
+            if (got < 0)
+                return JOB_FATAL;
+            if (got > 0) {
+                f->probes_out++;
+                return JOB_READY;
+            }
+        }
         if (!f->have_item) {
             enum tgt_next r = tgt_source_next(f->src, &f->item, err, sizeof err);
             switch (r) {
             case TGT_NEXT_END:
-                return f->tls_enum && tls_enum_busy(f->tls_enum) ? JOB_WAIT : JOB_END;
+                if (f->res && resolve_busy(f->res))
+                    return JOB_WAIT; /* lookups in flight: on_fd/on_timer ask again */
+                /* a probe still running may hand the enumerator a record */
+                return f->tls_enum && (tls_enum_busy(f->tls_enum) || f->probes_out > 0) ? JOB_WAIT : JOB_END;
             case TGT_NEXT_WAIT: return JOB_WAIT;
             case TGT_NEXT_ERROR:
                 fprintf(stderr, "mailtls-scan: %s\n", err);
@@ -101,6 +158,12 @@ enum job_next feed_next(void *arg, struct job *out)
             f->port_index = 0;
         }
         const struct tgt_line *l = &f->item.line;
+        if (l->kind == TGT_NAME && f->res && f->port_index == 0) {
+            if (resolve_item(f, l) > 0)
+                return JOB_WAIT; /* every task busy: keep the item */
+            f->have_item = false;
+            continue;
+        }
         struct tgt_port port;
         if (l->port) {
             if (f->port_index > 0) {
@@ -122,14 +185,15 @@ enum job_next feed_next(void *arg, struct job *out)
             port = f->ports[f->port_index++];
         }
         if (l->kind == TGT_NAME) {
-            /* Host names need DNS through c-ares (targets issue); until
-             * then the name still gets its record, never a silent skip. */
+            /* No --resolver: names are never given to the system
+             * resolver (scanner/DNS.md); each still gets its record. */
             struct job j = {0};
             j.port = port;
             j.addr.ss_family = AF_UNSPEC;
             snprintf(j.host, sizeof j.host, "%s", l->name);
             f->unresolved_records++;
-            if (emit_local(f, &j, STATUS_LOCAL_ERROR, "host names are not resolved yet; give IP,NAME") < 0)
+            if (emit_local(f, &j, STATUS_LOCAL_ERROR,
+                           "host names need --resolver IP[:PORT]; the system resolver is never used") < 0)
                 return JOB_FATAL;
             continue;
         }
@@ -143,6 +207,7 @@ enum job_next feed_next(void *arg, struct job *out)
                 return JOB_FATAL;
             continue;
         }
+        f->probes_out++;
         return JOB_READY;
     }
 }
@@ -156,6 +221,8 @@ int feed_wait_fd(void *arg)
 int feed_emit(void *arg, const struct job *j, struct record *r)
 {
     struct feed *f = arg;
+    if (j && j->kind == JOB_PROBE && f->probes_out > 0)
+        f->probes_out--;
     if (f->tls_enum && j && j->kind == JOB_PROBE && tls_enum_offer(f->tls_enum, j, r) == 1)
         return 0; /* held until its TLS tests are done */
     return f->out.emit(f->out.ctx, j, r);
@@ -165,4 +232,95 @@ int feed_tick(void *arg, uint64_t now_ms)
 {
     struct feed *f = arg;
     return f->out.tick ? f->out.tick(f->out.ctx, now_ms) : 0;
+}
+
+void feed_tls_setup(void *arg, const struct job *j, SSL *ssl)
+{
+    struct feed *f = arg;
+    if (f->tls_enum)
+        tls_enum_setup(f->tls_enum, j, ssl);
+}
+
+void feed_tls_done(void *arg, const struct job *j, SSL *ssl, bool ok, enum rec_status status, const char *error)
+{
+    struct feed *f = arg;
+    if (f->tls_enum)
+        tls_enum_done(f->tls_enum, j, ssl, ok, status, error);
+}
+
+void feed_dns_on_fd(void *arg, int fd, uint32_t events)
+{
+    struct feed *f = arg;
+    if (f->dns)
+        dns_on_fd(f->dns, fd, events, now_ms());
+}
+
+uint64_t feed_dns_next_deadline(void *arg)
+{
+    struct feed *f = arg;
+    return f->dns ? dns_next_deadline(f->dns, now_ms()) : 0;
+}
+
+void feed_dns_on_timer(void *arg, uint64_t now)
+{
+    struct feed *f = arg;
+    if (f->dns)
+        dns_on_timer(f->dns, now);
+}
+
+static int watch_engine(void *engine, int fd, uint32_t events)
+{
+    return engine_watch_fd(engine, fd, events);
+}
+
+void feed_dns_attach(struct feed *f, struct engine *e)
+{
+    if (f->dns)
+        dns_set_watch(f->dns, watch_engine, e);
+}
+
+int feed_dns_finish(struct feed *f)
+{
+    if (!f->res)
+        return 0;
+    return resolve_abandon(f->res, f->out.emit, f->out.ctx, &f->scratch);
+}
+
+int feed_dns_setup(struct feed *f, const struct options *o, struct engine_io *io, char *err, size_t errlen)
+{
+    if (o->n_resolvers == 0)
+        return 0;
+    /* enough tasks to keep --dns-concurrency queries busy; capped so the
+     * pool (about 1 KB per task) stays small */
+    uint32_t tasks = o->dns_concurrency * 2 < 64 ? 64 : o->dns_concurrency * 2;
+    if (tasks > 20000)
+        tasks = 20000;
+    struct resolve_config rc = {.mx_mode = o->mx, .tasks_max = tasks, .addr_cache_max = 32768,
+                                .mx_cache_max = 4096};
+    struct dns_config dc = {.n_servers = o->n_resolvers, .concurrency = o->dns_concurrency,
+                            .rate = o->dns_rate, .timeout_ms = (uint32_t)(o->dns_timeout_s * 1000),
+                            .retries = o->dns_retries, .queue_max = resolve_dns_queue_max(&rc)};
+    for (int i = 0; i < o->n_resolvers; i++)
+        dc.servers[i] = o->resolvers[i];
+    char why[200];
+    f->dns = dns_new(&dc, why, sizeof why);
+    if (!f->dns) {
+        snprintf(err, errlen, "--resolver: %s", why);
+        return -1;
+    }
+    f->res = resolve_new(&rc, f->dns, f->src, err, errlen);
+    if (!f->res)
+        return -1;
+    io->on_fd = feed_dns_on_fd;
+    io->next_deadline = feed_dns_next_deadline;
+    io->on_timer = feed_dns_on_timer;
+    return 0;
+}
+
+void feed_dns_free(struct feed *f)
+{
+    dns_free(f->dns); /* before the resolver: no callback reaches it afterwards */
+    resolve_free(f->res);
+    f->dns = NULL;
+    f->res = NULL;
 }

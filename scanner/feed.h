@@ -15,6 +15,9 @@
 #include "engine.h"
 #include "tlsenum.h"
 
+struct dns;
+struct resolver;
+
 struct feed {
     struct tgt_source *src;
     const struct tgt_port *ports;
@@ -25,7 +28,11 @@ struct feed {
     bool have_item;
     uint64_t malformed, blocklisted_records, unresolved_records;
     struct tls_enum *tls_enum; /* NULL unless --tls-versions/--ciphers */
+    uint64_t probes_out;       /* probes handed out, record not yet emitted: with
+                                * tls_enum they may still bring TLS tests */
     struct record scratch;
+    struct dns *dns;        /* --resolver: c-ares in engine 0's loop (scanner/DNS.md) */
+    struct resolver *res;   /* NULL without --resolver: names get a local-error record */
 };
 
 enum job_next feed_next(void *feed, struct job *out);
@@ -33,6 +40,25 @@ int feed_wait_fd(void *feed);
 /* Forward to feed->out: the feed is the engine's only partner. */
 int feed_emit(void *feed, const struct job *j, struct record *r);
 int feed_tick(void *feed, uint64_t now_ms);
+/* engine_io.tls_test_setup/tls_test_done: forward to feed->tls_enum. */
+void feed_tls_setup(void *feed, const struct job *j, SSL *ssl);
+void feed_tls_done(void *feed, const struct job *j, SSL *ssl, bool ok, enum rec_status status,
+                   const char *error);
+
+struct options;
+/* With --resolver: builds f->dns and f->res and sets the resolver hooks of
+ * io (on_fd, next_deadline, on_timer). 0, or -1 with err. */
+int feed_dns_setup(struct feed *f, const struct options *o, struct engine_io *io, char *err, size_t errlen);
+void feed_dns_free(struct feed *f);
+/* engine_io.on_fd/next_deadline/on_timer: drive f->dns. */
+void feed_dns_on_fd(void *feed, int fd, uint32_t events);
+uint64_t feed_dns_next_deadline(void *feed);
+void feed_dns_on_timer(void *feed, uint64_t now_ms);
+/* Gives the resolver the engine whose epoll set holds its sockets. */
+void feed_dns_attach(struct feed *f, struct engine *e);
+/* After the loop ended: names/domains still in resolution get their
+ * `interrupted` records. -1 if output failed. */
+int feed_dns_finish(struct feed *f);
 
 /* Fills the identity fields (ip, port, host, protocol, tls_mode) of a record. */
 void job_to_record(const struct job *j, struct record *r);

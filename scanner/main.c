@@ -18,14 +18,15 @@
 #include "options.h"
 #include "summary.h"
 #include "tls.h"
+#include "workers.h"
 
-static struct engine *g_engine;
+static struct workers *g_workers;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    if (g_engine)
-        engine_request_stop(g_engine);
+    if (g_workers)
+        workers_request_stop(g_workers);
 }
 
 struct sink {
@@ -42,6 +43,12 @@ static int sink_emit(void *ctx, const struct job *j, struct record *r)
         return -1;
     }
     return 0;
+}
+
+/* Records the TLS enumerator held and finished. */
+static int sink_emit_held(void *ctx, struct record *r)
+{
+    return sink_emit(ctx, NULL, r);
 }
 
 static int sink_tick(void *ctx, uint64_t now)
@@ -65,7 +72,8 @@ static uint32_t fit_concurrency(uint32_t wanted)
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
-    rlim_t reserve = 64;
+    /* a few descriptors for the output, inputs and the resolver */
+    rlim_t reserve = rl.rlim_cur > 256 ? 64 : rl.rlim_cur / 4;
     if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)wanted + reserve > rl.rlim_cur) {
         uint32_t fit = rl.rlim_cur > reserve + 1 ? (uint32_t)(rl.rlim_cur - reserve) : 1;
         fprintf(stderr, "mailtls-scan: only %llu file descriptors allowed; concurrency lowered from %u to %u\n",
@@ -159,29 +167,53 @@ int main(int argc, char **argv)
     };
     feed->out = (struct engine_io){.ctx = &sink, .emit = sink_emit, .tick = sink_tick};
     struct engine_io io = {.ctx = feed, .next_job = feed_next, .wait_fd = feed_wait_fd,
-                           .emit = feed_emit, .tick = feed_tick};
-    g_engine = engine_new(&cfg, &io, err, sizeof err);
-    if (!g_engine) {
+                           .emit = feed_emit, .tick = feed_tick,
+                           .tls_test_setup = feed_tls_setup, .tls_test_done = feed_tls_done};
+    if (o.tls_versions || o.ciphers || o.save_certs) {
+        struct tls_enum_opts eo = {.versions = o.tls_versions, .ciphers = o.ciphers, .save_certs = o.save_certs,
+                                   .max_held = cfg.concurrency, .in_flight_max = cfg.concurrency,
+                                   .per_ip = o.per_ip, .ssl_ctx = ctx};
+        feed->tls_enum = tls_enum_new(&eo, sink_emit_held, &sink, err, sizeof err);
+        if (!feed->tls_enum) {
+            fprintf(stderr, "mailtls-scan: %s\n", err);
+            return 2;
+        }
+    }
+    if (feed_dns_setup(feed, &o, &io, err, sizeof err) < 0) {
         fprintf(stderr, "mailtls-scan: %s\n", err);
         return 2;
     }
+    g_workers = workers_new(&cfg, &io, o.threads, err, sizeof err);
+    if (!g_workers) {
+        fprintf(stderr, "mailtls-scan: %s\n", err);
+        return 2;
+    }
+    feed_dns_attach(feed, workers_main_engine(g_workers)); /* c-ares lives in engine 0's loop */
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int run = engine_run(g_engine);
+    int run = workers_run(g_workers);
+    if (feed_dns_finish(feed) < 0) /* names still in resolution after a stop */
+        run = -1;
+    if (tls_enum_flush(feed->tls_enum) < 0) /* records still held after a stop */
+        run = -1;
     int closed = out_close(w);
     if (closed < 0)
         fprintf(stderr, "mailtls-scan: %s: closing the output failed\n", o.output);
     struct tgt_counts tc;
     tgt_source_counts(src, &tc);
-    summary_finish(sum, engine_stats(g_engine), &tc, feed);
+    struct engine_stats es;
+    workers_stats(g_workers, &es);
+    summary_finish(sum, &es, &tc, feed);
     int meta = o.metadata ? summary_write_json(sum, o.metadata) : 0;
 
-    engine_free(g_engine);
-    g_engine = NULL;
+    feed_dns_free(feed);
+    workers_free(g_workers);
+    g_workers = NULL;
+    tls_enum_free(feed->tls_enum);
     tgt_source_free(src);
     SSL_CTX_free(ctx);
     summary_free(sum);

@@ -12,7 +12,7 @@
 
 #include "../output/record.h"
 
-enum opt_type { OT_STR, OT_LIST, OT_U32, OT_U64, OT_SECONDS, OT_RATE, OT_FLAG };
+enum opt_type { OT_STR, OT_LIST, OT_RESOLVER, OT_U32, OT_U64, OT_SECONDS, OT_RATE, OT_FLAG };
 
 struct opt_def {
     const char *name;
@@ -36,6 +36,8 @@ static const struct opt_def opt_table[] = {
     {"format", 'f', OT_STR, OFF(format), "json|csv", "json", 0, 0, "record format: NDJSON or CSV with a header row"},
     {"gzip", 0, OT_FLAG, OFF(gzip), NULL, NULL, 0, 0, "gzip the output whatever its name"},
     {"concurrency", 'c', OT_U32, OFF(concurrency), "N", "1000", 1, 1000000, "probes in flight at most"},
+    {"threads", 0, OT_U32, OFF(threads), "N", NULL, 1, 64,
+     "event loops, one per thread, sharing the target stream and the output (default: number of cores)"},
     {"rate", 0, OT_RATE, OFF(rate), "N", "1000", 0, 10000000, "new connections per second at most (0 = no limit)"},
     {"connect-timeout", 0, OT_SECONDS, OFF(connect_timeout_s), "S", "10", 0.001, 3600, "seconds to wait for a TCP connect"},
     {"read-timeout", 0, OT_SECONDS, OFF(read_timeout_s), "S", "15", 0.001, 3600,
@@ -55,6 +57,25 @@ static const struct opt_def opt_table[] = {
     {"allowlist", 0, OT_STR, OFF(allowlist), "FILE", NULL, 0, 0, "connect only to these CIDR ranges (ZMap format)"},
     {"no-default-blocklist", 0, OT_FLAG, OFF(no_default_blocklist), NULL, NULL, 0, 0,
      "do not apply the built-in IANA special-purpose blocklist"},
+    {"tls-versions", 0, OT_FLAG, OFF(tls_versions), NULL, NULL, 0, 0,
+     "after a probe that reached TLS, test which of TLS 1.0-1.3 the server accepts (about 3 more handshakes per target)"},
+    {"ciphers", 0, OT_FLAG, OFF(ciphers), NULL, NULL, 0, 0,
+     "list the accepted cipher suites per version in the server's order and grade them (implies --tls-versions; n+1 handshakes per version)"},
+    {"save-certs", 0, OT_STR, OFF(save_certs), "DIR", NULL, 0, 0,
+     "write each distinct certificate servers send to DIR/<sha256>.pem"},
+    {"per-ip", 0, OT_U32, OFF(per_ip), "N", "1", 1, 64,
+     "enumeration handshakes in flight at once per IP address, across all its ports"},
+    {"resolver", 0, OT_RESOLVER, OFF(resolvers), "IP[:PORT]", NULL, 0, 0,
+     "DNS server for host-name and --mx targets (repeatable, up to 8; [IPv6]:PORT). Without it names are not "
+     "resolved: /etc/resolv.conf and the system resolver are never used"},
+    {"mx", 0, OT_FLAG, OFF(mx), NULL, NULL, 0, 0,
+     "name targets are mail domains: probe every MX exchanger (no MX: the domain itself; null MX: no-mail), "
+     "each (address, port) once; one domain record per domain (needs --resolver)"},
+    {"dns-concurrency", 0, OT_U32, OFF(dns_concurrency), "N", "500", 1, 100000, "DNS queries in flight at most"},
+    {"dns-rate", 0, OT_RATE, OFF(dns_rate), "N", "5000", 0, 10000000, "new DNS queries per second at most (0 = no limit)"},
+    {"dns-timeout", 0, OT_SECONDS, OFF(dns_timeout_s), "S", "2", 0.01, 60,
+     "seconds to wait for a DNS answer; c-ares doubles it on each retry"},
+    {"dns-retries", 0, OT_U32, OFF(dns_retries), "N", "2", 0, 10, "DNS query attempts after the first"},
     {"metadata", 0, OT_STR, OFF(metadata), "FILE", NULL, 0, 0, "write the end-of-scan summary as JSON to FILE"},
     {"status", 0, OT_FLAG, OFF(status_line), NULL, NULL, 0, 0, "live status line on stderr even when it is not a terminal"},
     {"quiet", 'q', OT_FLAG, OFF(quiet), NULL, NULL, 0, 0, "no status line and no summary on stderr (errors still go there)"},
@@ -109,6 +130,13 @@ static int set_value(struct options *o, const struct opt_def *d, const char *v)
             return -1;
         }
         o->inputs[o->n_inputs++] = v;
+        return 0;
+    case OT_RESOLVER:
+        if (o->n_resolvers >= OPT_MAX_RESOLVERS) {
+            fprintf(stderr, "mailtls-scan: --%s: at most %d servers\n", d->name, OPT_MAX_RESOLVERS);
+            return -1;
+        }
+        o->resolvers[o->n_resolvers++] = v;
         return 0;
     case OT_FLAG:
         *(bool *)base = true;
@@ -196,12 +224,20 @@ int options_parse(int argc, char **argv, struct options *o)
         if (!d || set_value(o, d, optarg) < 0)
             return -1;
     }
+    if (o->threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        o->threads = cores > 0 && cores <= 64 ? (uint32_t)cores : 1;
+    }
     o->targets = argv + optind;
     o->n_targets = argc - optind;
 
     if (o->schema) {
         print_schema();
         return 1;
+    }
+    if (o->mx && o->n_resolvers == 0) {
+        fprintf(stderr, "mailtls-scan: --mx needs --resolver IP[:PORT] (the system resolver is never used)\n");
+        return -1;
     }
     if (o->shard >= o->shards) {
         fprintf(stderr, "mailtls-scan: --shard %u must be smaller than --shards %u\n", o->shard, o->shards);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define OPT_MAX_INPUTS 64
+#define OPT_MAX_RESOLVERS 8
 
 struct options {
     const char *ports;
@@ -21,6 +22,7 @@ struct options {
     const char *format;
     bool gzip;
     uint32_t concurrency;
+    uint32_t threads;
     double rate;
     double connect_timeout_s, read_timeout_s, total_timeout_s, grace_s;
     const char *ehlo_name;
@@ -34,6 +36,15 @@ struct options {
     bool quiet;
     bool status_line;
     bool schema;
+    bool tls_versions, ciphers; /* TLS enumeration (scanner/TLS-ENUM.md) */
+    const char *save_certs;
+    uint32_t per_ip;
+    /* DNS (scanner/DNS.md): names are resolved only through --resolver */
+    const char *resolvers[OPT_MAX_RESOLVERS];
+    int n_resolvers;
+    bool mx;
+    uint32_t dns_concurrency, dns_retries;
+    double dns_rate, dns_timeout_s;
     char **targets; /* remaining arguments */
     int n_targets;
 };

@@ -7,13 +7,31 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "conn.h"
+#include "tlsenum.h"
+
+/* OpenSSL 3's default paths include a directory "store" that lists
+ * /etc/ssl/certs on every chain verification (a readdir per handshake, the
+ * biggest cost of a probe in profiles). The bundle loaded once into memory
+ * gives the same trust with hash-table lookups; the hashed directory is the
+ * fallback where no bundle exists. */
+static int load_system_store(SSL_CTX *ctx)
+{
+    const char *file = getenv(X509_get_default_cert_file_env());
+    if (SSL_CTX_load_verify_file(ctx, file ? file : X509_get_default_cert_file()) == 1)
+        return 1;
+    ERR_clear_error();
+    const char *dir = getenv(X509_get_default_cert_dir_env());
+    return SSL_CTX_load_verify_dir(ctx, dir ? dir : X509_get_default_cert_dir());
+}
 
 SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
 {
@@ -36,8 +54,7 @@ SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
-                     : SSL_CTX_set_default_verify_paths(ctx);
+    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : load_system_store(ctx);
     if (!ok) {
         snprintf(err, errlen, "%s: cannot load CA certificates", ca_file ? ca_file : "system store");
         SSL_CTX_free(ctx);
@@ -60,6 +77,10 @@ int tls_attach(struct conn *c, SSL_CTX *ctx)
         return -1;
     if (c->job.host[0] && !is_address_literal(c->job.host))
         SSL_set_tlsext_host_name(c->tls, c->job.host);
+    /* Ask for a stapled OCSP response on the main probe (ocsp_stapled);
+     * enumeration handshakes do not need it. */
+    if (c->job.kind == JOB_PROBE)
+        SSL_set_tlsext_status_type(c->tls, TLSEXT_STATUSTYPE_ocsp);
     SSL_set_connect_state(c->tls);
     return 0;
 }
@@ -194,12 +215,105 @@ static void set_sans(struct record *r, X509 *cert)
     GENERAL_NAMES_free(names);
 }
 
+/* "EC-P-256", "RSA-2048", "ED25519"...: the leaf's key type and size. */
+static void set_cert_key(struct record *r, X509 *cert)
+{
+    EVP_PKEY *pk = X509_get0_pubkey(cert);
+    if (!pk)
+        return;
+    char buf[64];
+    int id = EVP_PKEY_get_base_id(pk);
+    if (id == EVP_PKEY_EC) {
+        char group[48] = "";
+        size_t glen = 0;
+        if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen))
+            snprintf(group, sizeof group, "unknown");
+        int nid = OBJ_sn2nid(group);
+        const char *nist = nid != NID_undef ? EC_curve_nid2nist(nid) : NULL;
+        snprintf(buf, sizeof buf, "EC-%s", nist ? nist : group);
+    } else if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) {
+        snprintf(buf, sizeof buf, "%s-%d", id == EVP_PKEY_RSA ? "RSA" : "RSA-PSS", EVP_PKEY_get_bits(pk));
+    } else if (id == EVP_PKEY_DSA) {
+        snprintf(buf, sizeof buf, "DSA-%d", EVP_PKEY_get_bits(pk));
+    } else if (id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448) {
+        snprintf(buf, sizeof buf, "%s", id == EVP_PKEY_ED25519 ? "ED25519" : "ED448");
+    } else {
+        const char *name = OBJ_nid2sn(id);
+        snprintf(buf, sizeof buf, "%s-%d", name ? name : "unknown", EVP_PKEY_get_bits(pk));
+    }
+    rec_set_str(r, F_CERT_KEY, buf);
+}
+
+/* Whole days until notAfter, rounded down (so -1 as soon as it expired). */
+static void set_days_left(struct record *r, X509 *cert)
+{
+    int days = 0, secs = 0;
+    if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)))
+        return;
+    int64_t total = (int64_t)days * 86400 + secs;
+    int64_t left = total >= 0 ? total / 86400 : -((-total + 86399) / 86400);
+    rec_set_int(r, F_CERT_DAYS_LEFT, left);
+}
+
+/* Name of the ephemeral key exchange: the TLS group when one was
+ * negotiated (ECDHE, X25519, TLS 1.3 FFDHE), "DHE-<bits>" for TLS <= 1.2
+ * finite-field DHE, nothing for static RSA. */
+void tls_group_name(SSL *ssl, char *out, size_t outlen)
+{
+    out[0] = 0;
+    EVP_PKEY *tmp = NULL;
+    if (!SSL_get_peer_tmp_key(ssl, &tmp) || !tmp)
+        return;
+    int id = EVP_PKEY_get_base_id(tmp);
+    if (id == EVP_PKEY_DH && SSL_version(ssl) < TLS1_3_VERSION) {
+        snprintf(out, outlen, "DHE-%d", EVP_PKEY_get_bits(tmp));
+    } else {
+        int g = SSL_get_negotiated_group(ssl);
+        const char *name = g ? SSL_group_to_name(ssl, g) : NULL;
+        if (name && (strcmp(name, "x25519") == 0 || strcmp(name, "x448") == 0))
+            snprintf(out, outlen, "X%s", name + 1); /* as RFC 8446 spells them */
+        else if (name)
+            snprintf(out, outlen, "%s", name);
+        else if (id == EVP_PKEY_DH)
+            snprintf(out, outlen, "DHE-%d", EVP_PKEY_get_bits(tmp));
+        else
+            snprintf(out, outlen, "%s-%d", OBJ_nid2sn(id) ? OBJ_nid2sn(id) : "unknown", EVP_PKEY_get_bits(tmp));
+    }
+    EVP_PKEY_free(tmp);
+}
+
+/* Key exchange and chain facts: cheap, filled on every TLS probe. */
+static void record_chain_facts(struct conn *c, X509 *cert)
+{
+    struct record *r = &c->rec;
+    char group[48];
+    tls_group_name(c->tls, group, sizeof group);
+    if (group[0])
+        rec_set_str(r, F_TLS_GROUP, group);
+    const unsigned char *ocsp = NULL;
+    long ocsp_len = SSL_get_tlsext_status_ocsp_resp(c->tls, &ocsp);
+    rec_set_bool(r, F_OCSP_STAPLED, ocsp_len > 0 && ocsp != NULL);
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(c->tls);
+    rec_set_int(r, F_CERT_CHAIN_LEN, chain ? sk_X509_num(chain) : (cert ? 1 : 0));
+    if (!cert)
+        return;
+    set_cert_key(r, cert);
+    int sig = X509_get_signature_nid(cert);
+    const char *sig_name = sig != NID_undef ? OBJ_nid2ln(sig) : NULL;
+    if (sig_name)
+        rec_set_str(r, F_CERT_SIG_ALG, sig_name);
+    set_days_left(r, cert);
+    rec_set_bool(r, F_CERT_SELF_SIGNED, X509_self_signed(cert, 1) == 1);
+    tls_enum_chain_seen(c->tls);
+}
+
 void tls_record_facts(struct conn *c)
 {
     struct record *r = &c->rec;
     rec_set_str(r, F_TLS_VERSION, SSL_get_version(c->tls));
     rec_set_str(r, F_TLS_CIPHER, SSL_get_cipher_name(c->tls));
     X509 *cert = SSL_get0_peer_certificate(c->tls);
+    record_chain_facts(c, cert);
     if (!cert)
         return;
     set_name(r, F_CERT_SUBJECT, X509_get_subject_name(cert));

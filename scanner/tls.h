@@ -32,5 +32,8 @@ enum tls_io tls_write(struct conn *c, const void *buf, size_t len, size_t *n, ch
 /* Fills tls_version, tls_cipher and the cert_* fields of c->rec. */
 void tls_record_facts(struct conn *c);
 void tls_detach(struct conn *c);
+/* Name of the handshake's ephemeral key exchange into out ("X25519",
+ * "secp256r1", "ffdhe2048", "DHE-1024"); "" for static RSA. */
+void tls_group_name(SSL *ssl, char *out, size_t outlen);
 
 #endif

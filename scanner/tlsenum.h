@@ -1,16 +1,18 @@
 /*
  * tlsenum.h - what a server still accepts: TLS versions and cipher suites,
  * found with extra handshakes after the main probe (--tls-versions,
- * --ciphers).
+ * --ciphers), and the certificates it sends (--save-certs).
  *
  * Flow: the main probe's record is offered to the enumerator when it is
  * finished. If the probe reached TLS and enumeration is on, the enumerator
  * keeps the record, queues test jobs (JOB_TLS_TEST: the protocol's
  * STARTTLS dance, then one handshake with a pinned version or cipher
  * list), hears each outcome through tls_enum_done, and emits the record
- * with the tls_* enumeration fields once its last test has answered. Tests
- * of one target run one at a time (--per-ip), and each counts against
- * --rate like any connection, because the engine launches them.
+ * with the tls_* enumeration fields once its last test has answered. At
+ * most --per-ip test connections run at once against one address (across
+ * all ports and names of that address), and each counts against --rate
+ * like any connection, because the engine launches them. The method, the
+ * fields and the grade rule are in scanner/TLS-ENUM.md.
  */
 #ifndef MAILTLS_TLSENUM_H
 #define MAILTLS_TLSENUM_H
@@ -21,16 +23,24 @@
 #include "conn.h"
 
 struct tls_enum_opts {
-    bool versions;          /* --tls-versions */
-    bool ciphers;           /* --ciphers (implies versions) */
-    const char *save_certs; /* --save-certs DIR, or NULL */
-    uint32_t max_held;      /* records held at once (bounded memory) */
+  bool versions;          /* --tls-versions */
+  bool ciphers;           /* --ciphers (implies versions) */
+  const char *save_certs; /* --save-certs DIR, or NULL */
+  uint32_t max_held;      /* records held at once before the feed pauses */
+  uint32_t in_flight_max; /* main probes that may still finish once paused
+                           * (the engine's concurrency): extra slots */
+  uint32_t per_ip;        /* --per-ip: test connections per address at once */
+  SSL_CTX *ssl_ctx;       /* the engine's context: chains seen through it
+                           * are saved (--save-certs) */
 };
 
 struct tls_enum;
 
-/* emit: where finished records go (returns -1 on output failure). */
-struct tls_enum *tls_enum_new(const struct tls_enum_opts *o, int (*emit)(void *, struct record *),
+/* emit: where finished records go (returns -1 on output failure). Memory:
+ * (max_held + in_flight_max) record slots of about 7.5 KB, allocated here
+ * and touched only when used. */
+struct tls_enum *tls_enum_new(const struct tls_enum_opts *o,
+                              int (*emit)(void *, struct record *),
                               void *emit_ctx, char *err, size_t errlen);
 void tls_enum_free(struct tls_enum *t);
 /* A main probe finished. Returns 1 when the enumerator took the record
@@ -44,8 +54,19 @@ bool tls_enum_busy(const struct tls_enum *t);
 bool tls_enum_full(const struct tls_enum *t);
 /* engine_io hooks (ctx = struct tls_enum *). */
 void tls_enum_setup(void *t, const struct job *j, SSL *ssl);
-void tls_enum_done(void *t, const struct job *j, SSL *ssl, bool ok, enum rec_status status, const char *error);
+void tls_enum_done(void *t, const struct job *j, SSL *ssl, bool ok,
+                   enum rec_status status, const char *error);
 /* -1 after an emit failed. */
 int tls_enum_failed(const struct tls_enum *t);
+/* Emits every record still held (scan interrupted or stopped early), with
+ * what is still undecided listed in tls_enum_incomplete. Call after
+ * engine_run and before the output is closed. Returns -1 if an emit failed. */
+int tls_enum_flush(struct tls_enum *t);
+/* tls.c calls this with every handshake's SSL once TLS is up: saves the
+ * peer chain under --save-certs of the enumerator registered on the SSL's
+ * context (nothing when there is none). */
+void tls_enum_chain_seen(SSL *ssl);
+/* Handshakes of enumeration so far (for the summary and benchmarks). */
+uint64_t tls_enum_tests(const struct tls_enum *t);
 
 #endif

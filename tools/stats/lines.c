@@ -42,6 +42,18 @@ struct lines *lines_open(const char *path, char *err, size_t errlen)
     return l;
 }
 
+/* zlib's gzerror() prefixes the path itself; the caller adds it with the
+ * line number, so drop zlib's copy. */
+static const char *gz_message(struct lines *l)
+{
+    int zerr;
+    const char *msg = gzerror(l->g, &zerr);
+    size_t n = strlen(l->path);
+    if (strncmp(msg, l->path, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
+        msg += n + 2;
+    return zerr == Z_ERRNO ? strerror(errno) : msg;
+}
+
 /* Moves unread bytes to the front and reads more. Returns -1 on error. */
 static int fill(struct lines *l, char *err, size_t errlen)
 {
@@ -54,19 +66,16 @@ static int fill(struct lines *l, char *err, size_t errlen)
         return 0;
     int n = gzread(l->g, l->buf + l->end, (unsigned)(LINES_BUF_BYTES - l->end));
     if (n < 0) {
-        int zerr;
-        const char *msg = gzerror(l->g, &zerr);
-        snprintf(err, errlen, "%s:%ld: %s", l->path, l->lineno + 1,
-                 zerr == Z_ERRNO ? strerror(errno) : msg);
+        snprintf(err, errlen, "%s:%ld: %s", l->path, l->lineno + 1, gz_message(l));
         return -1;
     }
     if (n == 0) {
         /* gzread returns 0 both at a clean end and at a truncated member;
          * only gzerror tells them apart. */
         int zerr;
-        const char *msg = gzerror(l->g, &zerr);
+        gzerror(l->g, &zerr);
         if (zerr != Z_OK && zerr != Z_STREAM_END) {
-            snprintf(err, errlen, "%s:%ld: %s", l->path, l->lineno + 1, msg);
+            snprintf(err, errlen, "%s:%ld: %s", l->path, l->lineno + 1, gz_message(l));
             return -1;
         }
         l->eof = true;

@@ -37,11 +37,14 @@ void recin_free(struct recin *in)
  * table order. */
 static int field_by_name(const char *name, size_t len, int hint)
 {
-    if (hint >= 0 && hint < F_COUNT && strlen(rec_fields[hint].name) == len &&
-        memcmp(rec_fields[hint].name, name, len) == 0)
+    static size_t name_len[F_COUNT];
+    if (name_len[0] == 0)
+        for (int f = 0; f < F_COUNT; f++)
+            name_len[f] = strlen(rec_fields[f].name);
+    if (hint >= 0 && hint < F_COUNT && name_len[hint] == len && memcmp(rec_fields[hint].name, name, len) == 0)
         return hint;
     for (int f = 0; f < F_COUNT; f++)
-        if (strlen(rec_fields[f].name) == len && memcmp(rec_fields[f].name, name, len) == 0)
+        if (name_len[f] == len && memcmp(rec_fields[f].name, name, len) == 0)
             return f;
     return -1;
 }

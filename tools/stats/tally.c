@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TALLY_SLOTS 131072 /* power of two, > 2 * TALLY_MAX_KEYS */
-
 struct slot {
     char *key; /* NULL = empty */
     uint32_t len;
@@ -16,19 +14,28 @@ struct slot {
 
 struct tally {
     struct slot *slots;
+    size_t mask;     /* slots - 1; slots is a power of two >= 2 * max_keys */
+    size_t max_keys;
+    size_t arena_cap;
     size_t keys;
     char *arena;
     size_t arena_used;
     uint64_t other;
 };
 
-struct tally *tally_new(void)
+struct tally *tally_new(size_t max_keys)
 {
     struct tally *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    t->slots = calloc(TALLY_SLOTS, sizeof *t->slots);
-    t->arena = malloc(TALLY_KEY_BYTES);
+    size_t slots = 16;
+    while (slots < 2 * max_keys)
+        slots *= 2;
+    t->mask = slots - 1;
+    t->max_keys = max_keys;
+    t->arena_cap = max_keys * TALLY_KEY_AVG_BYTES;
+    t->slots = calloc(slots, sizeof *t->slots);
+    t->arena = malloc(t->arena_cap);
     if (!t->slots || !t->arena) {
         tally_free(t);
         return NULL;
@@ -55,7 +62,7 @@ static uint32_t hash(const char *s, size_t n)
 
 static struct slot *find(const struct tally *t, const char *key, size_t len, uint32_t h)
 {
-    for (size_t i = h & (TALLY_SLOTS - 1);; i = (i + 1) & (TALLY_SLOTS - 1)) {
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
         struct slot *s = &t->slots[i];
         if (!s->key || (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0))
             return s;
@@ -70,7 +77,7 @@ void tally_add(struct tally *t, const char *key, size_t len, uint64_t n)
         s->count += n;
         return;
     }
-    if (t->keys >= TALLY_MAX_KEYS || len + 1 > TALLY_KEY_BYTES - t->arena_used || len > UINT32_MAX) {
+    if (t->keys >= t->max_keys || len + 1 > t->arena_cap - t->arena_used || len > UINT32_MAX) {
         t->other += n;
         return;
     }
@@ -108,7 +115,7 @@ size_t tally_top(const struct tally *t, struct tally_entry *out, size_t max)
     if (!all)
         return 0;
     size_t k = 0;
-    for (size_t i = 0; i < TALLY_SLOTS; i++)
+    for (size_t i = 0; i <= t->mask; i++)
         if (t->slots[i].key)
             all[k++] = (struct tally_entry){t->slots[i].key, t->slots[i].count};
     if (t->other)

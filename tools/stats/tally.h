@@ -1,10 +1,11 @@
 /*
  * tally.h - counts per distinct value (a facet), with a hard cap.
  *
- * Open addressing over a table sized at creation; keys are copied into one
- * arena of TALLY_KEY_BYTES. Once TALLY_MAX_KEYS distinct values (or the
- * arena) are used up, further new values are counted under "(other)", so
- * memory stays bounded whatever the input holds.
+ * Open addressing over a table sized at creation for max_keys values;
+ * keys are copied into one arena of TALLY_KEY_AVG_BYTES per key. Once
+ * max_keys distinct values (or the arena) are used up, further new values
+ * are counted under "(other)", so memory stays bounded whatever the input
+ * holds.
  */
 #ifndef MAILTLS_STATS_TALLY_H
 #define MAILTLS_STATS_TALLY_H
@@ -12,8 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TALLY_MAX_KEYS 50000
-#define TALLY_KEY_BYTES (4 * 1024 * 1024)
+#define TALLY_KEY_AVG_BYTES 40
 #define TALLY_OTHER "(other)"
 
 struct tally_entry {
@@ -23,7 +23,7 @@ struct tally_entry {
 
 struct tally;
 
-struct tally *tally_new(void);
+struct tally *tally_new(size_t max_keys);
 void tally_free(struct tally *t);
 /* Adds n to key (len bytes, need not be NUL-terminated). */
 void tally_add(struct tally *t, const char *key, size_t len, uint64_t n);

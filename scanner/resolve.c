@@ -1,0 +1,993 @@
+/*
+ * resolve.c - names and mail domains -> jobs and records (see resolve.h).
+ *
+ * Three kinds of state:
+ *
+ *  - entries: the cache. One per (kind, name), kind ADDR (A + AAAA, both
+ *    asked at once) or MX. An entry is PENDING while its queries are out,
+ *    then holds its answer. Tasks reference entries (refs); an entry nobody
+ *    references sits in its kind's LRU list and is evicted from the tail
+ *    when the kind is at its cap, or ignored once older than
+ *    RESOLVE_CACHE_AGE_MS. Thousands of domains sharing an exchanger thus
+ *    trigger one A and one AAAA query for it.
+ *  - tasks: one per input name/domain in resolution, from a fixed pool.
+ *    A task has slots (the name itself, or one per exchanger); each slot
+ *    waiting for a PENDING entry is linked into that entry's waiter list,
+ *    so an answer wakes exactly the tasks that need it. When the last
+ *    slot is answered the task joins the done queue, and resolve_next turns
+ *    it into records and jobs, one at a time (a cursor over slot, address
+ *    and port), before the slot returns to the pool.
+ *  - seen (MX mode): an open-addressing hash set of (address, port) pairs
+ *    already handed out, so each is probed once per scan.
+ */
+#include "resolve.h"
+
+#include <arpa/inet.h>
+#include <ares.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../targets/target.h"
+#include "feed.h"
+
+#define T_A 1
+#define T_MX 15
+#define T_AAAA 28
+
+enum ekind { E_ADDR, E_MX };
+
+/* Result of an entry (and of a task). Order matters nowhere. */
+enum rres { R_PENDING, R_OK, R_NXDOMAIN, R_NODATA, R_SERVFAIL, R_TIMEOUT, R_ERROR, R_NULLMX };
+
+struct raddr {
+    uint8_t family; /* AF_INET or AF_INET6 */
+    uint8_t a[16];
+};
+
+struct mx_item {
+    uint16_t pref;
+    char name[TGT_NAME_MAX + 1]; /* "" = the root (null MX) */
+};
+
+struct slot;
+
+struct entry {
+    struct entry *hnext;           /* hash chain */
+    struct entry *lru_prev, *lru_next;
+    struct slot *waiters;
+    struct resolver *r;
+    uint64_t done_ms;
+    uint32_t refs;
+    uint32_t hash;
+    uint8_t kind, res, pending, truncated;
+    bool in_lru;
+    int code_a, code_b; /* c-ares status of A (or MX) and AAAA */
+    uint8_t n4, n6, n_mx;
+    struct raddr addrs[2 * RESOLVE_ADDR_PER_FAMILY];
+    struct mx_item *mx; /* MX: n_mx items, sorted by preference */
+    char name[TGT_NAME_MAX + 1];
+};
+
+struct task;
+
+struct slot {
+    struct entry *e;          /* NULL: invalid exchanger name (fail set) */
+    struct task *t;
+    struct slot *next_waiter;
+    const char *name;         /* exchanger (or the name itself); lives in an entry or the task */
+    uint16_t pref;
+    bool implicit;            /* MX mode: RFC 5321 fallback to the domain itself */
+    uint8_t fail;             /* enum rres when e == NULL */
+};
+
+enum tphase { TP_FREE, TP_MX, TP_ADDR, TP_DONE };
+
+struct task {
+    struct task *next; /* free list or done queue */
+    uint8_t phase;
+    uint8_t res;       /* R_OK, or why the task gave no address */
+    bool is_mx;        /* MX mode: a mail domain, answered by a domain record */
+    bool answered;     /* its domain record went out */
+    bool mx_truncated;
+    uint16_t outstanding;
+    struct entry *mx;
+    struct slot mx_slot;
+    uint8_t n_slots;
+    struct slot slots[RESOLVE_MX_MAX];
+    const struct tgt_port *ports;
+    size_t n_ports;
+    struct tgt_port own_port;
+    /* output cursor */
+    uint8_t cur_slot, cur_addr;
+    size_t cur_port;
+    char name[TGT_NAME_MAX + 1];
+};
+
+struct seen_key {
+    uint8_t family; /* 0 = empty slot */
+    uint8_t port[2];
+    uint8_t a[16];
+};
+
+struct resolver {
+    struct resolve_config cfg;
+    struct dns *dns;
+    struct tgt_source *src;
+    struct entry **buckets;
+    uint32_t n_buckets; /* power of two */
+    uint32_t count[2];
+    struct entry *lru_head[2], *lru_tail[2];
+    struct task *tasks;
+    struct task *free_tasks;
+    uint32_t active;
+    struct task *done_head, *done_tail;
+    struct seen_key *seen;
+    uint32_t seen_cap, seen_n; /* cap: slots (power of two) */
+    bool seen_warned;
+    uint64_t now_ms; /* last time given by the feed; good enough for cache age */
+    struct resolve_stats stats;
+};
+
+/* ---- statuses -------------------------------------------------------- */
+
+static enum rec_status rec_status_of(enum rres res)
+{
+    switch (res) {
+    case R_OK: return STATUS_RESOLVED;
+    case R_NXDOMAIN: return STATUS_DNS_NXDOMAIN;
+    case R_NODATA: return STATUS_DNS_NO_ADDRESS;
+    case R_SERVFAIL: return STATUS_DNS_SERVFAIL;
+    case R_TIMEOUT: return STATUS_DNS_TIMEOUT;
+    case R_NULLMX: return STATUS_NO_MAIL;
+    case R_PENDING:
+    case R_ERROR: return STATUS_DNS_ERROR;
+    }
+    return STATUS_DNS_ERROR;
+}
+
+static enum rres rres_of_code(int code)
+{
+    switch (code) {
+    case ARES_SUCCESS: return R_OK;
+    case ARES_ENOTFOUND: return R_NXDOMAIN;
+    case ARES_ENODATA: return R_NODATA;
+    case ARES_ESERVFAIL: return R_SERVFAIL;
+    case ARES_ETIMEOUT: return R_TIMEOUT;
+    default: return R_ERROR; /* REFUSED, FORMERR, connection refused, bad answer... */
+    }
+}
+
+/* Which failure speaks loudest when a name has no address at all. */
+static int fail_rank(enum rres r)
+{
+    switch (r) {
+    case R_NXDOMAIN: return 5;
+    case R_TIMEOUT: return 4;
+    case R_SERVFAIL: return 3;
+    case R_ERROR: return 2;
+    case R_NODATA: return 1;
+    case R_OK:
+    case R_NULLMX:
+    case R_PENDING: return 0;
+    }
+    return 0;
+}
+
+/* ---- the cache ------------------------------------------------------- */
+
+static uint32_t name_hash(int kind, const char *s)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)kind;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void lru_unlink(struct resolver *r, struct entry *e)
+{
+    if (!e->in_lru)
+        return;
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        r->lru_head[e->kind] = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        r->lru_tail[e->kind] = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+    e->in_lru = false;
+}
+
+static void lru_push(struct resolver *r, struct entry *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = r->lru_head[e->kind];
+    if (e->lru_next)
+        e->lru_next->lru_prev = e;
+    else
+        r->lru_tail[e->kind] = e;
+    r->lru_head[e->kind] = e;
+    e->in_lru = true;
+}
+
+static void entry_destroy(struct resolver *r, struct entry *e)
+{
+    struct entry **pp = &r->buckets[e->hash & (r->n_buckets - 1)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(r, e);
+    r->count[e->kind]--;
+    free(e->mx);
+    free(e);
+}
+
+static void entry_ref(struct resolver *r, struct entry *e)
+{
+    if (e->refs++ == 0)
+        lru_unlink(r, e);
+}
+
+static void entry_unref(struct resolver *r, struct entry *e)
+{
+    if (--e->refs == 0 && e->res != R_PENDING)
+        lru_push(r, e);
+}
+
+static void on_a(void *arg, int status, const unsigned char *abuf, int alen);
+static void on_aaaa(void *arg, int status, const unsigned char *abuf, int alen);
+static void on_mx(void *arg, int status, const unsigned char *abuf, int alen);
+
+/* The entry for (kind, name): cached, or new and its queries queued. */
+static struct entry *entry_get(struct resolver *r, int kind, const char *name)
+{
+    uint32_t h = name_hash(kind, name);
+    struct entry *e = r->buckets[h & (r->n_buckets - 1)];
+    for (; e; e = e->hnext)
+        if (e->hash == h && e->kind == kind && strcmp(e->name, name) == 0)
+            break;
+    if (e && e->refs == 0 && e->res != R_PENDING && r->now_ms - e->done_ms > RESOLVE_CACHE_AGE_MS) {
+        entry_destroy(r, e);
+        e = NULL;
+    }
+    if (e) {
+        r->stats.cache_hits++;
+        return e;
+    }
+    r->stats.cache_misses++;
+    uint32_t cap = kind == E_MX ? r->cfg.mx_cache_max : r->cfg.addr_cache_max;
+    while (r->count[kind] >= cap && r->lru_tail[kind])
+        entry_destroy(r, r->lru_tail[kind]);
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->r = r;
+    e->kind = (uint8_t)kind;
+    e->hash = h;
+    e->res = R_PENDING;
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->hnext = r->buckets[h & (r->n_buckets - 1)];
+    r->buckets[h & (r->n_buckets - 1)] = e;
+    r->count[kind]++;
+    /* the dns queue is sized for every task's worst case: these never fail */
+    if (kind == E_MX) {
+        e->pending = 1;
+        if (dns_query(r->dns, e->name, T_MX, on_mx, e) < 0) {
+            e->pending = 0;
+            e->code_a = ARES_ENOMEM;
+            e->res = R_ERROR;
+        }
+    } else {
+        e->pending = 2;
+        if (dns_query(r->dns, e->name, T_A, on_a, e) < 0 || dns_query(r->dns, e->name, T_AAAA, on_aaaa, e) < 0) {
+            e->pending = 0;
+            e->code_a = e->code_b = ARES_ENOMEM;
+            e->res = R_ERROR;
+        }
+    }
+    if (e->res != R_PENDING)
+        e->done_ms = r->now_ms;
+    return e;
+}
+
+static void task_step(struct resolver *r, struct task *t);
+
+/* The entry is answered: decide its result, wake the slots waiting on it. */
+static void entry_done(struct resolver *r, struct entry *e)
+{
+    e->done_ms = r->now_ms;
+    struct slot *w = e->waiters;
+    e->waiters = NULL;
+    while (w) {
+        struct slot *next = w->next_waiter;
+        w->next_waiter = NULL;
+        struct task *t = w->t;
+        if (--t->outstanding == 0)
+            task_step(r, t);
+        w = next;
+    }
+}
+
+static void addr_answer(struct entry *e, int family, int status, const unsigned char *abuf, int alen)
+{
+    struct resolver *r = e->r;
+    int code = status;
+    if (status == ARES_SUCCESS) {
+        if (family == AF_INET) {
+            struct ares_addrttl tt[RESOLVE_ADDR_PER_FAMILY + 1];
+            int n = RESOLVE_ADDR_PER_FAMILY + 1;
+            code = ares_parse_a_reply(abuf, alen, NULL, tt, &n);
+            if (code == ARES_SUCCESS) {
+                if (n > RESOLVE_ADDR_PER_FAMILY) {
+                    n = RESOLVE_ADDR_PER_FAMILY;
+                    e->truncated = 1;
+                }
+                for (int i = 0; i < n; i++) {
+                    struct raddr *a = &e->addrs[e->n4 + e->n6];
+                    a->family = AF_INET;
+                    memcpy(a->a, &tt[i].ipaddr, 4);
+                    e->n4++;
+                }
+                if (n == 0)
+                    code = ARES_ENODATA;
+            }
+        } else {
+            struct ares_addr6ttl tt[RESOLVE_ADDR_PER_FAMILY + 1];
+            int n = RESOLVE_ADDR_PER_FAMILY + 1;
+            code = ares_parse_aaaa_reply(abuf, alen, NULL, tt, &n);
+            if (code == ARES_SUCCESS) {
+                if (n > RESOLVE_ADDR_PER_FAMILY) {
+                    n = RESOLVE_ADDR_PER_FAMILY;
+                    e->truncated = 1;
+                }
+                for (int i = 0; i < n; i++) {
+                    struct raddr *a = &e->addrs[e->n4 + e->n6];
+                    a->family = AF_INET6;
+                    memcpy(a->a, &tt[i].ip6addr, 16);
+                    e->n6++;
+                }
+                if (n == 0)
+                    code = ARES_ENODATA;
+            }
+        }
+    }
+    if (family == AF_INET)
+        e->code_a = code;
+    else
+        e->code_b = code;
+    if (--e->pending > 0)
+        return;
+    if (e->n4 + e->n6 > 0) {
+        e->res = R_OK;
+    } else {
+        enum rres ra = rres_of_code(e->code_a), rb = rres_of_code(e->code_b);
+        e->res = (uint8_t)(fail_rank(ra) >= fail_rank(rb) ? ra : rb);
+        if (e->res == R_OK) /* answered, yet no usable address */
+            e->res = R_NODATA;
+    }
+    entry_done(r, e);
+}
+
+static void on_a(void *arg, int status, const unsigned char *abuf, int alen)
+{
+    addr_answer(arg, AF_INET, status, abuf, alen);
+}
+
+static void on_aaaa(void *arg, int status, const unsigned char *abuf, int alen)
+{
+    addr_answer(arg, AF_INET6, status, abuf, alen);
+}
+
+static int mx_cmp(const void *a, const void *b)
+{
+    const struct mx_item *x = a, *y = b;
+    if (x->pref != y->pref)
+        return x->pref < y->pref ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static void on_mx(void *arg, int status, const unsigned char *abuf, int alen)
+{
+    struct entry *e = arg;
+    int code = status;
+    if (status == ARES_SUCCESS) {
+        struct ares_mx_reply *mx = NULL;
+        code = ares_parse_mx_reply(abuf, alen, &mx);
+        if (code == ARES_SUCCESS) {
+            size_t n = 0, cap = 4 * RESOLVE_MX_MAX; /* sorted below, then cut */
+            for (struct ares_mx_reply *m = mx; m; m = m->next)
+                n++;
+            if (n > cap) {
+                n = cap;
+                e->truncated = 1;
+            }
+            e->mx = n ? calloc(n, sizeof *e->mx) : NULL;
+            if (n && !e->mx) {
+                code = ARES_ENOMEM;
+            } else {
+                size_t i = 0;
+                for (struct ares_mx_reply *m = mx; m && i < n; m = m->next, i++) {
+                    e->mx[i].pref = m->priority;
+                    /* lower case: DNS names compare case-insensitively */
+                    size_t k = 0;
+                    for (; m->host[k] && k < TGT_NAME_MAX; k++)
+                        e->mx[i].name[k] = (char)tolower((unsigned char)m->host[k]);
+                    e->mx[i].name[k] = 0;
+                    if (k > 0 && e->mx[i].name[k - 1] == '.')
+                        e->mx[i].name[k - 1] = 0;
+                }
+                qsort(e->mx, n, sizeof *e->mx, mx_cmp);
+                e->n_mx = (uint8_t)n;
+                if (n == 0)
+                    code = ARES_ENODATA;
+            }
+            ares_free_data(mx);
+        }
+    }
+    e->code_a = code;
+    e->pending = 0;
+    e->res = (uint8_t)rres_of_code(code);
+    if (e->res == R_OK) {
+        bool any_real = false;
+        for (int i = 0; i < e->n_mx; i++)
+            if (e->mx[i].name[0])
+                any_real = true;
+        if (!any_real)
+            e->res = R_NULLMX; /* RFC 7505: the only MX is "." */
+    }
+    entry_done(e->r, e);
+}
+
+/* ---- tasks ----------------------------------------------------------- */
+
+/* Links slot s to the entry for (kind, name). 0, or -1 when out of memory. */
+static int subscribe(struct resolver *r, struct task *t, struct slot *s, int kind, const char *name)
+{
+    struct entry *e = entry_get(r, kind, name);
+    s->t = t;
+    s->e = e;
+    if (!e) {
+        s->fail = R_ERROR;
+        return -1;
+    }
+    entry_ref(r, e);
+    if (e->res == R_PENDING) {
+        s->next_waiter = e->waiters;
+        e->waiters = s;
+        t->outstanding++;
+    }
+    return 0;
+}
+
+static void task_done(struct resolver *r, struct task *t)
+{
+    t->phase = TP_DONE;
+    bool any = false;
+    int worst = -1;
+    enum rres why = R_NODATA;
+    if (t->is_mx && !t->mx) {
+        why = R_ERROR; /* out of memory for the MX entry */
+    } else if (t->is_mx && t->mx->res != R_OK && t->mx->res != R_NODATA) {
+        why = (enum rres)t->mx->res; /* the MX lookup itself failed, or null MX */
+    } else {
+        for (int i = 0; i < t->n_slots; i++) {
+            struct slot *s = &t->slots[i];
+            enum rres res = s->e ? (enum rres)s->e->res : (enum rres)s->fail;
+            if (res == R_OK) {
+                any = true;
+                continue;
+            }
+            /* an exchanger that does not exist only means "no address" for
+             * the domain; the name itself not existing is NXDOMAIN */
+            if (t->is_mx && !s->implicit && res == R_NXDOMAIN)
+                res = R_NODATA;
+            if (fail_rank(res) > worst) {
+                worst = fail_rank(res);
+                why = res;
+            }
+        }
+    }
+    t->res = (uint8_t)(any ? R_OK : why);
+    if (!any)
+        r->stats.failed++;
+    t->next = NULL;
+    if (r->done_tail)
+        r->done_tail->next = t;
+    else
+        r->done_head = t;
+    r->done_tail = t;
+}
+
+/* Called whenever a task has no lookup outstanding. */
+static void task_step(struct resolver *r, struct task *t)
+{
+    if (t->phase != TP_MX) {
+        task_done(r, t);
+        return;
+    }
+    struct entry *mx = t->mx;
+    t->phase = TP_ADDR;
+    if (mx->res == R_NODATA) {
+        /* RFC 5321 5.1: no MX, the domain itself is the exchanger */
+        struct slot *s = &t->slots[t->n_slots++];
+        s->name = t->name;
+        s->implicit = true;
+        subscribe(r, t, s, E_ADDR, t->name);
+    } else if (mx->res == R_OK) {
+        for (int i = 0; i < mx->n_mx; i++) {
+            const struct mx_item *m = &mx->mx[i];
+            if (!m->name[0])
+                continue; /* a "." among real exchangers: RFC 7505 says ignore it */
+            bool dup = false;
+            for (int k = 0; k < t->n_slots; k++)
+                if (strcmp(t->slots[k].name, m->name) == 0)
+                    dup = true;
+            if (dup)
+                continue;
+            if (t->n_slots == RESOLVE_MX_MAX) {
+                t->mx_truncated = true;
+                break;
+            }
+            struct slot *s = &t->slots[t->n_slots++];
+            s->name = m->name;
+            s->pref = m->pref;
+            char checked[TGT_NAME_MAX + 1], err[TGT_ERR_MAX];
+            if (tgt_name_check(m->name, strlen(m->name), checked, err, sizeof err) < 0) {
+                s->e = NULL;
+                s->t = t;
+                s->fail = R_ERROR; /* not a host name we would send as SNI */
+                continue;
+            }
+            subscribe(r, t, s, E_ADDR, m->name);
+        }
+        if (mx->truncated)
+            t->mx_truncated = true;
+    }
+    if (t->outstanding == 0)
+        task_done(r, t);
+}
+
+static void task_release(struct resolver *r, struct task *t)
+{
+    for (int i = 0; i < t->n_slots; i++)
+        if (t->slots[i].e)
+            entry_unref(r, t->slots[i].e);
+    if (t->mx)
+        entry_unref(r, t->mx);
+    t->phase = TP_FREE;
+    t->next = r->free_tasks;
+    r->free_tasks = t;
+    r->active--;
+}
+
+/* ---- the seen set ---------------------------------------------------- */
+
+static uint32_t seen_hash(const struct seen_key *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)k;
+    for (size_t i = 0; i < sizeof *k; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static int seen_grow(struct resolver *r)
+{
+    uint32_t cap = r->seen_cap ? r->seen_cap * 2 : 4096;
+    struct seen_key *n = calloc(cap, sizeof *n);
+    if (!n)
+        return -1;
+    for (uint32_t i = 0; i < r->seen_cap; i++) {
+        if (!r->seen[i].family)
+            continue;
+        uint32_t h = seen_hash(&r->seen[i]) & (cap - 1);
+        while (n[h].family)
+            h = (h + 1) & (cap - 1);
+        n[h] = r->seen[i];
+    }
+    free(r->seen);
+    r->seen = n;
+    r->seen_cap = cap;
+    return 0;
+}
+
+/* true when (addr, port) was handed out before; remembers it otherwise. */
+static bool seen_check(struct resolver *r, const struct raddr *a, uint16_t port)
+{
+    struct seen_key k;
+    memset(&k, 0, sizeof k);
+    k.family = a->family == AF_INET ? 4 : 6;
+    k.port[0] = (uint8_t)(port >> 8);
+    k.port[1] = (uint8_t)port;
+    memcpy(k.a, a->a, a->family == AF_INET ? 4 : 16);
+    if (r->seen_cap) {
+        uint32_t h = seen_hash(&k) & (r->seen_cap - 1);
+        while (r->seen[h].family) {
+            if (memcmp(&r->seen[h], &k, sizeof k) == 0)
+                return true;
+            h = (h + 1) & (r->seen_cap - 1);
+        }
+    }
+    if (r->seen_n >= RESOLVE_SEEN_MAX || ((uint64_t)(r->seen_n + 1) * 2 > r->seen_cap && seen_grow(r) < 0)) {
+        r->stats.seen_full++;
+        if (!r->seen_warned) {
+            fprintf(stderr, "mailtls-scan: more than %u distinct (address, port) pairs: later ones may be probed twice\n",
+                    r->seen_n);
+            r->seen_warned = true;
+        }
+        return false;
+    }
+    uint32_t h = seen_hash(&k) & (r->seen_cap - 1);
+    while (r->seen[h].family)
+        h = (h + 1) & (r->seen_cap - 1);
+    r->seen[h] = k;
+    r->seen_n++;
+    return false;
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+static void fill_truncated(struct record *rec)
+{
+    if (!rec->truncated)
+        return;
+    for (int f = 0; f < F_COUNT; f++)
+        if ((rec->truncated >> f) & 1u)
+            rec_list_add(rec, F_TRUNCATED, rec_fields[f].name, strlen(rec_fields[f].name));
+}
+
+static void addr_text(const struct raddr *a, char *out, size_t outlen)
+{
+    if (!inet_ntop(a->family, a->a, out, (socklen_t)outlen))
+        snprintf(out, outlen, "?");
+}
+
+static const char *qname_of(int kind)
+{
+    return kind == E_MX ? "MX" : "A/AAAA";
+}
+
+/* Error text for a failed entry: which query, which name, what c-ares said. */
+static void entry_error(const struct entry *e, char *out, size_t outlen)
+{
+    int code = e->code_a;
+    if (e->kind == E_ADDR && rres_of_code(e->code_b) == (enum rres)e->res)
+        code = e->code_b;
+    if (e->res == R_NULLMX)
+        snprintf(out, outlen, "null MX (RFC 7505): %s accepts no mail", e->name);
+    else if (e->res == R_NODATA)
+        snprintf(out, outlen, "%s %s: no address", qname_of(e->kind), e->name);
+    else
+        snprintf(out, outlen, "%s %s: %s", qname_of(e->kind), e->name, ares_strerror(code));
+}
+
+static void domain_record(struct resolver *r, struct task *t, struct record *rec)
+{
+    rec_reset(rec);
+    rec_set_str(rec, F_DOMAIN, t->name);
+    rec_set_status(rec, rec_status_of((enum rres)t->res));
+    char buf[512], err[300];
+    err[0] = 0;
+    if (!t->mx) {
+        snprintf(err, sizeof err, "out of memory for the MX lookup of %s", t->name);
+    } else if (t->mx->res != R_OK && t->mx->res != R_NODATA) {
+        entry_error(t->mx, err, sizeof err);
+    } else {
+        rec_list_init(rec, F_MX);
+        for (int i = 0; i < t->n_slots; i++) {
+            const struct slot *s = &t->slots[i];
+            char pref[8];
+            if (s->implicit)
+                snprintf(pref, sizeof pref, "-");
+            else
+                snprintf(pref, sizeof pref, "%u", s->pref);
+            if (!s->e || s->e->res != R_OK) {
+                enum rres res = s->e ? (enum rres)s->e->res : (enum rres)s->fail;
+                int n = snprintf(buf, sizeof buf, "%s %s %s", pref, s->name, rec_status_name(rec_status_of(res)));
+                rec_list_add(rec, F_MX, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+                if (!err[0] && t->res != R_OK) {
+                    if (s->e)
+                        entry_error(s->e, err, sizeof err);
+                    else
+                        snprintf(err, sizeof err, "MX %s: exchanger is not a host name", s->name);
+                }
+                continue;
+            }
+            for (int k = 0; k < s->e->n4 + s->e->n6; k++) {
+                char ip[INET6_ADDRSTRLEN];
+                addr_text(&s->e->addrs[k], ip, sizeof ip);
+                int n = snprintf(buf, sizeof buf, "%s %s %s", pref, s->name, ip);
+                rec_list_add(rec, F_MX, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+            }
+            if (s->e->truncated)
+                rec->truncated |= (uint64_t)1 << F_MX;
+        }
+        if (t->mx_truncated)
+            rec->truncated |= (uint64_t)1 << F_MX;
+    }
+    if (err[0])
+        rec_set_str(rec, F_ERROR, err);
+    fill_truncated(rec);
+}
+
+static void job_identity(struct job *j, const struct raddr *a, const struct tgt_port *port)
+{
+    memset(&j->addr, 0, sizeof j->addr);
+    if (a->family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&j->addr;
+        sin->sin_family = AF_INET;
+        memcpy(&sin->sin_addr, a->a, 4);
+        sin->sin_port = htons(port->port);
+        j->addr_len = sizeof *sin;
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&j->addr;
+        sin6->sin6_family = AF_INET6;
+        memcpy(&sin6->sin6_addr, a->a, 16);
+        sin6->sin6_port = htons(port->port);
+        j->addr_len = sizeof *sin6;
+    }
+    j->port = *port;
+    j->kind = JOB_PROBE;
+    j->test = 0;
+    j->owner = NULL;
+}
+
+/* Name mode, no address: one record per port, ip null. */
+static void name_failure_record(struct task *t, const struct tgt_port *port, struct record *rec)
+{
+    struct job j;
+    memset(&j, 0, sizeof j);
+    j.addr.ss_family = AF_UNSPEC;
+    j.port = *port;
+    snprintf(j.host, sizeof j.host, "%s", t->name);
+    job_to_record(&j, rec);
+    rec_set_status(rec, rec_status_of((enum rres)t->res));
+    char err[300];
+    if (t->slots[0].e)
+        entry_error(t->slots[0].e, err, sizeof err);
+    else
+        snprintf(err, sizeof err, "out of memory for the lookup of %s", t->name);
+    rec_set_str(rec, F_ERROR, err);
+}
+
+enum resolve_out resolve_next(struct resolver *r, struct job *job, struct record *rec)
+{
+    for (;;) {
+        struct task *t = r->done_head;
+        if (!t)
+            return RESOLVE_NONE;
+        bool mx_mode = t->is_mx;
+        if (mx_mode && !t->answered) {
+            t->answered = true;
+            domain_record(r, t, rec);
+            return RESOLVE_RECORD;
+        }
+        if (!mx_mode && t->res != R_OK) {
+            if (t->cur_port < t->n_ports) {
+                name_failure_record(t, &t->ports[t->cur_port++], rec);
+                return RESOLVE_RECORD;
+            }
+            t->cur_slot = t->n_slots; /* nothing to probe */
+        }
+        while (t->cur_slot < t->n_slots) {
+            struct slot *s = &t->slots[t->cur_slot];
+            struct entry *e = s->e;
+            if (!e || e->res != R_OK || t->cur_addr >= e->n4 + e->n6) {
+                t->cur_slot++;
+                t->cur_addr = 0;
+                t->cur_port = 0;
+                continue;
+            }
+            if (t->cur_port >= t->n_ports) {
+                t->cur_addr++;
+                t->cur_port = 0;
+                continue;
+            }
+            const struct raddr *a = &e->addrs[t->cur_addr];
+            const struct tgt_port *port = &t->ports[t->cur_port++];
+            if (mx_mode && seen_check(r, a, port->port)) {
+                r->stats.dedup_skipped++;
+                continue;
+            }
+            job_identity(job, a, port);
+            snprintf(job->host, sizeof job->host, "%s", s->name);
+            if (mx_mode) {
+                snprintf(job->domain, sizeof job->domain, "%s", t->name);
+                job->has_mx_preference = !s->implicit;
+                job->mx_preference = s->pref;
+            } else {
+                job->domain[0] = 0;
+                job->has_mx_preference = false;
+                job->mx_preference = 0;
+            }
+            if (tgt_source_is_blocked(r->src, a->family, a->a)) {
+                r->stats.blocklisted++;
+                job_to_record(job, rec);
+                rec_set_status(rec, STATUS_BLOCKLISTED);
+                return RESOLVE_RECORD;
+            }
+            r->stats.jobs++;
+            return RESOLVE_JOB;
+        }
+        r->done_head = t->next;
+        if (!r->done_head)
+            r->done_tail = NULL;
+        task_release(r, t);
+    }
+}
+
+/* ---- the outside ----------------------------------------------------- */
+
+uint32_t resolve_dns_queue_max(const struct resolve_config *cfg)
+{
+    /* worst case: every task waits for an MX query, or for A and AAAA of
+     * each of its exchangers, none of them shared */
+    return cfg->tasks_max * (RESOLVE_MX_MAX + 1) * 2 + 16;
+}
+
+struct resolver *resolve_new(const struct resolve_config *cfg, struct dns *dns, struct tgt_source *src,
+                             char *err, size_t errlen)
+{
+    struct resolver *r = calloc(1, sizeof *r);
+    if (!r)
+        goto oom;
+    r->cfg = *cfg;
+    if (r->cfg.tasks_max < 1)
+        r->cfg.tasks_max = 1;
+    r->dns = dns;
+    r->src = src;
+    uint64_t most = (uint64_t)r->cfg.addr_cache_max + r->cfg.mx_cache_max +
+                    (uint64_t)r->cfg.tasks_max * (RESOLVE_MX_MAX + 1);
+    r->n_buckets = 1024;
+    while (r->n_buckets < most && r->n_buckets < (1u << 24))
+        r->n_buckets <<= 1;
+    r->buckets = calloc(r->n_buckets, sizeof *r->buckets);
+    r->tasks = calloc(r->cfg.tasks_max, sizeof *r->tasks);
+    if (!r->buckets || !r->tasks)
+        goto oom;
+    for (uint32_t i = r->cfg.tasks_max; i-- > 0;) {
+        r->tasks[i].next = r->free_tasks;
+        r->free_tasks = &r->tasks[i];
+    }
+    return r;
+oom:
+    snprintf(err, errlen, "out of memory for the resolver");
+    resolve_free(r);
+    return NULL;
+}
+
+void resolve_free(struct resolver *r)
+{
+    if (!r)
+        return;
+    if (r->buckets) {
+        for (uint32_t i = 0; i < r->n_buckets; i++) {
+            struct entry *e = r->buckets[i];
+            while (e) {
+                struct entry *n = e->hnext;
+                free(e->mx);
+                free(e);
+                e = n;
+            }
+        }
+    }
+    free(r->buckets);
+    free(r->tasks);
+    free(r->seen);
+    free(r);
+}
+
+bool resolve_full(const struct resolver *r)
+{
+    return r->free_tasks == NULL;
+}
+
+bool resolve_busy(const struct resolver *r)
+{
+    return r->active > 0;
+}
+
+int resolve_start(struct resolver *r, const struct tgt_line *l, const struct tgt_port *ports, size_t n_ports,
+                  uint64_t now_ms)
+{
+    struct task *t = r->free_tasks;
+    if (!t)
+        return -1;
+    r->free_tasks = t->next;
+    r->active++;
+    r->now_ms = now_ms;
+    memset(t, 0, sizeof *t);
+    size_t k = 0;
+    for (; l->name[k] && k < TGT_NAME_MAX; k++)
+        t->name[k] = (char)tolower((unsigned char)l->name[k]);
+    t->name[k] = 0;
+    if (n_ports == 1) {
+        t->own_port = ports[0];
+        t->ports = &t->own_port;
+    } else {
+        t->ports = ports;
+    }
+    t->n_ports = n_ports;
+    if (r->cfg.mx_mode) {
+        r->stats.domains++;
+        t->is_mx = true;
+        t->phase = TP_MX;
+        struct entry *e = entry_get(r, E_MX, t->name);
+        t->mx_slot.t = t;
+        t->mx_slot.e = e;
+        if (!e) { /* out of memory: the domain still gets its answer */
+            task_done(r, t);
+            return 0;
+        }
+        t->mx = e;
+        entry_ref(r, e);
+        if (e->res == R_PENDING) {
+            t->mx_slot.next_waiter = e->waiters;
+            e->waiters = &t->mx_slot;
+            t->outstanding++;
+        }
+    } else {
+        r->stats.names++;
+        t->phase = TP_ADDR;
+        struct slot *s = &t->slots[t->n_slots++];
+        s->name = t->name;
+        subscribe(r, t, s, E_ADDR, t->name);
+    }
+    if (t->outstanding == 0)
+        task_step(r, t);
+    return 0;
+}
+
+int resolve_abandon(struct resolver *r, int (*emit)(void *ctx, const struct job *j, struct record *rec),
+                    void *ctx, struct record *scratch)
+{
+    for (uint32_t i = 0; i < r->cfg.tasks_max; i++) {
+        struct task *t = &r->tasks[i];
+        if (t->phase == TP_FREE || t->phase == TP_DONE)
+            continue;
+        if (t->is_mx) {
+            rec_reset(scratch);
+            rec_set_str(scratch, F_DOMAIN, t->name);
+            rec_set_status(scratch, STATUS_INTERRUPTED);
+            rec_set_str(scratch, F_ERROR, "scan stopped before the domain was resolved");
+            if (emit(ctx, NULL, scratch) < 0)
+                return -1;
+        } else {
+            for (size_t p = 0; p < t->n_ports; p++) {
+                struct job j;
+                memset(&j, 0, sizeof j);
+                j.addr.ss_family = AF_UNSPEC;
+                j.port = t->ports[p];
+                snprintf(j.host, sizeof j.host, "%s", t->name);
+                job_to_record(&j, scratch);
+                rec_set_status(scratch, STATUS_INTERRUPTED);
+                rec_set_str(scratch, F_ERROR, "scan stopped before the name was resolved");
+                if (emit(ctx, NULL, scratch) < 0)
+                    return -1;
+            }
+        }
+        t->phase = TP_DONE;
+    }
+    /* tasks answered whose domain record is still unwritten */
+    for (struct task *t = r->done_head; t; t = t->next) {
+        if (t->is_mx && !t->answered) {
+            t->answered = true;
+            domain_record(r, t, scratch);
+            if (emit(ctx, NULL, scratch) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+const struct resolve_stats *resolve_stats(const struct resolver *r)
+{
+    return &r->stats;
+}

@@ -1,0 +1,179 @@
+/* shodan.c - loads --compare-shodan files; see shodan.h. */
+#include "shodan.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "facet.h"
+#include "json.h"
+
+#define SHODAN_MAX_TOKENS (1024 * 1024)
+
+static char *read_all(const char *path, size_t *len, char *err, size_t errlen)
+{
+    gzFile g = gzopen(path, "rb");
+    if (!g) {
+        snprintf(err, errlen, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+        return NULL;
+    }
+    char *buf = malloc(SHODAN_MAX_BYTES + 1);
+    size_t n = 0;
+    int got = 0;
+    while (buf && n <= SHODAN_MAX_BYTES && (got = gzread(g, buf + n, (unsigned)(SHODAN_MAX_BYTES + 1 - n))) > 0)
+        n += (size_t)got;
+    if (!buf || got < 0 || n > SHODAN_MAX_BYTES) {
+        int zerr;
+        snprintf(err, errlen, "%s: %s", path,
+                 !buf ? "out of memory" : got < 0 ? gzerror(g, &zerr) : "larger than 16 MiB");
+        free(buf);
+        gzclose(g);
+        return NULL;
+    }
+    gzclose(g);
+    *len = n;
+    return buf;
+}
+
+/* Decodes a string token into a new NUL-terminated string (NULs cut). */
+static char *dup_string(const struct json_doc *d, int tok)
+{
+    size_t cap = d->toks[tok].len + 1;
+    unsigned char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    long n = json_string(d, tok, s, cap);
+    if (n < 0) {
+        free(s);
+        return NULL;
+    }
+    s[n] = '\0';
+    return (char *)s;
+}
+
+static char *dup_value(const struct json_doc *d, int tok)
+{
+    const struct json_tok *t = &d->toks[tok];
+    if (t->type == JSON_STRING)
+        return dup_string(d, tok);
+    if (t->type == JSON_NUMBER) {
+        char *s = malloc(t->len + 1);
+        if (s) {
+            memcpy(s, d->src + t->start, t->len);
+            s[t->len] = '\0';
+        }
+        return s;
+    }
+    return NULL;
+}
+
+static int load_facets(struct check *c, const struct json_doc *d, int obj, const char *path, char *err,
+                       size_t errlen)
+{
+    const struct json_tok *o = &d->toks[obj];
+    uint32_t i = (uint32_t)obj + 1;
+    for (uint32_t m = 0; m < o->count; m++, i = d->toks[d->toks[i].next].next) {
+        int arr = (int)d->toks[i].next;
+        char *name = dup_string(d, (int)i);
+        if (!name)
+            continue;
+        int id = facet_lookup(name);
+        if (id < 0 || c->n_facets >= CHECK_MAX_FACETS || d->toks[arr].type != JSON_ARRAY) {
+            fprintf(stderr, "%s: %s: facet %s skipped (unknown, too many, or not a list)\n", path, c->name, name);
+            free(name);
+            continue;
+        }
+        struct check_facet *f = &c->facets[c->n_facets++];
+        f->name = name;
+        f->id = id;
+        f->mailtls = tally_new(1000);
+        if (!f->mailtls) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        uint32_t e = (uint32_t)arr + 1;
+        for (uint32_t k = 0; k < d->toks[arr].count; k++, e = d->toks[e].next) {
+            int v = json_get(d, (int)e, "value"), n = json_get(d, (int)e, "count");
+            int64_t count;
+            if (v < 0 || n < 0 || json_int(d, n, &count) < 0) {
+                snprintf(err, errlen, "%s: %s: facet %s: entries need \"value\" and an integer \"count\"", path,
+                         c->name, name);
+                return -1;
+            }
+            if (f->n_values >= CHECK_MAX_FACET_VALUES)
+                continue;
+            char *val = dup_value(d, v);
+            if (!val) {
+                snprintf(err, errlen, "%s: %s: facet %s: bad value", path, c->name, name);
+                return -1;
+            }
+            f->values[f->n_values] = val;
+            f->shodan_counts[f->n_values++] = count;
+        }
+    }
+    return 0;
+}
+
+int shodan_load(struct stats *s, const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    char *text = read_all(path, &len, err, errlen);
+    if (!text)
+        return -1;
+    int rc = -1;
+    struct json_doc d = {.toks = malloc(SHODAN_MAX_TOKENS * sizeof(struct json_tok)), .cap = SHODAN_MAX_TOKENS};
+    char jerr[128];
+    if (!d.toks) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto out;
+    }
+    if (json_parse(&d, text, len, jerr, sizeof jerr) < 0) {
+        /* Report a line too: hand-edited files are the usual case. */
+        unsigned long col = strtoul(jerr + 7, NULL, 10), line = 1;
+        for (unsigned long k = 0; k + 1 < col && k < len; k++)
+            line += text[k] == '\n';
+        snprintf(err, errlen, "%s:%lu: %s", path, line, jerr);
+        goto out;
+    }
+    int results = d.toks[0].type == JSON_OBJECT ? json_get(&d, 0, "results") : -1;
+    if (results < 0 || d.toks[results].type != JSON_OBJECT) {
+        snprintf(err, errlen, "%s: expected {\"results\": {...}}", path);
+        goto out;
+    }
+    uint32_t i = (uint32_t)results + 1;
+    for (uint32_t m = 0; m < d.toks[results].count; m++, i = d.toks[d.toks[i].next].next) {
+        int entry = (int)d.toks[i].next;
+        char *name = dup_string(&d, (int)i);
+        int q = json_get(&d, entry, "query"), t = json_get(&d, entry, "total");
+        char *query = q >= 0 ? dup_string(&d, q) : NULL;
+        int64_t total;
+        if (!name || !query || t < 0 || json_int(&d, t, &total) < 0) {
+            snprintf(err, errlen, "%s: entry %s needs a string \"query\" and an integer \"total\"", path,
+                     name ? name : "?");
+            free(name);
+            free(query);
+            goto out;
+        }
+        struct check *c = stats_add_check(s, name, query);
+        free(name);
+        free(query);
+        if (!c) {
+            snprintf(err, errlen, "%s: more than %d checks", path, STATS_MAX_CHECKS);
+            goto out;
+        }
+        c->has_shodan = true;
+        c->shodan_total = total;
+        int facets = json_get(&d, entry, "facets");
+        if (facets >= 0 && d.toks[facets].type == JSON_OBJECT &&
+            load_facets(c, &d, facets, path, err, errlen) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(d.toks);
+    free(text);
+    return rc;
+}
