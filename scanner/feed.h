@@ -4,7 +4,10 @@
  * Each target item becomes one job per port (or one job for IP:PORT). A
  * blocklisted item becomes `blocklisted` records without any packet; a
  * malformed line is reported on stderr with its file and line and counted.
- * Every (target, port) therefore yields exactly one record.
+ * Every (target, port) therefore yields exactly one record. Host names go
+ * to the resolver (resolve.c) when --resolver is given; with --mx a domain
+ * yields one domain record and each (address, port) one probe record
+ * (scanner/DNS.md).
  */
 #ifndef MAILTLS_FEED_H
 #define MAILTLS_FEED_H
