@@ -158,6 +158,9 @@ static int arena_take(struct record *r, size_t n)
 
 void rec_set_text(struct record *r, enum rec_field f, const void *data, size_t len)
 {
+    /* replacing the newest value gives its bytes back to the arena */
+    if (rec_has(r, f) && r->span[f].off + r->span[f].len == r->arena_used)
+        r->arena_used = r->span[f].off;
     size_t cap = rec_fields[f].cap;
     if (len > cap) {
         len = cap;
@@ -169,7 +172,8 @@ void rec_set_text(struct record *r, enum rec_field f, const void *data, size_t l
         mark_truncated(r, f);
     }
     int off = arena_take(r, len);
-    memcpy(r->arena + off, data, len);
+    if (len)
+        memcpy(r->arena + off, data, len);
     r->span[f].off = (uint16_t)off;
     r->span[f].len = (uint16_t)len;
     mark(r, f);
@@ -275,6 +279,6 @@ int64_t rec_int(const struct record *r, enum rec_field f)
 
 const unsigned char *rec_text(const struct record *r, enum rec_field f, size_t *len)
 {
-    *len = r->span[f].len;
+    *len = rec_has(r, f) ? r->span[f].len : 0;
     return r->arena + r->span[f].off;
 }

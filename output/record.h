@@ -12,7 +12,8 @@
  * raw bytes exactly as the server sent them (NUL, control bytes and invalid
  * UTF-8 included): escaping happens only in the writers. A value that does
  * not fit its cap, or the arena, is cut and the field's bit in `truncated`
- * is set; writers report truncated fields in the `truncated` field.
+ * is set; the writers build the `truncated` field from those bits (nobody
+ * adds to it by hand).
  */
 #ifndef MAILTLS_RECORD_H
 #define MAILTLS_RECORD_H
@@ -158,7 +159,8 @@ void rec_reset(struct record *r);
 bool rec_has(const struct record *r, enum rec_field f);
 void rec_set_int(struct record *r, enum rec_field f, int64_t v);
 void rec_set_bool(struct record *r, enum rec_field f, bool v);
-/* Text setters copy; a second set of the same field replaces the value. */
+/* Text setters copy; a second set of the same field replaces the value
+ * (the old bytes are reclaimed only when they were the newest). */
 void rec_set_text(struct record *r, enum rec_field f, const void *data, size_t len);
 void rec_set_str(struct record *r, enum rec_field f, const char *s);
 void rec_set_status(struct record *r, enum rec_status s);

@@ -60,7 +60,7 @@ static int write_all(int fd, const unsigned char *p, size_t len)
     return 0;
 }
 
-struct sink *sink_open(const char *path, bool use_gzip, char *err, size_t errlen)
+struct sink *sink_open(const char *path, bool use_gzip, bool append, bool *was_empty, char *err, size_t errlen)
 {
     bool is_stdout = path == NULL || strcmp(path, "-") == 0;
     struct sink *s = calloc(1, sizeof *s);
@@ -73,12 +73,14 @@ struct sink *sink_open(const char *path, bool use_gzip, char *err, size_t errlen
     if (is_stdout) {
         s->fd = STDOUT_FILENO;
     } else {
-        s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        s->fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
         if (s->fd < 0) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             free(s);
             return NULL;
         }
+        if (was_empty)
+            *was_empty = lseek(s->fd, 0, SEEK_END) <= 0;
         s->owns_fd = true;
     }
     if (use_gzip) {
@@ -106,7 +108,9 @@ static int write_member(struct sink *s, const void *data, size_t len)
         s->z.next_out = s->zout;
         s->z.avail_out = SINK_ZOUT_BYTES;
         rc = deflate(&s->z, Z_FINISH);
-        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        /* With a fresh 64 KiB output buffer deflate always progresses, so
+         * Z_BUF_ERROR here would mean a loop without end: treat as failure. */
+        if (rc != Z_OK && rc != Z_STREAM_END) {
             snprintf(s->err, sizeof s->err, "%s: zlib deflate failed (%d)", s->path, rc);
             s->failed = true;
             return -1;

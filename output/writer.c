@@ -55,13 +55,14 @@ struct out_writer *out_open(const char *path, const struct out_options *opts, ch
     }
     w->format = opts->format;
     w->interval_ms = opts->flush_interval_ms ? opts->flush_interval_ms : OUT_DEFAULT_INTERVAL_MS;
-    w->sink = sink_open(path, use_gzip, err, errlen);
+    bool was_empty = true;
+    w->sink = sink_open(path, use_gzip, opts->append, &was_empty, err, errlen);
     if (!w->sink) {
         outbuf_free(&w->buf);
         free(w);
         return NULL;
     }
-    if (w->format == OUT_CSV)
+    if (w->format == OUT_CSV && was_empty) /* appending: the header is there already */
         csv_append_header(&w->buf);
     return w;
 }

@@ -14,6 +14,14 @@
  *    returns -1 and out_error() names the path and the errno text. The
  *    caller stops the scan with a non-zero exit.
  *  - out_close() flushes, ends the gzip stream, closes, and reports errors.
+ *    It frees the writer in every case; after it returned -1, out_error(NULL)
+ *    gives the message (per thread, until the next out_close()).
+ *  - No flush per record: records collect in one 1 MiB buffer that is
+ *    written when it passes 256 KiB or when out_tick() finds the interval
+ *    passed (the first out_tick() only starts the clock).
+ *  - opts may be NULL (NDJSON, no gzip, 1000 ms). One writer is not
+ *    thread-safe: callers on several threads serialise around it.
+ * Formats and escaping: output/SCHEMA-OUTPUT.md.
  */
 #ifndef MAILTLS_WRITER_H
 #define MAILTLS_WRITER_H
@@ -29,6 +37,7 @@ struct out_options {
     enum out_format format;
     bool gzip;
     unsigned flush_interval_ms; /* 0 = default 1000 */
+    bool append;                /* add to the file (--resume); CSV header only if it is empty */
 };
 
 struct out_writer;

@@ -147,11 +147,6 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
         c->test_reported = true;
         e->io.tls_test_done(e->io.ctx, &c->job, NULL, false, status, ebuf);
     }
-    if (r->truncated) {
-        for (int f = 0; f < F_COUNT; f++)
-            if ((r->truncated >> f) & 1u)
-                rec_list_add(r, F_TRUNCATED, rec_fields[f].name, strlen(rec_fields[f].name));
-    }
 
     tls_detach(c);
     if (c->fd >= 0)

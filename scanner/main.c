@@ -12,10 +12,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "../output/geoip.h"
 #include "../output/writer.h"
 #include "engine.h"
 #include "feed.h"
 #include "options.h"
+#include "resume.h"
 #include "summary.h"
 #include "tls.h"
 #include "workers.h"
@@ -29,14 +31,26 @@ static void on_signal(int sig)
         workers_request_stop(g_workers);
 }
 
+/* Where finished records go: GeoIP fields, the resume filter, counters,
+ * then the writer. */
 struct sink {
     struct out_writer *w;
     struct summary *sum;
+    struct geo_db *geo;        /* NULL without --geoip/--asn */
+    struct resume_set *resume; /* NULL without --resume */
+    uint64_t resumed;          /* records the earlier run already holds */
 };
 
 static int sink_emit(void *ctx, const struct job *j, struct record *r)
 {
     struct sink *s = ctx;
+    (void)j;
+    if (s->resume && resume_done_record(s->resume, r)) {
+        s->resumed++;
+        return 0;
+    }
+    if (s->geo)
+        geo_enrich(s->geo, r);
     summary_count(s->sum, r);
     if (out_write(s->w, r) < 0) {
         fprintf(stderr, "mailtls-scan: %s\n", out_error(s->w));
@@ -136,7 +150,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "mailtls-scan: %s\n", err);
         return 2;
     }
-    struct out_options oo = {.format = strcmp(o.format, "csv") == 0 ? OUT_CSV : OUT_JSON, .gzip = o.gzip};
+    bool csv = strcmp(o.format, "csv") == 0;
+    struct resume_set *resume = NULL;
+    if (o.resume) {
+        uint64_t kept, redo;
+        resume = resume_prepare(o.output, csv, err, sizeof err, &kept, &redo);
+        if (!resume) {
+            fprintf(stderr, "mailtls-scan: %s\n", err);
+            return 2;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "mailtls-scan: resuming %s: %llu records kept, %llu interrupted ones redone\n",
+                    o.output, (unsigned long long)kept, (unsigned long long)redo);
+    }
+    struct geo_db *geo = NULL;
+    if (o.geoip || o.asn) {
+        geo = geo_open(o.geoip, o.asn, err, sizeof err);
+        if (!geo) {
+            fprintf(stderr, "mailtls-scan: %s\n", err);
+            return 2;
+        }
+    }
+    struct out_options oo = {.format = csv ? OUT_CSV : OUT_JSON, .gzip = o.gzip, .append = o.resume};
     struct out_writer *w = out_open(o.output, &oo, err, sizeof err);
     if (!w) {
         fprintf(stderr, "mailtls-scan: %s\n", err);
@@ -144,7 +179,7 @@ int main(int argc, char **argv)
     }
 
     struct summary *sum = summary_new(&o, argc, argv);
-    struct sink sink = {w, sum};
+    struct sink sink = {.w = w, .sum = sum, .geo = geo, .resume = resume};
     struct feed *feed = calloc(1, sizeof *feed);
     if (!sum || !feed) {
         fprintf(stderr, "mailtls-scan: out of memory\n");
@@ -202,7 +237,10 @@ int main(int argc, char **argv)
         run = -1;
     int closed = out_close(w);
     if (closed < 0)
-        fprintf(stderr, "mailtls-scan: %s: closing the output failed\n", o.output);
+        fprintf(stderr, "mailtls-scan: %s\n", out_error(NULL));
+    if (resume && !o.quiet)
+        fprintf(stderr, "mailtls-scan: %llu targets skipped: done in the earlier run\n",
+                (unsigned long long)sink.resumed);
     struct tgt_counts tc;
     tgt_source_counts(src, &tc);
     struct engine_stats es;
@@ -217,6 +255,8 @@ int main(int argc, char **argv)
     tgt_source_free(src);
     SSL_CTX_free(ctx);
     summary_free(sum);
+    geo_close(geo);
+    resume_free(resume);
     free(feed);
     if (run < 0 || closed < 0 || meta < 0)
         return 1;

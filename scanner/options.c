@@ -76,6 +76,11 @@ static const struct opt_def opt_table[] = {
     {"dns-timeout", 0, OT_SECONDS, OFF(dns_timeout_s), "S", "2", 0.01, 60,
      "seconds to wait for a DNS answer; c-ares doubles it on each retry"},
     {"dns-retries", 0, OT_U32, OFF(dns_retries), "N", "2", 0, 10, "DNS query attempts after the first"},
+    {"geoip", 0, OT_STR, OFF(geoip), "FILE", NULL, 0, 0,
+     "MaxMind-format country or city database (GeoLite2-Country/City, DB-IP): fills `country`"},
+    {"asn", 0, OT_STR, OFF(asn), "FILE", NULL, 0, 0, "MaxMind-format ASN database (GeoLite2-ASN): fills `asn` and `as_org`"},
+    {"resume", 0, OT_FLAG, OFF(resume), NULL, NULL, 0, 0,
+     "continue the scan whose output is -o FILE: keep its finished records, redo interrupted ones, append the rest"},
     {"metadata", 0, OT_STR, OFF(metadata), "FILE", NULL, 0, 0, "write the end-of-scan summary as JSON to FILE"},
     {"status", 0, OT_FLAG, OFF(status_line), NULL, NULL, 0, 0, "live status line on stderr even when it is not a terminal"},
     {"quiet", 'q', OT_FLAG, OFF(quiet), NULL, NULL, 0, 0, "no status line and no summary on stderr (errors still go there)"},
@@ -237,6 +242,10 @@ int options_parse(int argc, char **argv, struct options *o)
     }
     if (o->mx && o->n_resolvers == 0) {
         fprintf(stderr, "mailtls-scan: --mx needs --resolver IP[:PORT] (the system resolver is never used)\n");
+        return -1;
+    }
+    if (o->resume && (!o->output || strcmp(o->output, "-") == 0)) {
+        fprintf(stderr, "mailtls-scan: --resume needs the earlier scan's output file as -o FILE\n");
         return -1;
     }
     if (o->shard >= o->shards) {

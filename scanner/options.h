@@ -33,6 +33,8 @@ struct options {
     const char *blocklist, *allowlist;
     bool no_default_blocklist;
     const char *metadata;
+    const char *geoip, *asn;
+    bool resume;
     bool quiet;
     bool status_line;
     bool schema;

@@ -48,8 +48,10 @@ class Farm:
         self.ready_path = os.path.join(tmpdir, "farm.ready")
         self.out_path = os.path.join(tmpdir, "farm.stdout")
         self.err_path = os.path.join(tmpdir, "farm.stderr")
+        # Interval stats let settle() see when every session has ended.
         argv = [FARM, "--smtp", "0", "--smtps", "0", "--imap", "0", "--imaps", "0",
-                "--pop3", "0", "--pop3s", "0", "--ready-file", self.ready_path, *args]
+                "--pop3", "0", "--pop3s", "0", "--stats-interval", "1",
+                "--ready-file", self.ready_path, *args]
         self.args = args
         self.proc = subprocess.Popen(argv, stdout=open(self.out_path, "wb"),
                                      stderr=open(self.err_path, "wb"))
@@ -70,6 +72,22 @@ class Farm:
         r = farm_cmd("--print-profile", addr, *self.args)
         assert r.returncode == 0, r.stderr
         return r.stdout.strip()
+
+    def settle(self, accepted, timeout=8.0):
+        """Waits (bounded) for an interval stats line showing `accepted`
+        sessions, all ended, so that stop() counts nothing as open_at_stop."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            lines = open(self.out_path).read().splitlines()
+            try:
+                st = json.loads(lines[-1]) if lines else {}
+            except ValueError:
+                st = {}  # a line still being written
+            if st.get("accepted") == accepted and st.get("active") == 0:
+                return st
+            time.sleep(0.1)
+        raise AssertionError("farm not settled at %d sessions: %s"
+                             % (accepted, open(self.out_path).read()[-600:]))
 
     def stop(self):
         """SIGTERM, wait, return the final stats line (a dict)."""

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_farm_cli import Farm, check_stats_consistent, profiles_for  # noqa: E402
 
 MIX = "starttls-auth=6,strict=2,implicit-only=1,no-tls=1,busy=1"
-ARGS = ["--seed", "11", "--profiles", MIX, "--threads", "2", "--stats-interval", "1"]
+ARGS = ["--seed", "11", "--profiles", MIX, "--threads", "2"]
 N_PLAIN = 2000
 N_TLS = 200
 CONCURRENCY = 200
@@ -177,14 +177,7 @@ def main():
             failures += run_tls(farm, tls, deadline)
             t_all = time.monotonic() - t0
             assert not failures, "%d failures, first: %r" % (len(failures), failures[:5])
-            # Let the farm see the last closes (bounded) before stopping it.
-            end = time.monotonic() + 5
-            while time.monotonic() < end:
-                lines = open(farm.out_path).read().splitlines()
-                if lines and '"active":0,' in lines[-1] and \
-                        '"accepted":%d,' % (N_PLAIN + N_TLS) in lines[-1]:
-                    break
-                time.sleep(0.2)
+            farm.settle(N_PLAIN + N_TLS)
             stats = farm.stop()
         finally:
             farm.kill()

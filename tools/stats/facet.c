@@ -14,6 +14,7 @@ static const char *const names[FACET_COUNT] = {
     [FACET_TLS_VERSION] = "tls_version",
     [FACET_TLS_CIPHER] = "tls_cipher",
     [FACET_CERT_TRUSTED] = "cert_trusted",
+    [FACET_TLS_GRADE] = "tls_grade",
     [FACET_STATUS] = "status",
     [FACET_PROTOCOL] = "protocol",
 };
@@ -78,6 +79,7 @@ const char *facet_value(const struct record *r, const struct query_subject *s, e
     case FACET_ORG: return text(r, F_AS_ORG, buf, cap);
     case FACET_TLS_VERSION: return text(r, F_TLS_VERSION, buf, cap);
     case FACET_TLS_CIPHER: return text(r, F_TLS_CIPHER, buf, cap);
+    case FACET_TLS_GRADE: return text(r, F_TLS_GRADE, buf, cap);
     case FACET_STATUS: return text(r, F_STATUS, buf, cap);
     case FACET_PROTOCOL: return text(r, F_PROTOCOL, buf, cap);
     case FACET_COUNT: break;

@@ -4,7 +4,7 @@
  * Names (Shodan's spelling accepted where it differs):
  *   port, country, asn ("AS64500"), org (as_org), product (product.h),
  *   tls_version (ssl.version), tls_cipher (ssl.cipher.name),
- *   cert_trusted ("true"/"false"), status, protocol
+ *   cert_trusted ("true"/"false"), tls_grade, status, protocol
  * Text values come straight from the record, cut at the first NUL; the
  * printers escape them.
  */
@@ -25,6 +25,7 @@ enum facet_id {
     FACET_TLS_VERSION,
     FACET_TLS_CIPHER,
     FACET_CERT_TRUSTED,
+    FACET_TLS_GRADE,
     FACET_STATUS,
     FACET_PROTOCOL,
     FACET_COUNT

@@ -27,7 +27,8 @@ static const struct {
 
 static const enum facet_id facet_list[] = {FACET_PORT,        FACET_COUNTRY,    FACET_ASN,
                                            FACET_ORG,         FACET_PRODUCT,    FACET_TLS_VERSION,
-                                           FACET_TLS_CIPHER,  FACET_CERT_TRUSTED, FACET_STATUS};
+                                           FACET_TLS_CIPHER,  FACET_CERT_TRUSTED, FACET_TLS_GRADE,
+                                           FACET_STATUS};
 
 int stats_init(struct stats *s)
 {
