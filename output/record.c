@@ -196,7 +196,7 @@ void rec_list_init(struct record *r, enum rec_field f)
 {
     if (rec_has(r, f))
         return;
-    r->span[f] = (struct rec_span){0, 0, 0};
+    r->span[f] = (struct rec_span){0, 0, 0, 0};
     mark(r, f);
 }
 
@@ -215,6 +215,15 @@ void rec_list_add(struct record *r, enum rec_field f, const void *data, size_t l
     /* offset 0 means "none", so the first node never sits at offset 0 */
     if (r->arena_used == 0)
         r->arena_used = 1;
+    /* A hostile server controls list sizes: each list gets a byte budget,
+     * and lists never eat the space kept for the fields set at the end of
+     * a probe (status, error, phase, certificate facts). */
+    if (s->list_bytes + NODE_HDR + len > REC_LIST_MAX_BYTES ||
+        r->arena_used + NODE_HDR + len > REC_ARENA_BYTES - REC_SCALAR_RESERVE_BYTES) {
+        mark_truncated(r, f);
+        return;
+    }
+    s->list_bytes = (uint16_t)(s->list_bytes + NODE_HDR + len);
     int off = arena_take(r, NODE_HDR + len);
     if (off < 0) {
         mark_truncated(r, f);

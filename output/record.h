@@ -137,11 +137,14 @@ struct rec_field_def {
 extern const struct rec_field_def rec_fields[F_COUNT];
 
 #define REC_ARENA_BYTES 6144
+#define REC_LIST_MAX_BYTES 2048       /* one list's share of the arena */
+#define REC_SCALAR_RESERVE_BYTES 1024 /* never taken by lists */
 
 struct rec_span {
     uint16_t off; /* text: start of bytes; list: offset of first item node */
     uint16_t len; /* text: byte length; list: item count */
     uint16_t last; /* list: offset of last item node (for O(1) append) */
+    uint16_t list_bytes; /* list: arena bytes its nodes use */
 };
 
 _Static_assert(F_COUNT <= 64, "is_set and truncated are uint64_t bitmasks");

@@ -51,6 +51,10 @@ SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
      * describe, not skip. */
     SSL_CTX_set_options(ctx, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    /* OpenSSL refuses certificate messages over 100 KiB; real servers send
+     * bigger ones (thousands of SANs), and we want to describe them. Still
+     * a hard bound per connection. */
+    SSL_CTX_set_max_cert_list(ctx, 256 * 1024);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);

@@ -121,6 +121,67 @@ class ScriptedServer:
         self.sock.close()
 
 
+def make_long_chain(tmpdir, depth=50):
+    """A leaf plus 49 intermediates: a chain of `depth` certificates."""
+    prev_key = prev_crt = None
+    chain = []
+    for i in range(depth):
+        key = os.path.join(tmpdir, "chain%d.key" % i)
+        crt = os.path.join(tmpdir, "chain%d.crt" % i)
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key],
+                       check=True, capture_output=True)
+        csr = subprocess.run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=level%d" % i],
+                             check=True, capture_output=True).stdout
+        args = ["openssl", "x509", "-req", "-days", "2", "-out", crt]
+        if prev_key:
+            args += ["-CA", prev_crt, "-CAkey", prev_key, "-set_serial", str(i + 1)]
+        else:
+            args += ["-signkey", key]
+        subprocess.run(args, input=csr, check=True, capture_output=True)
+        chain.append(crt)
+        prev_key, prev_crt = key, crt
+    bundle = os.path.join(tmpdir, "chain-bundle.pem")
+    with open(bundle, "w") as out:
+        for crt in reversed(chain):  # leaf first
+            out.write(open(crt).read())
+    return bundle, prev_key
+
+
+def make_big_cert(tmpdir, sans=1700):
+    """A certificate of over 100 KiB (DER): above OpenSSL's default limit for a
+    certificate message, made of thousands of subjectAltName entries."""
+    key = os.path.join(tmpdir, "big.key")
+    crt = os.path.join(tmpdir, "big.crt")
+    cnf = os.path.join(tmpdir, "big.cnf")
+    with open(cnf, "w") as f:
+        f.write("[req]\ndistinguished_name=dn\nx509_extensions=ext\n[dn]\n[ext]\nsubjectAltName=@alt\n[alt]\n")
+        for i in range(sans):
+            f.write("DNS.%d = host%05d.a-rather-long-name-to-grow-the-certificate.example\n" % (i + 1, i))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=big.test", "-config", cnf],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+def make_nul_cn_cert(tmpdir):
+    """A certificate whose CN holds a NUL byte ("evil.example\0.good.test"):
+    made by patching a placeholder byte in the DER (the signature no longer
+    matches, which a scanner that records rather than enforces must survive)."""
+    key = os.path.join(tmpdir, "nul.key")
+    der = os.path.join(tmpdir, "nul.der")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-outform", "DER", "-out", der, "-days", "2",
+                    "-subj", "/CN=evil.exampleQ.good.test"], check=True, capture_output=True)
+    data = open(der, "rb").read()
+    assert data.count(b"evil.exampleQ") == 2  # subject and issuer
+    data = data.replace(b"evil.exampleQ", b"evil.example\x00")
+    crt = os.path.join(tmpdir, "nul.crt")
+    pem = subprocess.run(["openssl", "x509", "-inform", "DER", "-outform", "PEM"], input=data,
+                         check=True, capture_output=True).stdout
+    open(crt, "wb").write(pem)
+    return crt, key
+
+
 def tls_context(crt, key, **kw):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(crt, key)

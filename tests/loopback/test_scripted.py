@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
+import socket
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scripted  # noqa: E402
@@ -90,6 +92,29 @@ CASES = [
      {"status": "starttls-refused", "plaintext_auth_before_tls": False, "auth_before_tls": [],
       "starttls_offered": True, "banner": "* OK ready"}),
     ("imap-bye", "imap", [("send", b"* BYE go away\r\n"), ("close",)], {"status": "server-busy"}),
+    ("smtp-10mb-reply", "smtp",
+     [("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250-" + b"X" * 60 + b"\r\n" * 1) ,
+      ("send", (b"250-" + b"Y" * 96 + b"\r\n") * 100000)],
+     {"status": "protocol-error", "phase": "await-ehlo-reply"}),
+    ("smtp-hostile-bytes-in-caps", "smtp",
+     [("send", b"220 h\x00st \xc3\x28 \"quoted\", comma\r\n"), ("expect", b"EHLO"),
+      ("send", b"250-x\r\n250-AUTH PL\x00AIN \xff\r\n250 X-\x01\x7f\r\n"), ("expect", b"QUIT"),
+      ("send", b"221 bye\r\n")],
+     {"status": "ok", "banner": "220 h\x00st \udcc3( \"quoted\", comma\r\n",
+      "caps_before_tls": ["AUTH PL\x00AIN \udcff", "X-\x01\x7f"], "auth_before_tls": ["PL\x00AIN", "\udcff"],
+      "plaintext_auth_before_tls": False}),
+    ("smtps-chain-of-50", "smtps",
+     [("tls",), ("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250 x\r\n"), ("expect", b"QUIT"),
+      ("send", b"221 bye\r\n")],
+     {"status": "ok", "cert_subject": "CN=level49", "cert_trusted": False}, "chain50"),
+    ("smtps-100kb-certificate", "smtps",
+     [("tls",), ("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250 x\r\n"), ("expect", b"QUIT"),
+      ("send", b"221 bye\r\n")],
+     {"status": "ok", "cert_subject": "CN=big.test", "truncated": ["cert_san"]}, "big"),
+    ("smtps-nul-in-cn", "smtps",
+     [("tls",), ("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250 x\r\n"), ("expect", b"QUIT"),
+      ("send", b"221 bye\r\n")],
+     {"status": "ok", "cert_subject": "CN=evil.example\\00.good.test"}, "nulcn"),
     ("pop3-no-capa", "pop3",
      [("send", b"+OK hi\r\n"), ("expect", b"CAPA"), ("send", b"-ERR unknown\r\n"), ("expect", b"STLS"),
       ("send", b"-ERR no\r\n"), ("expect", b"QUIT"), ("send", b"+OK\r\n")],
@@ -112,10 +137,24 @@ def main():
     ctx = scripted.tls_context(crt, key)
     servers = {}
     targets = []
-    for name, proto, script, _ in CASES:
-        srv = scripted.ScriptedServer(script, ctx).start()
+    certs = {"chain50": scripted.make_long_chain(tmp), "big": scripted.make_big_cert(tmp),
+             "nulcn": scripted.make_nul_cn_cert(tmp)}
+    for name, proto, script, _, *cert in CASES:
+        case_ctx = scripted.tls_context(*certs[cert[0]]) if cert else ctx
+        srv = scripted.ScriptedServer(script, case_ctx).start()
         servers[srv.port] = (name, srv)
         targets.append("127.0.0.1:%d/%s" % (srv.port, proto))
+    backlog = socket.socket()
+    backlog.bind(("127.0.0.1", 0))
+    backlog.listen(0)
+    fillers = []
+    for _ in range(4):  # fill the accept queue; later SYNs are dropped
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(backlog.getsockname())
+        fillers.append(f)
+    time.sleep(0.2)
+    targets.append("127.0.0.1:%d/smtp" % backlog.getsockname()[1])
     out = os.path.join(tmp, "out.json")
     cmd = [scan, "--read-timeout", "2", "--timeout", "4", "--connect-timeout", "2", "-o", out,
            "--ehlo-name", "scanner.test", "-q"] + targets
@@ -136,6 +175,9 @@ def main():
         for raw in f:
             rec = json.loads(raw)
             records.setdefault(rec["port"], []).append(rec)
+    blk = records.pop(backlog.getsockname()[1], [])
+    check(len(blk) == 1 and blk[0]["status"] == "connect-timeout",
+          "backlog-full: one connect-timeout record (%s)" % [r["status"] for r in blk])
     check(sorted(records) == sorted(servers), "one record per case (%d cases, %d records)"
           % (len(servers), sum(len(v) for v in records.values())))
     for port, (name, srv) in servers.items():
@@ -145,6 +187,7 @@ def main():
             continue
         rec = recs[0]
         expected = next(c[3] for c in CASES if c[0] == name)
+        check(len(json.dumps(rec)) < 64 * 1024, "%s: record stays small (%d bytes)" % (name, len(json.dumps(rec))))
         for field, want in expected.items():
             got = rec.get(field, "<missing>")
             ok = got in want if isinstance(want, tuple) else got == want
