@@ -140,6 +140,7 @@ enum job_next feed_next(void *arg, struct job *out)
             enum tgt_next r = tgt_source_next(f->src, &f->item, err, sizeof err);
             switch (r) {
             case TGT_NEXT_END:
+                f->input_read = true;
                 if (f->res && resolve_busy(f->res))
                     return JOB_WAIT; /* lookups in flight: on_fd/on_timer ask again */
                 /* a probe still running may hand the enumerator a record */

@@ -31,6 +31,7 @@ struct feed {
     bool have_item;
     uint64_t malformed, blocklisted_records, unresolved_records;
     struct tls_enum *tls_enum; /* NULL unless --tls-versions/--ciphers */
+    bool input_read;           /* every input line has been read */
     uint64_t probes_out;       /* probes handed out, record not yet emitted: with
                                 * tls_enum they may still bring TLS tests */
     struct record scratch;

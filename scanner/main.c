@@ -39,6 +39,7 @@ struct sink {
     struct geo_db *geo;        /* NULL without --geoip/--asn */
     struct resume_set *resume; /* NULL without --resume */
     uint64_t resumed;          /* records the earlier run already holds */
+    const struct feed *feed;   /* for the status line's in-flight count */
 };
 
 static int sink_emit(void *ctx, const struct job *j, struct record *r)
@@ -68,7 +69,7 @@ static int sink_emit_held(void *ctx, struct record *r)
 static int sink_tick(void *ctx, uint64_t now)
 {
     struct sink *s = ctx;
-    summary_status_line(s->sum, now);
+    summary_status_line(s->sum, now, s->feed ? s->feed->probes_out : 0, s->feed && s->feed->input_read);
     if (out_tick(s->w, now) < 0) {
         fprintf(stderr, "mailtls-scan: %s\n", out_error(s->w));
         return -1;
@@ -186,6 +187,7 @@ int main(int argc, char **argv)
         return 2;
     }
     feed->src = src;
+    sink.feed = feed;
     feed->ports = ports;
     feed->n_ports = n_ports;
 

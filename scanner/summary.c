@@ -79,7 +79,7 @@ void summary_count(struct summary *s, const struct record *r)
     }
 }
 
-void summary_status_line(struct summary *s, uint64_t now)
+void summary_status_line(struct summary *s, uint64_t now, uint64_t in_flight, bool input_read)
 {
     if (!s->live || now - s->last_line_ms < 1000)
         return;
@@ -88,8 +88,12 @@ void summary_status_line(struct summary *s, uint64_t now)
     s->last_line_ms = now;
     s->last_done = s->records;
     double share = s->records ? 100.0 * (double)s->starttls_offered / (double)s->records : 0;
-    fprintf(stderr, "\r%8.0fs  done %llu  %.0f/s  STARTTLS offered %.1f%%   ",
-            (double)(now - s->start_ms) / 1000.0, (unsigned long long)s->records, rate, share);
+    char eta[32] = "-";
+    if (input_read && rate > 0)
+        snprintf(eta, sizeof eta, "%.0fs", (double)in_flight / rate);
+    fprintf(stderr, "\r%6.0fs  done %llu  in flight %llu  %.0f/s  ETA %s  STARTTLS offered %.1f%%   ",
+            (double)(now - s->start_ms) / 1000.0, (unsigned long long)s->records,
+            (unsigned long long)in_flight, rate, eta, share);
 }
 
 void summary_finish(struct summary *s, const struct engine_stats *es, const struct tgt_counts *tc,

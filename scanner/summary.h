@@ -21,7 +21,9 @@ struct summary;
 
 struct summary *summary_new(const struct options *o, int argc, char **argv);
 void summary_count(struct summary *s, const struct record *r);
-void summary_status_line(struct summary *s, uint64_t now_ms);
+/* in_flight: probes started and not yet recorded; input_read: no more
+ * targets to read (then the ETA is the in-flight work at the current rate). */
+void summary_status_line(struct summary *s, uint64_t now_ms, uint64_t in_flight, bool input_read);
 void summary_finish(struct summary *s, const struct engine_stats *es, const struct tgt_counts *tc,
                     const struct feed *f);
 int summary_write_json(const struct summary *s, const char *path);
