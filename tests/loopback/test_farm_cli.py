@@ -166,9 +166,11 @@ def main():
         assert d2.returncode == 0, d2.stderr
         assert d1.stdout == d2.stdout, (d1.stdout, d2.stdout)
 
-    # Refusals: unknown profile, zero weights, non-loopback bind, bad port.
+    # Refusals: unknown profile, zero weights, bad numbers, a port twice;
+    # and a non-loopback bind.
     for bad in (["--profiles", "nonsense=1"], ["--profiles", "strict=0"],
-                ["--seed", "x"], ["--smtp", "70000"], ["--threads", "0"]):
+                ["--seed", "x"], ["--smtp", "70000"], ["--threads", "0"],
+                ["--smtp", "2600", "--imap", "2600"]):
         r = farm_cmd("--print-profile", "127.0.0.1", *bad)
         assert r.returncode == 2, (bad, r.returncode, r.stderr)
     for bind in ("192.0.2.1", "::", "10.0.0.1"):

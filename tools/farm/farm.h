@@ -108,6 +108,7 @@ struct farm_config {
     char *print_profile;
     uint32_t list_profiles;
     char *base;
+    bool debug;
     bool dump_config;
     bool help;
     bool version;

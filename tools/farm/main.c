@@ -36,6 +36,18 @@ static int validate(struct farm_config *cfg)
                         "--backlog must be positive\n");
         return -1;
     }
+    /* SO_REUSEPORT would let one port be bound twice, silently. */
+    struct listen_set set;
+    listen_specs_from_config(cfg, &set);
+    for (unsigned i = 0; i < set.n; i++) {
+        for (unsigned j = 0; j < i; j++) {
+            if (set.spec[i].port && set.spec[i].port == set.spec[j].port) {
+                fprintf(stderr, "mailtls-farm: port %u given twice (%s, %s)\n", set.spec[i].port,
+                        set.spec[j].kind, set.spec[i].kind);
+                return -1;
+            }
+        }
+    }
     if (cfg->list_profiles > (1u << 24)) {
         fprintf(stderr, "mailtls-farm: --list-profiles at most 16777216\n");
         return -1;

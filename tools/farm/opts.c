@@ -66,6 +66,8 @@ static const struct opt_def opt_table[] = {
     {"key", OPT_STR, NULL, "FILE", "PEM private key for --cert", OFF(key), false},
     {"ready-file", OPT_STR, NULL, "PATH", "write JSON with pid and ports once listening",
      OFF(ready_file), false},
+    {"debug", OPT_BOOL, NULL, NULL, "log every session phase change to stderr", OFF(debug),
+     false},
     {"print-profile", OPT_STR, NULL, "ADDR", "print the profile of ADDR and exit",
      OFF(print_profile), true},
     {"list-profiles", OPT_U32, "0", "N", "print 'ADDR PROFILE' for N addresses from --base, exit",

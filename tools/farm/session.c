@@ -38,6 +38,27 @@ static const unsigned char garbage_prefix[] = {
     0xc3, 0x28, 0xe2, 0x82, 0xc0, 0xaf, 0xed, 0xa0, 0x80, 0xf8, 0x88, 0x80, 0x80, 0x80,
     '\r', '\n', 0x00, 0x1b, '[',  '2',  'J',  0x7f, 0x00};
 
+static const char *const phase_names[] = {
+#define X(id) [PHASE_##id] = #id,
+    SESS_PHASES(X)
+#undef X
+};
+
+/* The one way to change phase. Deadlines follow from the phase (see
+ * sess_deadline), so nothing else needs updating; --debug logs it. */
+static void set_phase(struct sess *s, enum sess_phase to)
+{
+    if (s->w->sh->cfg->debug) {
+        char host[64];
+        sess_host_name(s, host, sizeof(host));
+        fprintf(stderr, "mailtls-farm: %s %s/%u %s: %s -> %s\n", host,
+                s->w->sh->listeners->spec[s->listener_idx].kind,
+                s->w->sh->listeners->spec[s->listener_idx].port, profile_name(s->profile),
+                phase_names[s->phase], phase_names[to]);
+    }
+    s->phase = to;
+}
+
 static void set_interest(struct sess *s, uint32_t events)
 {
     if (s->events == events)
@@ -197,7 +218,7 @@ void sess_sendf(struct sess *s, const char *fmt, ...)
 
 void sess_close_after_flush(struct sess *s, enum sess_end why)
 {
-    s->phase = PHASE_AWAIT_FLUSH_THEN_CLOSE;
+    set_phase(s, PHASE_AWAIT_FLUSH_THEN_CLOSE);
     s->end_after_flush = why;
 }
 
@@ -210,7 +231,7 @@ void sess_starttls_after_flush(struct sess *s)
         STAT_ADD(&s->w->stats, plaintext_after_starttls, s->rx_len);
         s->rx_len = 0;
     }
-    s->phase = PHASE_AWAIT_FLUSH_THEN_TLS;
+    set_phase(s, PHASE_AWAIT_FLUSH_THEN_TLS);
 }
 
 void sess_count_credentials(struct sess *s)
@@ -305,14 +326,14 @@ static void new_tls(struct sess *s)
         return;
     }
     SSL_set_accept_state(s->ssl);
-    s->phase = PHASE_AWAIT_HANDSHAKE;
+    set_phase(s, PHASE_AWAIT_HANDSHAKE);
 }
 
 /* After the go-ahead left: start TLS, or wait for the ClientHello to reset. */
 static void begin_tls(struct sess *s)
 {
     if (s->profile == PROFILE_RESET_TLS)
-        s->phase = PHASE_AWAIT_TLS_BYTES;
+        set_phase(s, PHASE_AWAIT_TLS_BYTES);
     else
         new_tls(s);
 }
@@ -330,7 +351,7 @@ static enum io_result handshake(struct sess *s)
     STAT_INC(&s->w->stats, tls_handshakes);
     if (s->profile == PROFILE_LEGACY_TLS)
         STAT_INC(&s->w->stats, tls_handshakes_legacy);
-    s->phase = PHASE_AWAIT_COMMAND;
+    set_phase(s, PHASE_AWAIT_COMMAND);
     if (s->is_implicit) {
         if (s->profile == PROFILE_BUSY)
             proto_busy(s);
@@ -530,7 +551,7 @@ void sess_on_deadline(struct sess *s)
     if (s->is_implicit) {
         new_tls(s);
     } else {
-        s->phase = PHASE_AWAIT_COMMAND;
+        set_phase(s, PHASE_AWAIT_COMMAND);
         proto_greet(s);
     }
     drive(s);
@@ -539,31 +560,31 @@ void sess_on_deadline(struct sess *s)
 void sess_start(struct sess *s)
 {
     const struct farm_config *cfg = s->w->sh->cfg;
-    s->phase = PHASE_AWAIT_COMMAND;
+    s->phase = PHASE_AWAIT_COMMAND; /* the initial phase, not a transition */
     s->events = UINT32_MAX; /* not registered with epoll yet */
     switch (s->profile) {
     case PROFILE_TARPIT:
-        s->phase = PHASE_AWAIT_CLIENT_LEAVE;
+        set_phase(s, PHASE_AWAIT_CLIENT_LEAVE);
         break;
     case PROFILE_GARBAGE:
-        s->phase = PHASE_AWAIT_CLIENT_LEAVE;
+        set_phase(s, PHASE_AWAIT_CLIENT_LEAVE);
         s->garbage_left = sizeof(garbage_prefix) + cfg->garbage_bytes;
         s->garbage_rng = (s->key ^ cfg->seed) | 1; /* xorshift needs nonzero */
         break;
     case PROFILE_DELAY:
-        s->phase = PHASE_AWAIT_DELAY;
+        set_phase(s, PHASE_AWAIT_DELAY);
         s->delay_until_ms = s->start_ms + cfg->delay_ms;
         break;
     case PROFILE_NO_TLS:
         if (s->is_implicit)
-            s->phase = PHASE_AWAIT_FLUSH_THEN_CLOSE; /* nothing queued: closes at once */
+            set_phase(s, PHASE_AWAIT_FLUSH_THEN_CLOSE); /* nothing queued: closes at once */
         else
             proto_greet(s);
         s->end_after_flush = END_SERVER_CLOSED;
         break;
     case PROFILE_RESET_TLS:
         if (s->is_implicit)
-            s->phase = PHASE_AWAIT_TLS_BYTES;
+            set_phase(s, PHASE_AWAIT_TLS_BYTES);
         else
             proto_greet(s);
         break;
@@ -594,6 +615,12 @@ void sess_end(struct sess *s, enum sess_end why, bool is_reset)
     if (s->is_dead)
         return;
     s->is_dead = true;
+    if (s->w->sh->cfg->debug) {
+        char host[64];
+        sess_host_name(s, host, sizeof(host));
+        fprintf(stderr, "mailtls-farm: %s %s: %s ends: %s%s\n", host, profile_name(s->profile),
+                phase_names[s->phase], end_name(why), is_reset ? " (reset)" : "");
+    }
     if (s->ssl) {
         if (why == END_COMPLETED && s->is_tls) {
             ERR_clear_error();

@@ -9,6 +9,7 @@
 #include "farm.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 
 static const char *const end_names[END__COUNT] = {
 #define X(id, name) [END_##id] = name,
@@ -65,6 +66,14 @@ void stats_print(FILE *out, const struct farm_config *cfg, const struct listen_s
             (unsigned long long)SUM(starttls_go_ahead),
             (unsigned long long)SUM(auth_creds_plaintext), (unsigned long long)SUM(auth_creds_tls),
             (unsigned long long)SUM(plaintext_after_starttls));
+    /* Process CPU (all threads), so a benchmark gets CPU per session. */
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        fprintf(out, ",\"cpu_user_ms\":%llu,\"cpu_sys_ms\":%llu",
+                (unsigned long long)ru.ru_utime.tv_sec * 1000 +
+                    (unsigned long long)ru.ru_utime.tv_usec / 1000,
+                (unsigned long long)ru.ru_stime.tv_sec * 1000 +
+                    (unsigned long long)ru.ru_stime.tv_usec / 1000);
     fputs(",\"ports\":{", out);
     for (unsigned i = 0; i < set->n; i++)
         fprintf(out, "%s\"%s/%u\":%llu", i ? "," : "", set->spec[i].kind, set->spec[i].port,
