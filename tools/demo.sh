@@ -1,7 +1,7 @@
 #!/bin/sh
 # The main job on a built-in local demo: starts a farm of mail servers on
 # loopback (mailtls-farm: every 127.1.0.x address behaves differently),
-# scans 64 of those hosts on all six mail ports, and prints what it found.
+# scans 64 of those hosts on the seven mail ports, and prints what it found.
 # Nothing leaves the machine. Run as root on Debian 12.
 set -eu
 cd "$(dirname "$0")/.."
@@ -14,18 +14,31 @@ farm_pid=""
 cleanup() { [ -n "$farm_pid" ] && kill "$farm_pid" 2>/dev/null; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-P="--smtp 12525 --smtps 12465 --imap 12143 --imaps 12993 --pop3 12110 --pop3s 12995"
-./build/mailtls-farm $P --delay-ms 1500 --ready-file "$work/ready.json" >"$work/farm.log" 2>&1 &
-farm_pid=$!
-i=0
-while [ ! -s "$work/ready.json" ]; do
-  i=$((i + 1)); [ $i -gt 100 ] && { echo "farm did not start:"; cat "$work/farm.log"; exit 1; }
-  sleep 0.1
-done
+# The standard mail ports make the demo read like a real scan (and let
+# mailtls-stats apply Shodan's port-based queries); if something on this
+# machine already holds them, high ports are used instead.
+start_farm() {
+  rm -f "$work/ready.json"
+  ./build/mailtls-farm $1 --delay-ms 1500 --ready-file "$work/ready.json" >"$work/farm.log" 2>&1 &
+  farm_pid=$!
+  i=0
+  while [ ! -s "$work/ready.json" ]; do
+    kill -0 "$farm_pid" 2>/dev/null || { farm_pid=""; return 1; }
+    i=$((i + 1)); [ $i -gt 100 ] && return 1
+    sleep 0.1
+  done
+}
+if start_farm "--smtp 25,587 --smtps 465 --imap 143 --imaps 993 --pop3 110 --pop3s 995"; then
+  ports="25,587,465,143,993,110,995"
+else
+  echo "(standard mail ports are busy on this machine: the demo uses 12xxx ports)"
+  start_farm "--smtp 12525 --smtps 12465 --imap 12143 --imaps 12993 --pop3 12110 --pop3s 12995" ||
+    { echo "farm did not start:"; cat "$work/farm.log"; exit 1; }
+  ports="12525/smtp,12465/smtps,12143/imap,12993/imaps,12110/pop3,12995/pop3s"
+fi
 
-echo "== mailtls-scan: 64 hosts (127.1.0.0/26) x 6 ports, served by mailtls-farm on loopback"
-./build/mailtls-scan --ehlo-name demo.mailtls.invalid --probe-auth \
-  -p 12525/smtp,12465/smtps,12143/imap,12993/imaps,12110/pop3,12995/pop3s \
+echo "== mailtls-scan: 64 hosts (127.1.0.0/26) x 7 ports, served by mailtls-farm on loopback"
+./build/mailtls-scan --ehlo-name demo.mailtls.invalid --probe-auth -p "$ports" \
   --read-timeout 3 --timeout 8 -o "$work/demo.json" --metadata "$work/meta.json" 127.1.0.0/26
 
 echo
@@ -35,7 +48,7 @@ import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 shown = 0
 for r in recs:
-    if r["port"] == 12525 and r["status"] == "ok" and r["starttls_ok"] and shown == 0:
+    if r["protocol"] == "smtp" and r["status"] == "ok" and r["starttls_ok"] and shown == 0:
         print(json.dumps(r, indent=None)[:1500]); shown += 1
 for r in recs:
     if r["status"] not in ("ok",):
@@ -56,5 +69,8 @@ for p in ports:
 print()
 print("== statuses:", dict(sorted(__import__("collections").Counter(r["status"] for r in recs).items())))
 PY
+echo
+echo "== mailtls-stats: Shodan-style indicators and facets from the same file"
+./build/mailtls-stats --top 3 "$work/demo.json" | sed -n '/== indicators/,/== facet country/p' 
 echo
 echo "records: $work/demo.json   summary: $work/meta.json"
