@@ -127,13 +127,121 @@ fail:
     return -1;
 }
 
+/* Everything a scan owns; scan_free() releases whatever was built. */
+struct scan {
+    struct tgt_source *src;
+    SSL_CTX *ctx;
+    struct resume_set *resume;
+    struct geo_db *geo;
+    struct out_writer *w;
+    struct summary *sum;
+    struct feed *feed;
+    struct sink sink;
+};
+
+static void scan_free(struct scan *sc)
+{
+    if (sc->feed) {
+        feed_dns_free(sc->feed);
+        tls_enum_free(sc->feed->tls_enum);
+        free(sc->feed);
+    }
+    workers_free(g_workers);
+    g_workers = NULL;
+    if (sc->w)
+        out_close(sc->w); /* only on error paths: the scan closes it itself */
+    tgt_source_free(sc->src);
+    SSL_CTX_free(sc->ctx);
+    summary_free(sc->sum);
+    geo_close(sc->geo);
+    resume_free(sc->resume);
+}
+
+/* Builds inputs, TLS, output, feed and engines. -1 after printing why. */
+static int scan_build(struct scan *sc, const struct options *o, int argc, char **argv, struct tgt_port *ports,
+                      size_t n_ports)
+{
+    char err[256];
+    struct tgt_source_opts so = {.seed = o->seed, .shards = o->shards, .shard = o->shard,
+                                 .no_default_blocklist = o->no_default_blocklist};
+    sc->src = tgt_source_new(&so);
+    if (!sc->src || add_inputs(o, sc->src) < 0)
+        return -1;
+    sc->ctx = tls_client_ctx(o->ca_file, err, sizeof err);
+    if (!sc->ctx)
+        goto fail;
+    bool csv = strcmp(o->format, "csv") == 0;
+    if (o->resume) {
+        uint64_t kept, redo;
+        sc->resume = resume_prepare(o->output, csv, err, sizeof err, &kept, &redo);
+        if (!sc->resume)
+            goto fail;
+        if (!o->quiet)
+            fprintf(stderr, "mailtls-scan: resuming %s: %llu records kept, %llu interrupted ones redone\n",
+                    o->output, (unsigned long long)kept, (unsigned long long)redo);
+    }
+    if (o->geoip || o->asn) {
+        sc->geo = geo_open(o->geoip, o->asn, err, sizeof err);
+        if (!sc->geo)
+            goto fail;
+    }
+    struct out_options oo = {.format = csv ? OUT_CSV : OUT_JSON, .gzip = o->gzip, .append = o->resume};
+    sc->w = out_open(o->output, &oo, err, sizeof err);
+    if (!sc->w)
+        goto fail;
+    sc->sum = summary_new(o, argc, argv);
+    sc->feed = calloc(1, sizeof *sc->feed);
+    if (!sc->sum || !sc->feed) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    struct feed *feed = sc->feed;
+    sc->sink = (struct sink){.w = sc->w, .sum = sc->sum, .geo = sc->geo, .resume = sc->resume, .feed = feed};
+    feed->src = sc->src;
+    feed->ports = ports;
+    feed->n_ports = n_ports;
+    feed->out = (struct engine_io){.ctx = &sc->sink, .emit = sink_emit, .tick = sink_tick};
+
+    struct engine_config cfg = {
+        .concurrency = fit_concurrency(o->concurrency),
+        .rate = o->rate,
+        .connect_timeout_ms = (uint32_t)(o->connect_timeout_s * 1000),
+        .read_timeout_ms = (uint32_t)(o->read_timeout_s * 1000),
+        .total_timeout_ms = (uint32_t)(o->total_timeout_s * 1000),
+        .grace_ms = (uint32_t)(o->grace_s * 1000),
+        .ehlo_name = o->ehlo_name ? o->ehlo_name : default_ehlo_name(),
+        .probe_auth = o->probe_auth,
+        .ssl_ctx = sc->ctx,
+    };
+    struct engine_io io = {.ctx = feed, .next_job = feed_next, .wait_fd = feed_wait_fd,
+                           .emit = feed_emit, .tick = feed_tick,
+                           .tls_test_setup = feed_tls_setup, .tls_test_done = feed_tls_done};
+    if (o->tls_versions || o->ciphers || o->save_certs) {
+        struct tls_enum_opts eo = {.versions = o->tls_versions, .ciphers = o->ciphers, .save_certs = o->save_certs,
+                                   .max_held = cfg.concurrency, .in_flight_max = cfg.concurrency,
+                                   .per_ip = o->per_ip, .ssl_ctx = sc->ctx};
+        feed->tls_enum = tls_enum_new(&eo, sink_emit_held, &sc->sink, err, sizeof err);
+        if (!feed->tls_enum)
+            goto fail;
+    }
+    if (feed_dns_setup(feed, o, &io, err, sizeof err) < 0)
+        goto fail;
+    g_workers = workers_new(&cfg, &io, o->threads, err, sizeof err);
+    if (!g_workers)
+        goto fail;
+    feed_dns_attach(feed, workers_main_engine(g_workers)); /* c-ares lives in engine 0's loop */
+    return 0;
+fail:
+    fprintf(stderr, "mailtls-scan: %s\n", err);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
     int rc = options_parse(argc, argv, &o);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-
     char err[256];
     struct tgt_port ports[64];
     size_t n_ports;
@@ -141,91 +249,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "mailtls-scan: --ports: %s\n", err);
         return 2;
     }
-    struct tgt_source_opts so = {.seed = o.seed, .shards = o.shards, .shard = o.shard,
-                                 .no_default_blocklist = o.no_default_blocklist};
-    struct tgt_source *src = tgt_source_new(&so);
-    if (!src || add_inputs(&o, src) < 0)
-        return 2;
-    SSL_CTX *ctx = tls_client_ctx(o.ca_file, err, sizeof err);
-    if (!ctx) {
-        fprintf(stderr, "mailtls-scan: %s\n", err);
+    struct scan sc = {0};
+    if (scan_build(&sc, &o, argc, argv, ports, n_ports) < 0) {
+        scan_free(&sc);
         return 2;
     }
-    bool csv = strcmp(o.format, "csv") == 0;
-    struct resume_set *resume = NULL;
-    if (o.resume) {
-        uint64_t kept, redo;
-        resume = resume_prepare(o.output, csv, err, sizeof err, &kept, &redo);
-        if (!resume) {
-            fprintf(stderr, "mailtls-scan: %s\n", err);
-            return 2;
-        }
-        if (!o.quiet)
-            fprintf(stderr, "mailtls-scan: resuming %s: %llu records kept, %llu interrupted ones redone\n",
-                    o.output, (unsigned long long)kept, (unsigned long long)redo);
-    }
-    struct geo_db *geo = NULL;
-    if (o.geoip || o.asn) {
-        geo = geo_open(o.geoip, o.asn, err, sizeof err);
-        if (!geo) {
-            fprintf(stderr, "mailtls-scan: %s\n", err);
-            return 2;
-        }
-    }
-    struct out_options oo = {.format = csv ? OUT_CSV : OUT_JSON, .gzip = o.gzip, .append = o.resume};
-    struct out_writer *w = out_open(o.output, &oo, err, sizeof err);
-    if (!w) {
-        fprintf(stderr, "mailtls-scan: %s\n", err);
-        return 2;
-    }
-
-    struct summary *sum = summary_new(&o, argc, argv);
-    struct sink sink = {.w = w, .sum = sum, .geo = geo, .resume = resume};
-    struct feed *feed = calloc(1, sizeof *feed);
-    if (!sum || !feed) {
-        fprintf(stderr, "mailtls-scan: out of memory\n");
-        return 2;
-    }
-    feed->src = src;
-    sink.feed = feed;
-    feed->ports = ports;
-    feed->n_ports = n_ports;
-
-    struct engine_config cfg = {
-        .concurrency = fit_concurrency(o.concurrency),
-        .rate = o.rate,
-        .connect_timeout_ms = (uint32_t)(o.connect_timeout_s * 1000),
-        .read_timeout_ms = (uint32_t)(o.read_timeout_s * 1000),
-        .total_timeout_ms = (uint32_t)(o.total_timeout_s * 1000),
-        .grace_ms = (uint32_t)(o.grace_s * 1000),
-        .ehlo_name = o.ehlo_name ? o.ehlo_name : default_ehlo_name(),
-        .probe_auth = o.probe_auth,
-        .ssl_ctx = ctx,
-    };
-    feed->out = (struct engine_io){.ctx = &sink, .emit = sink_emit, .tick = sink_tick};
-    struct engine_io io = {.ctx = feed, .next_job = feed_next, .wait_fd = feed_wait_fd,
-                           .emit = feed_emit, .tick = feed_tick,
-                           .tls_test_setup = feed_tls_setup, .tls_test_done = feed_tls_done};
-    if (o.tls_versions || o.ciphers || o.save_certs) {
-        struct tls_enum_opts eo = {.versions = o.tls_versions, .ciphers = o.ciphers, .save_certs = o.save_certs,
-                                   .max_held = cfg.concurrency, .in_flight_max = cfg.concurrency,
-                                   .per_ip = o.per_ip, .ssl_ctx = ctx};
-        feed->tls_enum = tls_enum_new(&eo, sink_emit_held, &sink, err, sizeof err);
-        if (!feed->tls_enum) {
-            fprintf(stderr, "mailtls-scan: %s\n", err);
-            return 2;
-        }
-    }
-    if (feed_dns_setup(feed, &o, &io, err, sizeof err) < 0) {
-        fprintf(stderr, "mailtls-scan: %s\n", err);
-        return 2;
-    }
-    g_workers = workers_new(&cfg, &io, o.threads, err, sizeof err);
-    if (!g_workers) {
-        fprintf(stderr, "mailtls-scan: %s\n", err);
-        return 2;
-    }
-    feed_dns_attach(feed, workers_main_engine(g_workers)); /* c-ares lives in engine 0's loop */
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -233,34 +261,23 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int run = workers_run(g_workers);
-    if (feed_dns_finish(feed) < 0) /* names still in resolution after a stop */
+    if (feed_dns_finish(sc.feed) < 0) /* names still in resolution after a stop */
         run = -1;
-    if (tls_enum_flush(feed->tls_enum) < 0) /* records still held after a stop */
+    if (tls_enum_flush(sc.feed->tls_enum) < 0) /* records still held after a stop */
         run = -1;
-    int closed = out_close(w);
+    int closed = out_close(sc.w);
+    sc.w = NULL;
     if (closed < 0)
         fprintf(stderr, "mailtls-scan: %s\n", out_error(NULL));
-    if (resume && !o.quiet)
+    if (sc.resume && !o.quiet)
         fprintf(stderr, "mailtls-scan: %llu targets skipped: done in the earlier run\n",
-                (unsigned long long)sink.resumed);
+                (unsigned long long)sc.sink.resumed);
     struct tgt_counts tc;
-    tgt_source_counts(src, &tc);
+    tgt_source_counts(sc.src, &tc);
     struct engine_stats es;
     workers_stats(g_workers, &es);
-    summary_finish(sum, &es, &tc, feed);
-    int meta = o.metadata ? summary_write_json(sum, o.metadata) : 0;
-
-    feed_dns_free(feed);
-    workers_free(g_workers);
-    g_workers = NULL;
-    tls_enum_free(feed->tls_enum);
-    tgt_source_free(src);
-    SSL_CTX_free(ctx);
-    summary_free(sum);
-    geo_close(geo);
-    resume_free(resume);
-    free(feed);
-    if (run < 0 || closed < 0 || meta < 0)
-        return 1;
-    return 0;
+    summary_finish(sc.sum, &es, &tc, sc.feed);
+    int meta = o.metadata ? summary_write_json(sc.sum, o.metadata) : 0;
+    scan_free(&sc);
+    return run < 0 || closed < 0 || meta < 0 ? 1 : 0;
 }
