@@ -125,7 +125,16 @@ def check_save_certs(c, pki, targets, work):
     c.check(all(r["status"] == "ok" for r in recs.values()), "--save-certs: scans ok")
 
 
+# The server logs a connection's end when its handler returns, a little after
+# the client closed (longer under ASan): ends are moved back by this much so
+# that a connection launched right after the previous one closed does not
+# count as overlapping. A real second simultaneous connection overlaps for the
+# whole 0.3 s the server holds it.
+CLOSE_NOTICE_S = 0.1
+
+
 def overlap(intervals):
+    intervals = [(a, max(a, b - CLOSE_NOTICE_S)) for a, b in intervals]
     ev = sorted([(a, 1) for a, b in intervals] + [(b, -1) for a, b in intervals])
     cur = peak = 0
     for _, d in ev:
