@@ -101,19 +101,15 @@ static void after_cleartext_caps(struct conn *c)
 static void caps_done(struct conn *c)
 {
     struct record *r = &c->rec;
+    caps_complete(r, c->is_tls);
     if (c->is_tls) {
-        rec_list_init(r, F_CAPS_AFTER_TLS);
-        rec_list_init(r, F_AUTH_AFTER_TLS);
         logout(c, STATUS_OK);
         return;
     }
-    rec_list_init(r, F_CAPS_BEFORE_TLS);
-    rec_list_init(r, F_AUTH_BEFORE_TLS);
     bool logindisabled = c->flags & IMAP_LOGINDISABLED;
     rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & IMAP_HAS_STARTTLS);
     rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, !logindisabled ||
-                                                     rec_list_contains(r, F_AUTH_BEFORE_TLS, "PLAIN", false) ||
-                                                     rec_list_contains(r, F_AUTH_BEFORE_TLS, "LOGIN", false));
+                                                     password_mechanism_before_tls(r));
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
         send_tagged(c, "LOGIN \"mailtls-probe\" \"not-a-real-password\"", IMAP_AWAIT_LOGIN_REPLY);
         return;

@@ -82,19 +82,15 @@ static void try_stls(struct conn *c)
 static void capa_done(struct conn *c)
 {
     struct record *r = &c->rec;
+    caps_complete(r, c->is_tls);
     if (c->is_tls) {
-        rec_list_init(r, F_CAPS_AFTER_TLS);
-        rec_list_init(r, F_AUTH_AFTER_TLS);
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
     }
-    rec_list_init(r, F_CAPS_BEFORE_TLS);
-    rec_list_init(r, F_AUTH_BEFORE_TLS);
     rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & POP3_HAS_STLS);
     if (!(c->flags & POP3_CAPA_FAILED))
         rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, (c->flags & POP3_HAS_USER) ||
-                                                         rec_list_contains(r, F_AUTH_BEFORE_TLS, "PLAIN", false) ||
-                                                         rec_list_contains(r, F_AUTH_BEFORE_TLS, "LOGIN", false));
+                                                         password_mechanism_before_tls(r));
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
         conn_send(c, "USER mailtls-probe\r\n", 20);
         conn_expect(c, POP3_AWAIT_USER_REPLY);

@@ -232,3 +232,15 @@ int pop3_status(const char *line, size_t len)
         return -1;
     return 0;
 }
+
+void caps_complete(struct record *r, bool after_tls)
+{
+    rec_list_init(r, after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS);
+    rec_list_init(r, after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS);
+}
+
+bool password_mechanism_before_tls(const struct record *r)
+{
+    return rec_list_contains(r, F_AUTH_BEFORE_TLS, "PLAIN", false) ||
+           rec_list_contains(r, F_AUTH_BEFORE_TLS, "LOGIN", false);
+}

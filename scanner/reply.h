@@ -49,6 +49,13 @@ void pop3_capa(struct record *r, bool after_tls, const char *line, size_t len, b
 /* "+OK ..." -> 1, "-ERR ..." -> -1, anything else 0. */
 int pop3_status(const char *line, size_t len);
 
+/* All capabilities of one side of TLS are known: makes the caps and auth
+ * lists of that side present (empty when nothing was offered). */
+void caps_complete(struct record *r, bool after_tls);
+/* PLAIN or LOGIN among the mechanisms offered before TLS: a password would
+ * travel in cleartext. */
+bool password_mechanism_before_tls(const struct record *r);
+
 /* Case-insensitive search for needle in a length-bounded haystack. */
 bool text_contains(const char *hay, size_t len, const char *needle);
 

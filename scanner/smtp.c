@@ -83,18 +83,14 @@ static void after_cleartext_ehlo(struct conn *c)
 static void ehlo_done(struct conn *c)
 {
     struct record *r = &c->rec;
+    caps_complete(r, c->is_tls);
     if (c->is_tls) {
-        rec_list_init(r, F_CAPS_AFTER_TLS);
-        rec_list_init(r, F_AUTH_AFTER_TLS);
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
     }
-    rec_list_init(r, F_CAPS_BEFORE_TLS);
-    rec_list_init(r, F_AUTH_BEFORE_TLS);
     bool starttls = c->flags & SMTP_HAS_STARTTLS;
     rec_set_bool(r, F_STARTTLS_OFFERED, starttls);
-    rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, rec_list_contains(r, F_AUTH_BEFORE_TLS, "PLAIN", false) ||
-                                                     rec_list_contains(r, F_AUTH_BEFORE_TLS, "LOGIN", false));
+    rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, password_mechanism_before_tls(r));
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
         conn_send(c, FAKE_AUTH_PLAIN, sizeof FAKE_AUTH_PLAIN - 1);
         conn_expect(c, SMTP_AWAIT_AUTH_REPLY);
