@@ -81,7 +81,7 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_CERT_DAYS_LEFT] = {"cert_days_left", RT_INT, 0, 0,
                           "Whole days from the probe to the leaf's notAfter, rounded down; negative once expired."},
     [F_CERT_SELF_SIGNED] = {"cert_self_signed", RT_BOOL, 0, 0,
-                            "Leaf issuer equals its subject and its signature verifies with its own key."},
+                            "Leaf is self-issued: issuer equals subject and key identifiers agree (signature not re-verified)."},
     [F_OCSP_STAPLED] = {"ocsp_stapled", RT_BOOL, 0, 0,
                         "An OCSP response was stapled to the handshake (status_request is sent on every probe); not validated."},
     [F_TLS_GROUP] = {"tls_group", RT_TEXT, 24, 0,
