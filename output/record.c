@@ -1,8 +1,9 @@
 /* record.c - the record's field table and its bounded arena storage. */
 #include "record.h"
 
+#include <ctype.h>
 #include <string.h>
-#include <strings.h>
+
 
 const char *mt_proto_name(enum mt_proto p)
 {
@@ -267,18 +268,33 @@ int rec_list_next(const struct record *r, enum rec_field f, uint16_t *cursor,
     return 1;
 }
 
-bool rec_list_contains(const struct record *r, enum rec_field f, const char *s, bool nocase)
+/* strncasecmp would stop at a NUL byte; server bytes may hold them */
+static bool bytes_equal_nocase(const unsigned char *a, const unsigned char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (tolower(a[i]) != tolower(b[i]))
+            return false;
+    return true;
+}
+
+bool rec_list_contains_bytes(const struct record *r, enum rec_field f, const void *data, size_t len,
+                             bool nocase)
 {
     uint16_t cur = 0;
     const unsigned char *it;
-    size_t len, slen = strlen(s);
-    while (rec_list_next(r, f, &cur, &it, &len)) {
-        if (len != slen)
+    size_t n;
+    while (rec_list_next(r, f, &cur, &it, &n)) {
+        if (n != len)
             continue;
-        if (nocase ? strncasecmp((const char *)it, s, len) == 0 : memcmp(it, s, len) == 0)
+        if (nocase ? bytes_equal_nocase(it, data, len) : memcmp(it, data, len) == 0)
             return true;
     }
     return false;
+}
+
+bool rec_list_contains(const struct record *r, enum rec_field f, const char *s, bool nocase)
+{
+    return rec_list_contains_bytes(r, f, s, strlen(s), nocase);
 }
 
 int64_t rec_int(const struct record *r, enum rec_field f)

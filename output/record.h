@@ -173,6 +173,9 @@ void rec_list_init(struct record *r, enum rec_field f);
  * items past max_items, setting the truncated bit. */
 void rec_list_add(struct record *r, enum rec_field f, const void *data, size_t len);
 bool rec_list_contains(const struct record *r, enum rec_field f, const char *s, bool nocase);
+/* The same for an item of explicit length (which may hold NUL bytes). */
+bool rec_list_contains_bytes(const struct record *r, enum rec_field f, const void *data, size_t len,
+                             bool nocase);
 
 /* Read access for writers. */
 int64_t rec_int(const struct record *r, enum rec_field f);

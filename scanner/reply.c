@@ -81,15 +81,14 @@ static bool token_is(const char *tok, size_t len, const char *word)
  * a repeated mechanism (old servers send both "AUTH" and "AUTH=") is kept once. */
 static void add_mechanism(struct record *r, enum rec_field f, const char *m, size_t len)
 {
-    char up[33];
+    char up[32];
     if (len == 0)
         return;
     if (len > 32)
         len = 32;
     for (size_t i = 0; i < len; i++)
         up[i] = (char)toupper((unsigned char)m[i]);
-    up[len] = 0;
-    if (!rec_list_contains(r, f, up, false))
+    if (!rec_list_contains_bytes(r, f, up, len, false))
         rec_list_add(r, f, up, len);
 }
 
