@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <string.h>
 
-
 const char *mt_proto_name(enum mt_proto p)
 {
     switch (p) {
