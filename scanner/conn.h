@@ -74,6 +74,7 @@ struct conn {
     uint64_t total_deadline_ms;
     uint64_t deadline_ms;  /* effective: min(phase deadline, total) */
     uint32_t heap_index;   /* position in the timer heap */
+    uint64_t subnet;       /* its /24 or /48 while counted for --per-subnet; 0 = not */
 
     SSL *tls;
     bool is_tls;           /* TLS is up; lines now come through SSL_read */

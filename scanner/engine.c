@@ -27,6 +27,7 @@
 
 #include "feed.h"
 #include "reply.h"
+#include "subnet.h"
 #include "timer.h"
 #include "tls.h"
 
@@ -35,6 +36,7 @@
 #define QUIT_WAIT_MAX_MS 2000
 #define INPUT_SLOT UINT32_MAX
 #define EXT_SLOT (UINT32_MAX - 1) /* fds of the caller (resolver); low bits = fd */
+#define PENDING_MAX 1024          /* jobs taken from the input but not yet started */
 
 struct engine {
     struct engine_config cfg;
@@ -54,10 +56,13 @@ struct engine {
     bool fatal;
     volatile sig_atomic_t stop_requested;
     uint64_t stop_at_ms; /* when the grace period ends; 0 = not stopping */
-    /* Descriptor exhaustion: the job that could not get a socket waits here,
-     * and in-flight probes are capped at what the system allowed. */
-    struct job retry_job;
-    bool has_retry;
+    /* Jobs that cannot start yet: their subnet is at --per-subnet, or no
+     * descriptor was left (then in-flight probes are also capped at what the
+     * system allowed). A fixed ring; input is not read while it is full. */
+    struct job *pending;
+    uint32_t pending_head, pending_n;
+    bool pending_blocked; /* none of them can start until a probe ends */
+    struct subnet_table subnets;
     uint64_t max_in_flight;
     bool warned_fd;
     uint64_t last_tick_ms;
@@ -169,6 +174,11 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
             e->fatal = true;
     }
     e->free_slots[e->free_n++] = c->slot;
+    if (c->subnet) {
+        subnet_remove(&e->subnets, c->subnet);
+        c->subnet = 0;
+    }
+    e->pending_blocked = false;
     e->input_waiting = false; /* a finished probe may make new jobs (TLS tests) */
 }
 
@@ -506,6 +516,37 @@ static void fill_record_identity(struct conn *c)
     }
 }
 
+static void pending_push(struct engine *e, const struct job *job)
+{
+    e->pending[(e->pending_head + e->pending_n) % PENDING_MAX] = *job;
+    e->pending_n++;
+}
+
+static bool subnet_has_room(const struct engine *e, const struct job *job)
+{
+    return e->cfg.per_subnet == 0 || subnet_count(&e->subnets, subnet_key(&job->addr)) < e->cfg.per_subnet;
+}
+
+/* Takes the oldest pending job whose subnet has room. */
+static bool pending_take(struct engine *e, struct job *out)
+{
+    if (e->pending_blocked)
+        return false;
+    for (uint32_t k = 0; k < e->pending_n; k++) {
+        struct job *j = &e->pending[(e->pending_head + k) % PENDING_MAX];
+        if (!subnet_has_room(e, j))
+            continue;
+        *out = *j;
+        /* fill the hole with the head, then drop the head */
+        *j = e->pending[e->pending_head];
+        e->pending_head = (e->pending_head + 1) % PENDING_MAX;
+        e->pending_n--;
+        return true;
+    }
+    e->pending_blocked = true;
+    return false;
+}
+
 static void launch(struct engine *e, const struct job *job)
 {
     uint32_t slot = e->free_slots[--e->free_n];
@@ -538,8 +579,7 @@ static void launch(struct engine *e, const struct job *job)
         e->free_slots[e->free_n++] = slot;
         e->stats.launched--;
         e->stats.in_flight--;
-        e->retry_job = *job;
-        e->has_retry = true;
+        pending_push(e, job); /* launch_ready keeps one ring slot for this */
         e->max_in_flight = e->stats.in_flight;
         if (!e->warned_fd) {
             e->warned_fd = true;
@@ -552,6 +592,10 @@ static void launch(struct engine *e, const struct job *job)
         int saved = errno;
         conn_finish(c, STATUS_LOCAL_ERROR, "socket: %s", strerror(saved));
         return;
+    }
+    if (e->cfg.per_subnet) {
+        c->subnet = subnet_key(&job->addr);
+        subnet_add(&e->subnets, c->subnet);
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -630,40 +674,47 @@ static void watch_input(struct engine *e, bool on)
     }
 }
 
+static bool input_open(const struct engine *e)
+{
+    /* one ring slot stays free for a job that finds no descriptor */
+    return !e->input_done && !e->input_waiting && e->pending_n < PENDING_MAX - 1;
+}
+
+static bool may_launch(const struct engine *e)
+{
+    return !e->stop_at_ms && e->free_n > 0 && !e->fatal &&
+           !(e->max_in_flight && e->stats.in_flight >= e->max_in_flight);
+}
+
 static void launch_ready(struct engine *e, uint64_t now)
 {
-    if (e->stop_at_ms || ((e->input_done || e->input_waiting) && !e->has_retry))
-        return;
     refill_tokens(e, now);
     /* bounded per turn so a huge input cannot starve the event loop */
-    for (int i = 0; i < 4096 && e->free_n > 0 && !e->fatal; i++) {
+    for (int i = 0; i < 4096 && may_launch(e); i++) {
         if (e->cfg.rate > 0 && e->tokens < 1.0)
             return;
-        if (e->max_in_flight && e->stats.in_flight >= e->max_in_flight)
-            return;
-        if (e->has_retry) {
-            e->has_retry = false;
-            if (e->cfg.rate > 0)
-                e->tokens -= 1.0;
-            launch(e, &e->retry_job);
-            if (e->input_done || e->input_waiting)
-                return;
-            continue;
-        }
         struct job job;
-        enum job_next r = e->io.next_job(e->io.ctx, &job);
-        if (r == JOB_END) {
-            e->input_done = true;
-            return;
-        }
-        if (r == JOB_FATAL) {
-            e->fatal = true;
-            return;
-        }
-        if (r == JOB_WAIT) {
-            e->input_waiting = true;
-            watch_input(e, true);
-            return;
+        if (!pending_take(e, &job)) {
+            if (!input_open(e))
+                return;
+            enum job_next r = e->io.next_job(e->io.ctx, &job);
+            if (r == JOB_END) {
+                e->input_done = true;
+                return;
+            }
+            if (r == JOB_FATAL) {
+                e->fatal = true;
+                return;
+            }
+            if (r == JOB_WAIT) {
+                e->input_waiting = true;
+                watch_input(e, true);
+                return;
+            }
+            if (!subnet_has_room(e, &job)) {
+                pending_push(e, &job);
+                continue;
+            }
         }
         if (e->cfg.rate > 0)
             e->tokens -= 1.0;
@@ -684,8 +735,7 @@ static int wait_timeout_ms(struct engine *e, uint64_t now)
         if (d)
             until = min_u64(until, d);
     }
-    bool can_launch = (e->has_retry || (!e->input_done && !e->input_waiting)) && !e->stop_at_ms &&
-                      e->free_n > 0 && !(e->max_in_flight && e->stats.in_flight >= e->max_in_flight);
+    bool can_launch = may_launch(e) && ((e->pending_n > 0 && !e->pending_blocked) || input_open(e));
     if (can_launch) {
         if (e->cfg.rate <= 0 || e->tokens >= 1.0)
             return 0;
@@ -739,21 +789,28 @@ static void dispatch(struct engine *e, const struct epoll_event *ev)
         on_readable(c);
 }
 
+/* A job taken from the input that never started still gets its answer. */
+static void interrupt_pending(struct engine *e, const struct job *j)
+{
+    if (j->kind == JOB_PROBE) {
+        static struct record rec; /* the loop thread's own; big for the stack */
+        job_to_record(j, &rec);
+        rec_set_status(&rec, STATUS_INTERRUPTED);
+        rec_set_str(&rec, F_ERROR, "scan interrupted before the probe started");
+        if (e->io.emit(e->io.ctx, j, &rec) < 0)
+            e->fatal = true;
+    } else if (e->io.tls_test_done) {
+        e->io.tls_test_done(e->io.ctx, j, NULL, false, STATUS_INTERRUPTED, "interrupted");
+    }
+}
+
 static void interrupt_all(struct engine *e)
 {
-    if (e->has_retry && e->free_n > 0) {
-        /* the job waiting for a descriptor was never started: record it */
-        struct conn *c = &e->pool[e->free_slots[e->free_n - 1]];
-        e->has_retry = false;
-        if (e->retry_job.kind == JOB_PROBE) {
-            job_to_record(&e->retry_job, &c->rec);
-            rec_set_status(&c->rec, STATUS_INTERRUPTED);
-            rec_set_str(&c->rec, F_ERROR, "scan interrupted before the probe started");
-            if (e->io.emit(e->io.ctx, &e->retry_job, &c->rec) < 0)
-                e->fatal = true;
-        } else if (e->io.tls_test_done) {
-            e->io.tls_test_done(e->io.ctx, &e->retry_job, NULL, false, STATUS_INTERRUPTED, "interrupted");
-        }
+    while (e->pending_n > 0) {
+        struct job j = e->pending[e->pending_head];
+        e->pending_head = (e->pending_head + 1) % PENDING_MAX;
+        e->pending_n--;
+        interrupt_pending(e, &j);
     }
     for (uint32_t i = 0; i < e->cfg.concurrency; i++)
         if (e->pool[i].phase != PHASE_FREE)
@@ -772,7 +829,7 @@ int engine_run(struct engine *e)
         launch_ready(e, now);
         if (e->fatal)
             break;
-        if (e->stats.in_flight == 0 && !e->has_retry && (e->input_done || e->stop_at_ms))
+        if (e->stats.in_flight == 0 && e->pending_n == 0 && (e->input_done || e->stop_at_ms))
             break;
         int n = epoll_wait(e->epfd, evs, EV_BATCH, wait_timeout_ms(e, now_ms()));
         if (n < 0 && errno != EINTR)
@@ -816,7 +873,9 @@ struct engine *engine_new(const struct engine_config *cfg, const struct engine_i
      * unused part of a large pool costs no resident memory */
     e->pool = calloc(cfg->concurrency, sizeof *e->pool);
     e->free_slots = calloc(cfg->concurrency, sizeof *e->free_slots);
-    if (e->epfd < 0 || !e->pool || !e->free_slots || timer_init(&e->timers, cfg->concurrency) < 0) {
+    e->pending = calloc(PENDING_MAX, sizeof *e->pending);
+    if (e->epfd < 0 || !e->pool || !e->free_slots || !e->pending || timer_init(&e->timers, cfg->concurrency) < 0 ||
+        subnet_init(&e->subnets, cfg->concurrency) < 0) {
         snprintf(err, errlen, "cannot set up the engine for %u connections: %s", cfg->concurrency,
                  strerror(errno));
         engine_free(e);
@@ -852,6 +911,8 @@ void engine_free(struct engine *e)
     if (e->epfd >= 0)
         close(e->epfd);
     timer_free(&e->timers);
+    subnet_free(&e->subnets);
+    free(e->pending);
     free(e->pool);
     free(e->free_slots);
     free(e);

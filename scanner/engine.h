@@ -20,6 +20,7 @@
 struct engine_config {
     uint32_t concurrency;        /* conns in flight at most (pool size) */
     double rate;                 /* new connections per second; 0 = unlimited */
+    uint32_t per_subnet;         /* probes in flight per /24 or /48; 0 = no cap */
     uint32_t connect_timeout_ms;
     uint32_t read_timeout_ms;    /* each reply, and the TLS handshake */
     uint32_t total_timeout_ms;   /* whole probe */

@@ -205,6 +205,7 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
     struct engine_config cfg = {
         .concurrency = fit_concurrency(o->concurrency),
         .rate = o->rate,
+        .per_subnet = o->per_subnet,
         .connect_timeout_ms = (uint32_t)(o->connect_timeout_s * 1000),
         .read_timeout_ms = (uint32_t)(o->read_timeout_s * 1000),
         .total_timeout_ms = (uint32_t)(o->total_timeout_s * 1000),

@@ -39,6 +39,8 @@ static const struct opt_def opt_table[] = {
     {"threads", 0, OT_U32, OFF(threads), "N", NULL, 1, 64,
      "event loops, one per thread, sharing the target stream and the output (default: number of cores)"},
     {"rate", 0, OT_RATE, OFF(rate), "N", "1000", 0, 10000000, "new connections per second at most (0 = no limit)"},
+    {"per-subnet", 0, OT_U32, OFF(per_subnet), "N", "32", 0, 1000000,
+     "probes in flight at most per /24 (IPv4) or /48 (IPv6): mail servers answer bursts with 421 (0 = no cap)"},
     {"connect-timeout", 0, OT_SECONDS, OFF(connect_timeout_s), "S", "10", 0.001, 3600, "seconds to wait for a TCP connect"},
     {"read-timeout", 0, OT_SECONDS, OFF(read_timeout_s), "S", "15", 0.001, 3600,
      "seconds to wait for each complete reply and for the TLS handshake"},

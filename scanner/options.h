@@ -23,6 +23,7 @@ struct options {
     bool gzip;
     uint32_t concurrency;
     uint32_t threads;
+    uint32_t per_subnet;
     double rate;
     double connect_timeout_s, read_timeout_s, total_timeout_s, grace_s;
     const char *ehlo_name;

@@ -114,6 +114,9 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
         struct engine_config c = *cfg;
         c.concurrency = cfg->concurrency / threads + (i < cfg->concurrency % threads ? 1 : 0);
         c.rate = cfg->rate / threads;
+        /* each loop counts its own probes: the cap is shared out, at least 1 */
+        if (cfg->per_subnet)
+            c.per_subnet = cfg->per_subnet / threads ? cfg->per_subnet / threads : 1;
         struct engine_io wio = {
             .ctx = w,
             .next_job = w_next_job,

@@ -51,7 +51,7 @@ def fd_exhaustion(tmp):
     farm = start_farm(tmp, "delay=1")
     try:
         out = os.path.join(tmp, "fd.json")
-        scan = subprocess.Popen([SCAN, "--threads", "1", "-p", "%d/smtp" % PORT, "--rate", "0", "-c", "400",
+        scan = subprocess.Popen([SCAN, "--threads", "1", "-p", "%d/smtp" % PORT, "--rate", "0", "-c", "400", "--per-subnet", "0",
                                  "-o", out, "127.5.0.0/22"], stderr=subprocess.PIPE, text=True)
         time.sleep(0.4)
         subprocess.run(["prlimit", "--pid", str(scan.pid), "--nofile=100:100"], check=True)
@@ -71,7 +71,7 @@ def interruption(tmp, sig):
     farm = start_farm(tmp, "tarpit=1")
     try:
         out = os.path.join(tmp, "int-%d.json.gz" % sig)
-        scan = subprocess.Popen([SCAN, "--threads", "1", "-p", "%d/smtp" % PORT, "--rate", "0", "-c", "300",
+        scan = subprocess.Popen([SCAN, "--threads", "1", "-p", "%d/smtp" % PORT, "--rate", "0", "-c", "300", "--per-subnet", "0",
                                  "--grace", "0.5", "-o", out, "127.6.0.0/24"], stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)
         scan.send_signal(sig)

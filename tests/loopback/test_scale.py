@@ -49,7 +49,7 @@ def main():
             capture_output=True, text=True, check=True).stdout.splitlines())
         out = os.path.join(tmp, "scale.json")
         t0 = time.time()
-        run = subprocess.run([SCAN, "-p", "%d/smtp" % PORT, "-c", "5000", "--rate", "1000", "--read-timeout", "25",
+        run = subprocess.run([SCAN, "-p", "%d/smtp" % PORT, "-c", "5000", "--per-subnet", "0", "--rate", "1000", "--read-timeout", "25",
                               "--timeout", "40", "-o", out, "-i", "-"],
                              input="".join("127.40.%d.%d\n" % (i // 256, i % 256) for i in range(10000)),
                              capture_output=True, text=True, timeout=600)

@@ -1,0 +1,89 @@
+/* subnet.c - in-flight counts per /24 or /48 (see subnet.h). */
+#include "subnet.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+int subnet_init(struct subnet_table *t, uint32_t max_in_flight)
+{
+    uint32_t cap = 16;
+    while (cap < 2 * max_in_flight)
+        cap <<= 1;
+    t->keys = calloc(cap, sizeof *t->keys);
+    t->counts = calloc(cap, sizeof *t->counts);
+    t->mask = cap - 1;
+    return t->keys && t->counts ? 0 : -1;
+}
+
+void subnet_free(struct subnet_table *t)
+{
+    free(t->keys);
+    free(t->counts);
+    t->keys = NULL;
+    t->counts = NULL;
+}
+
+uint64_t subnet_key(const struct sockaddr_storage *addr)
+{
+    if (addr->ss_family == AF_INET) {
+        const unsigned char *a = (const unsigned char *)&((const struct sockaddr_in *)addr)->sin_addr;
+        return (4ull << 56) | ((uint64_t)a[0] << 16) | ((uint64_t)a[1] << 8) | a[2];
+    }
+    if (addr->ss_family == AF_INET6) {
+        const unsigned char *a = ((const struct sockaddr_in6 *)addr)->sin6_addr.s6_addr;
+        uint64_t k = 6ull << 56;
+        for (int i = 0; i < 6; i++)
+            k |= (uint64_t)a[i] << (8 * (5 - i));
+        return k;
+    }
+    return 0;
+}
+
+static uint32_t slot_of(const struct subnet_table *t, uint64_t key)
+{
+    uint64_t h = key * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32) & t->mask;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static uint32_t find(const struct subnet_table *t, uint64_t key)
+{
+    uint32_t i = slot_of(t, key);
+    while (t->keys[i] && t->keys[i] != key)
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+uint32_t subnet_count(const struct subnet_table *t, uint64_t key)
+{
+    uint32_t i = find(t, key);
+    return t->keys[i] ? t->counts[i] : 0;
+}
+
+void subnet_add(struct subnet_table *t, uint64_t key)
+{
+    uint32_t i = find(t, key);
+    t->keys[i] = key;
+    t->counts[i]++;
+}
+
+void subnet_remove(struct subnet_table *t, uint64_t key)
+{
+    uint32_t i = find(t, key);
+    if (!t->keys[i] || --t->counts[i] > 0)
+        return;
+    /* backward-shift deletion keeps every probe sequence unbroken */
+    uint32_t hole = i;
+    for (uint32_t j = (i + 1) & t->mask; t->keys[j]; j = (j + 1) & t->mask) {
+        uint32_t home = slot_of(t, t->keys[j]);
+        bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+        if (movable) {
+            t->keys[hole] = t->keys[j];
+            t->counts[hole] = t->counts[j];
+            hole = j;
+        }
+    }
+    t->keys[hole] = 0;
+    t->counts[hole] = 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * subnet.h - how many probes are in flight per /24 (IPv4) or /48 (IPv6).
+ *
+ * Mail servers answer 421 to bursts from one client, and a /24 is often
+ * one provider's cluster: --per-subnet caps simultaneous connections per
+ * subnet. The table is sized once for the pool (at most one entry per conn
+ * in flight), open addressing with backward-shift deletion, so it never
+ * grows and never fills with tombstones.
+ */
+#ifndef MAILTLS_SUBNET_H
+#define MAILTLS_SUBNET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct subnet_table {
+    uint64_t *keys;  /* 0 = empty slot */
+    uint32_t *counts;
+    uint32_t mask;
+};
+
+int subnet_init(struct subnet_table *t, uint32_t max_in_flight);
+void subnet_free(struct subnet_table *t);
+/* The subnet of an address: nonzero key for AF_INET/AF_INET6. */
+uint64_t subnet_key(const struct sockaddr_storage *addr);
+uint32_t subnet_count(const struct subnet_table *t, uint64_t key);
+void subnet_add(struct subnet_table *t, uint64_t key);
+void subnet_remove(struct subnet_table *t, uint64_t key);
+
+#endif
