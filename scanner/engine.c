@@ -62,7 +62,8 @@ struct engine {
     struct job *pending;
     uint32_t pending_head, pending_n;
     bool pending_blocked; /* none of them can start until a probe ends */
-    struct subnet_table subnets;
+    struct subnet_table own_subnets;
+    struct subnet_table *subnets; /* own_subnets, or the table all loops share */
     uint64_t max_in_flight;
     bool warned_fd;
     uint64_t last_tick_ms;
@@ -175,7 +176,7 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
     }
     e->free_slots[e->free_n++] = c->slot;
     if (c->subnet) {
-        subnet_remove(&e->subnets, c->subnet);
+        subnet_release(e->subnets, c->subnet);
         c->subnet = 0;
     }
     e->pending_blocked = false;
@@ -522,19 +523,28 @@ static void pending_push(struct engine *e, const struct job *job)
     e->pending_n++;
 }
 
-static bool subnet_has_room(const struct engine *e, const struct job *job)
+/* Reserves a place for job in its subnet: *key is what launch() records
+ * (0 without a cap); false when the subnet is at --per-subnet. */
+static bool subnet_reserve(struct engine *e, const struct job *job, uint64_t *key)
 {
-    return e->cfg.per_subnet == 0 || subnet_count(&e->subnets, subnet_key(&job->addr)) < e->cfg.per_subnet;
+    *key = 0;
+    if (e->cfg.per_subnet == 0)
+        return true;
+    uint64_t k = subnet_key(&job->addr);
+    if (!subnet_acquire(e->subnets, k, e->cfg.per_subnet))
+        return false;
+    *key = k;
+    return true;
 }
 
-/* Takes the oldest pending job whose subnet has room. */
-static bool pending_take(struct engine *e, struct job *out)
+/* Takes the oldest pending job whose subnet has room (reserving it). */
+static bool pending_take(struct engine *e, struct job *out, uint64_t *subnet)
 {
     if (e->pending_blocked)
         return false;
     for (uint32_t k = 0; k < e->pending_n; k++) {
         struct job *j = &e->pending[(e->pending_head + k) % PENDING_MAX];
-        if (!subnet_has_room(e, j))
+        if (!subnet_reserve(e, j, subnet))
             continue;
         *out = *j;
         /* fill the hole with the head, then drop the head */
@@ -547,7 +557,7 @@ static bool pending_take(struct engine *e, struct job *out)
     return false;
 }
 
-static void launch(struct engine *e, const struct job *job)
+static void launch(struct engine *e, const struct job *job, uint64_t subnet)
 {
     uint32_t slot = e->free_slots[--e->free_n];
     struct conn *c = &e->pool[slot];
@@ -579,6 +589,8 @@ static void launch(struct engine *e, const struct job *job)
         e->free_slots[e->free_n++] = slot;
         e->stats.launched--;
         e->stats.in_flight--;
+        if (subnet)
+            subnet_release(e->subnets, subnet);
         pending_push(e, job); /* launch_ready keeps one ring slot for this */
         e->max_in_flight = e->stats.in_flight;
         if (!e->warned_fd) {
@@ -593,10 +605,7 @@ static void launch(struct engine *e, const struct job *job)
         conn_finish(c, STATUS_LOCAL_ERROR, "socket: %s", strerror(saved));
         return;
     }
-    if (e->cfg.per_subnet) {
-        c->subnet = subnet_key(&job->addr);
-        subnet_add(&e->subnets, c->subnet);
-    }
+    c->subnet = subnet; /* released when the conn finishes */
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     set_deadline(c, c->start_ms + e->cfg.connect_timeout_ms);
@@ -694,7 +703,8 @@ static void launch_ready(struct engine *e, uint64_t now)
         if (e->cfg.rate > 0 && e->tokens < 1.0)
             return;
         struct job job;
-        if (!pending_take(e, &job)) {
+        uint64_t subnet;
+        if (!pending_take(e, &job, &subnet)) {
             if (!input_open(e))
                 return;
             enum job_next r = e->io.next_job(e->io.ctx, &job);
@@ -711,14 +721,14 @@ static void launch_ready(struct engine *e, uint64_t now)
                 watch_input(e, true);
                 return;
             }
-            if (!subnet_has_room(e, &job)) {
+            if (!subnet_reserve(e, &job, &subnet)) {
                 pending_push(e, &job);
                 continue;
             }
         }
         if (e->cfg.rate > 0)
             e->tokens -= 1.0;
-        launch(e, &job);
+        launch(e, &job, subnet);
     }
 }
 
@@ -846,8 +856,10 @@ int engine_run(struct engine *e)
             interrupt_all(e);
         if (now - e->last_tick_ms >= TICK_MS) {
             e->last_tick_ms = now;
-            /* input shared with other threads may have refilled meanwhile */
+            /* input shared with other threads may have refilled meanwhile,
+             * and their probes may have freed places in a shared subnet */
             e->input_waiting = false;
+            e->pending_blocked = false;
             if (e->io.tick && e->io.tick(e->io.ctx, now) < 0)
                 e->fatal = true;
         }
@@ -875,12 +887,13 @@ struct engine *engine_new(const struct engine_config *cfg, const struct engine_i
     e->free_slots = calloc(cfg->concurrency, sizeof *e->free_slots);
     e->pending = calloc(PENDING_MAX, sizeof *e->pending);
     if (e->epfd < 0 || !e->pool || !e->free_slots || !e->pending || timer_init(&e->timers, cfg->concurrency) < 0 ||
-        subnet_init(&e->subnets, cfg->concurrency) < 0) {
+        (!cfg->subnets && subnet_init(&e->own_subnets, cfg->concurrency) < 0)) {
         snprintf(err, errlen, "cannot set up the engine for %u connections: %s", cfg->concurrency,
                  strerror(errno));
         engine_free(e);
         return NULL;
     }
+    e->subnets = cfg->subnets ? cfg->subnets : &e->own_subnets;
     /* hand out low slots first: fewer pages touched at low concurrency */
     for (uint32_t i = 0; i < cfg->concurrency; i++) {
         uint32_t slot = cfg->concurrency - 1 - i;
@@ -911,7 +924,8 @@ void engine_free(struct engine *e)
     if (e->epfd >= 0)
         close(e->epfd);
     timer_free(&e->timers);
-    subnet_free(&e->subnets);
+    if (e->subnets == &e->own_subnets)
+        subnet_free(&e->own_subnets);
     free(e->pending);
     free(e->pool);
     free(e->free_slots);

@@ -21,6 +21,7 @@ struct engine_config {
     uint32_t concurrency;        /* conns in flight at most (pool size) */
     double rate;                 /* new connections per second; 0 = unlimited */
     uint32_t per_subnet;         /* probes in flight per /24 or /48; 0 = no cap */
+    struct subnet_table *subnets; /* shared by all loops (workers.c); NULL = the engine's own */
     uint32_t connect_timeout_ms;
     uint32_t read_timeout_ms;    /* each reply, and the TLS handshake */
     uint32_t total_timeout_ms;   /* whole probe */
@@ -68,6 +69,7 @@ struct engine_stats {
 };
 
 struct engine;
+struct subnet_table;
 
 struct engine *engine_new(const struct engine_config *cfg, const struct engine_io *io, char *err,
                           size_t errlen);

@@ -13,6 +13,7 @@ int subnet_init(struct subnet_table *t, uint32_t max_in_flight)
     t->keys = calloc(cap, sizeof *t->keys);
     t->counts = calloc(cap, sizeof *t->counts);
     t->mask = cap - 1;
+    pthread_mutex_init(&t->lock, NULL);
     return t->keys && t->counts ? 0 : -1;
 }
 
@@ -22,6 +23,7 @@ void subnet_free(struct subnet_table *t)
     free(t->counts);
     t->keys = NULL;
     t->counts = NULL;
+    pthread_mutex_destroy(&t->lock);
 }
 
 uint64_t subnet_key(const struct sockaddr_storage *addr)
@@ -55,24 +57,27 @@ static uint32_t find(const struct subnet_table *t, uint64_t key)
     return i;
 }
 
-uint32_t subnet_count(const struct subnet_table *t, uint64_t key)
+bool subnet_acquire(struct subnet_table *t, uint64_t key, uint32_t cap)
 {
+    pthread_mutex_lock(&t->lock);
     uint32_t i = find(t, key);
-    return t->keys[i] ? t->counts[i] : 0;
+    bool ok = !t->keys[i] || t->counts[i] < cap;
+    if (ok) {
+        t->keys[i] = key;
+        t->counts[i]++;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return ok;
 }
 
-void subnet_add(struct subnet_table *t, uint64_t key)
+void subnet_release(struct subnet_table *t, uint64_t key)
 {
+    pthread_mutex_lock(&t->lock);
     uint32_t i = find(t, key);
-    t->keys[i] = key;
-    t->counts[i]++;
-}
-
-void subnet_remove(struct subnet_table *t, uint64_t key)
-{
-    uint32_t i = find(t, key);
-    if (!t->keys[i] || --t->counts[i] > 0)
+    if (!t->keys[i] || --t->counts[i] > 0) {
+        pthread_mutex_unlock(&t->lock);
         return;
+    }
     /* backward-shift deletion keeps every probe sequence unbroken */
     uint32_t hole = i;
     for (uint32_t j = (i + 1) & t->mask; t->keys[j]; j = (j + 1) & t->mask) {
@@ -86,4 +91,5 @@ void subnet_remove(struct subnet_table *t, uint64_t key)
     }
     t->keys[hole] = 0;
     t->counts[hole] = 0;
+    pthread_mutex_unlock(&t->lock);
 }

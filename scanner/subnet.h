@@ -5,17 +5,21 @@
  * one provider's cluster: --per-subnet caps simultaneous connections per
  * subnet. The table is sized once for the pool (at most one entry per conn
  * in flight), open addressing with backward-shift deletion, so it never
- * grows and never fills with tombstones.
+ * grows and never fills with tombstones. With --threads every loop shares
+ * one table, so the cap holds for the whole scan; a mutex guards it
+ * (uncontended in a single loop: two lock pairs per probe).
  */
 #ifndef MAILTLS_SUBNET_H
 #define MAILTLS_SUBNET_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 struct subnet_table {
-    uint64_t *keys;  /* 0 = empty slot */
+    pthread_mutex_t lock;
+    uint64_t *keys; /* 0 = empty slot */
     uint32_t *counts;
     uint32_t mask;
 };
@@ -24,8 +28,8 @@ int subnet_init(struct subnet_table *t, uint32_t max_in_flight);
 void subnet_free(struct subnet_table *t);
 /* The subnet of an address: nonzero key for AF_INET/AF_INET6. */
 uint64_t subnet_key(const struct sockaddr_storage *addr);
-uint32_t subnet_count(const struct subnet_table *t, uint64_t key);
-void subnet_add(struct subnet_table *t, uint64_t key);
-void subnet_remove(struct subnet_table *t, uint64_t key);
+/* Counts one more probe in key's subnet if it has fewer than cap. */
+bool subnet_acquire(struct subnet_table *t, uint64_t key, uint32_t cap);
+void subnet_release(struct subnet_table *t, uint64_t key);
 
 #endif

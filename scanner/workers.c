@@ -1,6 +1,8 @@
 /* workers.c - N engines, one feed, one lock (see workers.h). */
 #include "workers.h"
 
+#include "subnet.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,8 @@ struct workers {
     unsigned n;
     struct engine *engines[WORKERS_MAX];
     int results[WORKERS_MAX];
+    struct subnet_table subnets; /* --per-subnet counts for all loops */
+    bool has_subnets;
 };
 
 static enum job_next w_next_job(void *ctx, struct job *out)
@@ -110,13 +114,17 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
     pthread_mutex_init(&w->lock, NULL);
     w->shared = *io;
     w->n = threads;
+    if (subnet_init(&w->subnets, cfg->concurrency) < 0) {
+        snprintf(err, errlen, "out of memory");
+        free(w);
+        return NULL;
+    }
+    w->has_subnets = true;
     for (unsigned i = 0; i < threads; i++) {
         struct engine_config c = *cfg;
         c.concurrency = cfg->concurrency / threads + (i < cfg->concurrency % threads ? 1 : 0);
         c.rate = cfg->rate / threads;
-        /* each loop counts its own probes: the cap is shared out, at least 1 */
-        if (cfg->per_subnet)
-            c.per_subnet = cfg->per_subnet / threads ? cfg->per_subnet / threads : 1;
+        c.subnets = &w->subnets; /* one count per subnet for the whole scan */
         struct engine_io wio = {
             .ctx = w,
             .next_job = w_next_job,
@@ -200,6 +208,8 @@ void workers_free(struct workers *w)
         return;
     for (unsigned i = 0; i < w->n; i++)
         engine_free(w->engines[i]);
+    if (w->has_subnets)
+        subnet_free(&w->subnets);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }

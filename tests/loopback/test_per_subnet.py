@@ -30,6 +30,7 @@ class SlowSmtp:
         self.lock = threading.Lock()
         self.open = collections.Counter()
         self.peak = collections.Counter()
+        self.total = self.total_peak = 0
         self.stop = False
         threading.Thread(target=self.accept, daemon=True).start()
 
@@ -47,6 +48,8 @@ class SlowSmtp:
         with self.lock:
             self.open[net] += 1
             self.peak[net] = max(self.peak[net], self.open[net])
+            self.total += 1
+            self.total_peak = max(self.total_peak, self.total)
         counted = True
 
         def done():  # the conversation is over once the last reply is sent
@@ -54,6 +57,7 @@ class SlowSmtp:
             if counted:
                 with self.lock:
                     self.open[net] -= 1
+                    self.total -= 1
                 counted = False
         try:
             conn.settimeout(5)
@@ -74,9 +78,10 @@ class SlowSmtp:
             conn.close()
 
 
-def run(srv, cap, out):
+def run(srv, cap, out, threads=1, conc=200):
     srv.peak.clear()
-    r = subprocess.run([SCAN, "-q", "--threads", "1", "-p", "%d/smtp" % srv.port, "-c", "200", "--rate", "0",
+    srv.total_peak = 0
+    r = subprocess.run([SCAN, "-q", "--threads", str(threads), "-p", "%d/smtp" % srv.port, "-c", str(conc), "--rate", "0",
                         "--per-subnet", str(cap), "-o", out, "127.51.0.0/23"], capture_output=True, text=True,
                        timeout=120)
     recs = [json.loads(line) for line in open(out)]
@@ -100,6 +105,12 @@ def main():
               "--per-subnet 8: 512 records, all ok (%d)" % len(recs))
         check(peak and max(peak.values()) <= 8, "--per-subnet 8: at most 8 at once per /24 (%s)" % peak)
         check(peak and min(peak.values()) == 8, "--per-subnet 8: the cap is reached, so it is what bounds (%s)" % peak)
+        rc, recs, peak = run(srv, 8, os.path.join(tmp, "threads.json"), threads=2)
+        check(rc == 0 and len(recs) == 512, "--per-subnet 8 --threads 2: 512 records")
+        check(peak and max(peak.values()) <= 8, "--threads 2: the cap holds for the whole scan (%s)" % peak)
+        rc, recs, peak = run(srv, 32, os.path.join(tmp, "room.json"), threads=2, conc=60)
+        check(rc == 0 and len(recs) == 512, "-c 60 --per-subnet 32 --threads 2: 512 records")
+        check(srv.total_peak == 60, "-c 60 with room in both /24s: all 60 in flight (%d)" % srv.total_peak)
         rc, recs, peak = run(srv, 0, os.path.join(tmp, "uncapped.json"))
         check(rc == 0 and len(recs) == 512, "--per-subnet 0: 512 records")
         check(peak and max(peak.values()) > 8, "--per-subnet 0: more than 8 at once per /24 (%s)" % peak)
