@@ -561,6 +561,11 @@ static void launch(struct engine *e, const struct job *job, uint64_t subnet)
 {
     uint32_t slot = e->free_slots[--e->free_n];
     struct conn *c = &e->pool[slot];
+    if (!c->eng) { /* first use of this slot */
+        c->slot = slot;
+        c->eng = e;
+        c->heap_index = TIMER_NONE;
+    }
     c->job = *job;
     c->ops = ops_for(job->port.proto);
     c->start_ms = now_ms();
@@ -881,8 +886,6 @@ struct engine *engine_new(const struct engine_config *cfg, const struct engine_i
     e->io = *io;
     e->input_fd_registered = -1;
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
-    /* calloc'd pages are touched only when a slot is first used, so an
-     * unused part of a large pool costs no resident memory */
     e->pool = calloc(cfg->concurrency, sizeof *e->pool);
     e->free_slots = calloc(cfg->concurrency, sizeof *e->free_slots);
     e->pending = calloc(PENDING_MAX, sizeof *e->pending);
@@ -894,15 +897,11 @@ struct engine *engine_new(const struct engine_config *cfg, const struct engine_i
         return NULL;
     }
     e->subnets = cfg->subnets ? cfg->subnets : &e->own_subnets;
-    /* hand out low slots first: fewer pages touched at low concurrency */
-    for (uint32_t i = 0; i < cfg->concurrency; i++) {
-        uint32_t slot = cfg->concurrency - 1 - i;
-        e->free_slots[i] = slot;
-        e->pool[slot].slot = slot;
-        e->pool[slot].fd = -1;
-        e->pool[slot].eng = e;
-        e->pool[slot].heap_index = TIMER_NONE;
-    }
+    /* Hand out low slots first: fewer pages touched at low concurrency. A
+     * slot's struct is written only when it is first used (launch), so an
+     * unused part of the pool costs no resident memory at all. */
+    for (uint32_t i = 0; i < cfg->concurrency; i++)
+        e->free_slots[i] = cfg->concurrency - 1 - i;
     e->free_n = cfg->concurrency;
     return e;
 }
