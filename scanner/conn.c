@@ -1,0 +1,458 @@
+/*
+ * conn.c - one connection's life: deadlines, epoll interest, sending,
+ * framing received lines for the protocol, the TLS handshake, and the end
+ * of the probe. engine.c owns the pool and the loop and calls in here with
+ * readiness (conn_on_event) and expired deadlines (conn_on_deadline); the
+ * protocol files use the conn_* actions declared in conn.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+#include "reply.h"
+#include "tls.h"
+
+/* ---- phase names and deadlines ---------------------------------------- */
+
+static const char *phase_name(const struct conn *c)
+{
+    switch (c->phase) {
+    case PHASE_FREE: return "free";
+    case PHASE_CONNECTING: return "connect";
+    case PHASE_TLS_HANDSHAKE: return "tls-handshake";
+    case PHASE_AWAIT_QUIT_REPLY: return "await-quit-reply";
+    default: return c->ops->phase_name(c->phase);
+    }
+}
+
+void conn_set_deadline(struct conn *c, uint64_t phase_deadline_ms)
+{
+    c->deadline_ms = min_u64(phase_deadline_ms, c->total_deadline_ms);
+    timer_set(&c->eng->timers, c);
+}
+
+static void set_phase(struct conn *c, int phase, uint32_t timeout_ms)
+{
+    c->phase = phase;
+    conn_set_deadline(c, now_ms() + timeout_ms);
+}
+
+/* ---- epoll interest ----------------------------------------------------- */
+
+uint64_t conn_ev_key(const struct conn *c)
+{
+    return ((uint64_t)c->slot << 32) | c->gen;
+}
+
+static void update_interest(struct conn *c)
+{
+    uint32_t mask;
+    if (c->phase == PHASE_CONNECTING)
+        mask = EPOLLOUT;
+    else
+        mask = EPOLLIN | ((c->tx_len > 0 || c->tls_wants_write) ? EPOLLOUT : 0);
+    if (mask == c->epoll_mask)
+        return;
+    struct epoll_event ev = {.events = mask, .data.u64 = conn_ev_key(c)};
+    epoll_ctl(c->eng->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->epoll_mask = mask;
+}
+
+/* ---- finishing ------------------------------------------------------- */
+
+static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va_list ap)
+{
+    struct engine *e = c->eng;
+    if (c->phase == PHASE_FREE)
+        return;
+    struct record *r = &c->rec;
+    rec_set_status(r, status);
+    if (fmt) {
+        char buf[256];
+        int n = vsnprintf(buf, sizeof buf, fmt, ap);
+        if (n > 0)
+            rec_set_text(r, F_ERROR, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    }
+    rec_set_str(r, F_PHASE, phase_name(c));
+    rec_set_int(r, F_TIME_MS, (int64_t)(now_ms() - c->start_ms));
+    bool is_test = c->job.kind == JOB_TLS_TEST;
+    if (is_test && !c->test_reported && e->io.tls_test_done) {
+        size_t elen = 0;
+        const unsigned char *etext = rec_has(r, F_ERROR) ? rec_text(r, F_ERROR, &elen) : NULL;
+        char ebuf[256];
+        snprintf(ebuf, sizeof ebuf, "%.*s", (int)elen, etext ? (const char *)etext : "");
+        c->test_reported = true;
+        e->io.tls_test_done(e->io.ctx, &c->job, NULL, false, status, ebuf);
+    }
+
+    tls_detach(c);
+    if (c->fd >= 0)
+        close(c->fd); /* also removes it from the epoll set */
+    c->fd = -1;
+    timer_remove(&e->timers, c);
+    c->phase = PHASE_FREE;
+    c->gen++;
+
+    engine_conn_finished(e, c, status, is_test);
+}
+
+void conn_finish(struct conn *c, enum rec_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    finish_v(c, status, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+/* Writes what tx holds; keeps the rest for EPOLLOUT. */
+static void flush_tx(struct conn *c)
+{
+    while (c->tx_len > 0) {
+        size_t n = 0;
+        if (c->is_tls) {
+            char err[160];
+            enum tls_io r = tls_write(c, c->tx, c->tx_len, &n, err, sizeof err);
+            if (r == TLS_IO_WANT)
+                break;
+            if (r != TLS_IO_DONE) {
+                conn_finish(c, r == TLS_IO_EOF ? STATUS_CLOSED : STATUS_RESET, "%s", err);
+                return;
+            }
+        } else {
+            ssize_t w = send(c->fd, c->tx, c->tx_len, MSG_NOSIGNAL);
+            if (w < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    break;
+                int saved = errno;
+                conn_finish(c, saved == ECONNRESET || saved == EPIPE ? STATUS_RESET : STATUS_CLOSED,
+                            "send: %s", strerror(saved));
+                return;
+            }
+            n = (size_t)w;
+        }
+        memmove(c->tx, c->tx + n, c->tx_len - n);
+        c->tx_len = (uint16_t)(c->tx_len - n);
+    }
+    update_interest(c);
+}
+
+void conn_send(struct conn *c, const char *data, size_t len)
+{
+    if (c->phase == PHASE_FREE)
+        return;
+    if (len > (size_t)(TX_CAP_BYTES - c->tx_len)) {
+        conn_finish(c, STATUS_LOCAL_ERROR, "command longer than the send buffer");
+        return;
+    }
+    memcpy(c->tx + c->tx_len, data, len);
+    c->tx_len = (uint16_t)(c->tx_len + len);
+    flush_tx(c);
+}
+
+void conn_sendf(struct conn *c, const char *fmt, ...)
+{
+    char buf[TX_CAP_BYTES];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf) {
+        conn_finish(c, STATUS_LOCAL_ERROR, "command too long");
+        return;
+    }
+    conn_send(c, buf, (size_t)n);
+}
+
+void conn_expect(struct conn *c, int phase)
+{
+    if (c->phase == PHASE_FREE)
+        return;
+    conn_reply_clear(c);
+    set_phase(c, phase, c->eng->cfg.read_timeout_ms);
+}
+
+void conn_quit(struct conn *c, const char *cmd, enum rec_status status)
+{
+    if (c->phase == PHASE_FREE)
+        return;
+    c->final_status = status;
+    c->quitting = true;
+    conn_send(c, cmd, strlen(cmd));
+    if (c->phase == PHASE_FREE)
+        return;
+    set_phase(c, PHASE_AWAIT_QUIT_REPLY, min_u64(c->eng->cfg.read_timeout_ms, QUIT_WAIT_MAX_MS));
+}
+
+void conn_reply_clear(struct conn *c)
+{
+    c->reply_len = 0;
+    c->reply_lines = 0;
+}
+
+void conn_reply_add(struct conn *c, const char *line, size_t len)
+{
+    size_t room = REPLY_CAP_BYTES - c->reply_len;
+    if (room > 2) {
+        size_t n = len < room - 2 ? len : room - 2;
+        memcpy(c->reply + c->reply_len, line, n);
+        c->reply_len = (uint16_t)(c->reply_len + n);
+        c->reply[c->reply_len++] = '\r';
+        c->reply[c->reply_len++] = '\n';
+    }
+    c->reply_lines++;
+}
+
+const char *conn_ehlo_name(const struct conn *c)
+{
+    return c->eng->cfg.ehlo_name;
+}
+
+bool conn_probe_auth(const struct conn *c)
+{
+    return c->eng->cfg.probe_auth && c->job.kind == JOB_PROBE;
+}
+
+/* ---- TLS ------------------------------------------------------------- */
+
+static void drive_handshake(struct conn *c)
+{
+    char err[200];
+    enum tls_io r = tls_handshake(c, err, sizeof err);
+    if (r == TLS_IO_WANT) {
+        update_interest(c);
+        return;
+    }
+    if (c->job.kind == JOB_TLS_TEST && c->eng->io.tls_test_done) {
+        /* an enumeration handshake ends here, accepted or not */
+        c->test_reported = true;
+        c->eng->io.tls_test_done(c->eng->io.ctx, &c->job, c->tls, r == TLS_IO_DONE,
+                                 r == TLS_IO_DONE ? STATUS_OK : STATUS_TLS_FAILED, r == TLS_IO_DONE ? NULL : err);
+        conn_finish(c, r == TLS_IO_DONE ? STATUS_OK : STATUS_TLS_FAILED, NULL);
+        return;
+    }
+    if (r != TLS_IO_DONE) {
+        if (c->job.port.mode == TLS_MODE_STARTTLS)
+            rec_set_bool(&c->rec, F_STARTTLS_OK, false);
+        conn_finish(c, STATUS_TLS_FAILED, "%s", err);
+        return;
+    }
+    c->is_tls = true;
+    tls_record_facts(c);
+    update_interest(c);
+    if (c->job.port.mode == TLS_MODE_STARTTLS) {
+        rec_set_bool(&c->rec, F_STARTTLS_OK, true);
+        c->ops->on_tls_up(c);
+    } else {
+        c->ops->on_start(c);
+    }
+}
+
+void conn_begin_tls(struct conn *c)
+{
+    if (tls_attach(c, c->eng->cfg.ssl_ctx) < 0) {
+        conn_finish(c, STATUS_LOCAL_ERROR, "cannot create TLS state");
+        return;
+    }
+    if (c->job.kind == JOB_TLS_TEST && c->eng->io.tls_test_setup)
+        c->eng->io.tls_test_setup(c->eng->io.ctx, &c->job, c->tls);
+    set_phase(c, PHASE_TLS_HANDSHAKE, c->eng->cfg.read_timeout_ms);
+    drive_handshake(c);
+}
+
+void conn_start_tls(struct conn *c)
+{
+    if (c->phase == PHASE_FREE)
+        return;
+    /* Plaintext that arrived after the go-ahead is a finding (it would be
+     * injected into the TLS session by a naive client); it is dropped here
+     * and never reaches OpenSSL. */
+    rec_set_int(&c->rec, F_STARTTLS_EXTRA_BYTES, (int64_t)(c->rx_len - c->rx_off));
+    c->rx_off = c->rx_len;
+    conn_begin_tls(c);
+}
+
+/* ---- input ----------------------------------------------------------- */
+
+static void on_eof(struct conn *c, const char *why)
+{
+    if (c->quitting)
+        conn_finish(c, c->final_status, NULL);
+    else
+        conn_finish(c, STATUS_CLOSED, "%s", why);
+}
+
+/* Hands every complete line in rx to the protocol. Stops when the probe
+ * finished or TLS started (the rest of rx then belongs to no one). */
+static void process_lines(struct conn *c)
+{
+    uint32_t gen = c->gen;
+    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->rx_off < c->rx_len) {
+        unsigned char *p = c->rx + c->rx_off;
+        size_t avail = (size_t)(c->rx_len - c->rx_off);
+        if (c->literal_left > 0) {
+            size_t skip = avail < c->literal_left ? avail : c->literal_left;
+            c->literal_left -= (uint32_t)skip;
+            c->rx_off = (uint16_t)(c->rx_off + skip);
+            continue;
+        }
+        size_t line_len;
+        size_t used = lines_next(p, avail, &line_len);
+        if (used == 0)
+            break;
+        c->rx_off = (uint16_t)(c->rx_off + used);
+        if (c->quitting)
+            conn_finish(c, c->final_status, NULL);
+        else
+            c->ops->on_line(c, (const char *)p, line_len);
+    }
+    if (c->gen != gen || c->phase == PHASE_FREE)
+        return;
+    /* compact: keep only the unframed tail */
+    if (c->rx_off > 0) {
+        memmove(c->rx, c->rx + c->rx_off, c->rx_len - c->rx_off);
+        c->rx_len = (uint16_t)(c->rx_len - c->rx_off);
+        c->rx_off = 0;
+    }
+    if (c->rx_len == RX_CAP_BYTES)
+        conn_finish(c, STATUS_PROTOCOL_ERROR, "line longer than %d bytes", RX_CAP_BYTES);
+}
+
+static void on_readable(struct conn *c)
+{
+    uint32_t gen = c->gen;
+    /* Reads until the socket (or OpenSSL) has nothing more: data already
+     * decrypted inside OpenSSL would not wake epoll again. RX_TOTAL_MAX_BYTES
+     * bounds the loop. */
+    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->phase != PHASE_FREE) {
+        size_t room = RX_CAP_BYTES - c->rx_len, n = 0;
+        if (room == 0)
+            break;
+        if (c->is_tls) {
+            char err[200];
+            enum tls_io r = tls_read(c, c->rx + c->rx_len, room, &n, err, sizeof err);
+            if (r == TLS_IO_WANT) {
+                update_interest(c);
+                return;
+            }
+            if (r == TLS_IO_EOF) {
+                on_eof(c, err);
+                return;
+            }
+            if (r == TLS_IO_ERROR) {
+                if (c->quitting)
+                    conn_finish(c, c->final_status, NULL);
+                else
+                    conn_finish(c, errno == ECONNRESET ? STATUS_RESET : STATUS_TLS_FAILED, "%s", err);
+                return;
+            }
+        } else {
+            ssize_t got = recv(c->fd, c->rx + c->rx_len, room, 0);
+            if (got < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    return;
+                int saved = errno;
+                if (c->quitting)
+                    conn_finish(c, c->final_status, NULL);
+                else
+                    conn_finish(c, saved == ECONNRESET ? STATUS_RESET : STATUS_CLOSED, "recv: %s",
+                                strerror(saved));
+                return;
+            }
+            if (got == 0) {
+                on_eof(c, "connection closed by peer");
+                return;
+            }
+            n = (size_t)got;
+        }
+        c->rx_len = (uint16_t)(c->rx_len + n);
+        c->rx_total += (uint32_t)n;
+        if (c->rx_total > RX_TOTAL_MAX_BYTES) {
+            conn_finish(c, STATUS_PROTOCOL_ERROR, "server sent more than %d bytes", RX_TOTAL_MAX_BYTES);
+            return;
+        }
+        process_lines(c);
+    }
+}
+
+enum rec_status conn_connect_status(int err)
+{
+    switch (err) {
+    case ECONNREFUSED: return STATUS_REFUSED;
+    case ETIMEDOUT: return STATUS_CONNECT_TIMEOUT;
+    case EHOSTUNREACH:
+    case ENETUNREACH: return STATUS_UNREACHABLE;
+    case ECONNRESET: return STATUS_RESET;
+    default: return STATUS_CONNECT_ERROR;
+    }
+}
+
+static void on_connected(struct conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err) {
+        conn_finish(c, conn_connect_status(err), "connect: %s", strerror(err));
+        return;
+    }
+    if (c->job.port.mode == TLS_MODE_IMPLICIT) {
+        conn_begin_tls(c);
+    } else {
+        c->phase = PHASE_PROTO; /* protocol sets its own phase in on_start */
+        update_interest(c);
+        c->ops->on_start(c);
+    }
+}
+
+/* ---- deadlines ------------------------------------------------------- */
+
+void conn_on_deadline(struct conn *c)
+{
+    if (c->quitting) {
+        conn_finish(c, c->final_status, NULL);
+        return;
+    }
+    bool total = c->deadline_ms >= c->total_deadline_ms;
+    switch (c->phase) {
+    case PHASE_CONNECTING:
+        conn_finish(c, STATUS_CONNECT_TIMEOUT, "no answer to connect within %u ms",
+                    (unsigned)(c->deadline_ms - c->start_ms));
+        break;
+    case PHASE_TLS_HANDSHAKE:
+        if (c->job.port.mode == TLS_MODE_STARTTLS)
+            rec_set_bool(&c->rec, F_STARTTLS_OK, false);
+        conn_finish(c, STATUS_READ_TIMEOUT, "TLS handshake not complete in time%s",
+                    total ? " (total deadline)" : "");
+        break;
+    default:
+        conn_finish(c, STATUS_READ_TIMEOUT, "reply not complete in time%s%s",
+                    total ? " (total deadline)" : "", c->rx_len ? ", partial line received" : "");
+        break;
+    }
+}
+
+/* Readiness of a conn's socket, as epoll reported it. */
+void conn_on_event(struct conn *c, uint32_t events)
+{
+    uint32_t gen = c->gen;
+    if (c->phase == PHASE_CONNECTING) {
+        on_connected(c);
+        return;
+    }
+    if (c->phase == PHASE_TLS_HANDSHAKE) {
+        drive_handshake(c);
+        return;
+    }
+    if ((events & EPOLLOUT) && c->tx_len > 0)
+        flush_tx(c);
+    if (c->gen == gen && c->phase != PHASE_FREE && (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLOUT)))
+        on_readable(c);
+}

@@ -1,0 +1,69 @@
+/*
+ * engine_int.h - what engine.c (the pool and the loop) and conn.c (one
+ * connection's life) share. Not for the protocol files: they see conn.h.
+ */
+#ifndef MAILTLS_ENGINE_INT_H
+#define MAILTLS_ENGINE_INT_H
+
+#include <signal.h>
+
+#include "engine.h"
+#include "feed.h"
+#include "subnet.h"
+#include "timer.h"
+
+#define EV_BATCH 256
+#define TICK_MS 250
+#define QUIT_WAIT_MAX_MS 2000
+#define INPUT_SLOT UINT32_MAX
+#define EXT_SLOT (UINT32_MAX - 1) /* fds of the caller (resolver); low bits = fd */
+#define PENDING_MAX 1024          /* jobs taken from the input but not yet started */
+
+struct engine {
+    struct engine_config cfg;
+    struct engine_io io;
+    int epfd;
+    struct conn *pool;
+    uint32_t *free_slots;
+    uint32_t free_n;
+    struct timer_heap timers;
+    struct engine_stats stats;
+
+    double tokens;
+    uint64_t tokens_at_ms;
+    bool input_done;
+    bool input_waiting;
+    int input_fd_registered;
+    bool fatal;
+    volatile sig_atomic_t stop_requested;
+    uint64_t stop_at_ms; /* when the grace period ends; 0 = not stopping */
+    /* Jobs that cannot start yet: their subnet is at --per-subnet, or no
+     * descriptor was left (then in-flight probes are also capped at what the
+     * system allowed). A fixed ring; input is not read while it is full. */
+    struct job *pending;
+    uint32_t pending_head, pending_n;
+    bool pending_blocked; /* none of them can start until a probe ends */
+    struct subnet_table own_subnets;
+    struct subnet_table *subnets; /* own_subnets, or the table all loops share */
+    uint64_t max_in_flight;
+    bool warned_fd;
+    uint64_t last_tick_ms;
+};
+
+static inline uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* conn.c */
+uint64_t conn_ev_key(const struct conn *c);
+void conn_set_deadline(struct conn *c, uint64_t phase_deadline_ms);
+enum rec_status conn_connect_status(int err);
+void conn_begin_tls(struct conn *c);
+void conn_on_event(struct conn *c, uint32_t events);
+void conn_on_deadline(struct conn *c);
+
+/* engine.c */
+void engine_conn_finished(struct engine *e, struct conn *c, enum rec_status status, bool is_test);
+
+#endif
