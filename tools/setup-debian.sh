@@ -14,8 +14,13 @@ done
 if [ -n "$missing" ]; then
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
-  # policy-rc.d keeps the packages from starting system-wide daemons.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  # A policy-rc.d keeps the packages from starting system-wide daemons; one
+  # that the machine already had is left as it was.
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
   apt-get install -y -qq --no-install-recommends $missing
-  rm -f /usr/sbin/policy-rc.d
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
