@@ -27,7 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fixtures  # noqa: E402  (make_pki, _run_daemon, _port_free)
+import fixtures  # noqa: E402  (make_pki, run_daemon, port_free, master.cf pieces)
 
 BLOCKS = range(21, 30)
 NAME = "mail.test.example"
@@ -163,29 +163,8 @@ def _postfix_master(ips, pki):
     ]
     out = "# mailtls test_tls_enum_real (chroot off everywhere)\n"
     for ip, port, opts in ((ips[1], 25, s25), (ips[2], 465, s465)):
-        out += "%s:%d inet n - n - - smtpd\n" % (ip, port) + "".join("  -o %s\n" % o for o in opts)
-    out += """pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
+        out += fixtures.smtpd_service(ip, port, opts)
+    out += fixtures.POSTFIX_INTERNAL_SERVICES
     return out
 
 
@@ -242,7 +221,7 @@ class Servers:
         busy = []
         for b in ([int(forced)] if forced else BLOCKS):
             taken = ["127.0.%d.%d:%d" % (b, e["host"], e["port"]) for e in ENDPOINTS
-                     if not fixtures._port_free("127.0.%d.%d" % (b, e["host"]), e["port"])]
+                     if not fixtures.port_free("127.0.%d.%d" % (b, e["host"]), e["port"])]
             if not taken:
                 return b
             busy += taken
@@ -293,7 +272,7 @@ class Servers:
             conf = os.path.join(d, "dovecot.conf")
             _write(conf, _dovecot_conf(d, inst, ip, leaf, tls, listeners))
             self.started.append(("dovecot", conf))
-            rc, out = fixtures._run_daemon(["dovecot", "-c", conf], os.path.join(d, "start.out"), timeout=20)
+            rc, out = fixtures.run_daemon(["dovecot", "-c", conf], os.path.join(d, "start.out"), timeout=20)
             if rc != 0:
                 raise RuntimeError("dovecot %s failed to start (exit %d): %s" % (inst, rc, out))
 
@@ -304,7 +283,7 @@ class Servers:
         _write(os.path.join(pf, "conf", "main.cf"), _postfix_main(pf))
         _write(os.path.join(pf, "conf", "master.cf"), _postfix_master(self.ips, self.pki))
         self.started.append(("postfix", os.path.join(pf, "conf")))
-        rc, out = fixtures._run_daemon(["script", "-qec", "postfix -c %s/conf start" % pf, "/dev/null"],
+        rc, out = fixtures.run_daemon(["script", "-qec", "postfix -c %s/conf start" % pf, "/dev/null"],
                                        os.path.join(pf, "start.out"), timeout=60)
         if rc != 0:
             raise RuntimeError("postfix failed to start (exit %d): %s" % (rc, out))
@@ -360,10 +339,10 @@ class Servers:
         pids, procs = [], []
         for kind, path in self.started:
             if kind == "postfix":
-                pids.append(fixtures._read_pid(os.path.join(os.path.dirname(path), "queue", "pid", "master.pid")))
+                pids.append(fixtures.read_pid(os.path.join(os.path.dirname(path), "queue", "pid", "master.pid")))
                 cmd = ["postfix", "-c", path, "stop"]
             else:
-                pids.append(fixtures._read_pid(os.path.join(os.path.dirname(path), "run", "master.pid")))
+                pids.append(fixtures.read_pid(os.path.join(os.path.dirname(path), "run", "master.pid")))
                 cmd = ["doveadm", "-c", path, "stop"]
             procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
@@ -377,11 +356,11 @@ class Servers:
         pids = [p for p in pids if p]
         eps = [(self.ip(e), e["port"]) for e in ENDPOINTS] if self.ips else []
         while time.monotonic() < deadline:
-            if not any(fixtures._pid_alive(p) for p in pids) and all(fixtures._port_closed(*a) for a in eps):
+            if not any(fixtures.pid_alive(p) for p in pids) and all(fixtures.port_closed(*a) for a in eps):
                 return
             time.sleep(0.1)
         for p in pids:  # still there: the masters we started, by pid
-            if fixtures._pid_alive(p):
+            if fixtures.pid_alive(p):
                 try:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
@@ -406,7 +385,7 @@ def reap_stale(tmp):
                 owner = json.load(f)["owner"]
         except (OSError, ValueError, KeyError):
             continue
-        if not fixtures._pid_alive(owner):
+        if not fixtures.pid_alive(owner):
             print("stopping stale servers in %s (owner pid %d gone)" % (d, owner), file=sys.stderr)
             Servers.from_dir(d).stop()
             if not os.path.exists(os.path.join(d, "keep")):

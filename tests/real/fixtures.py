@@ -182,7 +182,7 @@ def _run(cmd, timeout=30, check=True, **kw):
     return p
 
 
-def _run_daemon(cmd, out_path, timeout=60):
+def run_daemon(cmd, out_path, timeout=60):
     """Runs a command that forks a daemon. Output goes to a file, not a pipe:
     the daemon inherits the descriptors and a pipe would never reach EOF."""
     with open(out_path, "w") as out:
@@ -297,7 +297,7 @@ def make_pki(cdir):
 
 # ---------------------------------------------------------------- ports
 
-def _port_free(ip, port):
+def port_free(ip, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         # SO_REUSEADDR: TIME_WAIT leftovers don't count, a listener does.
@@ -314,10 +314,10 @@ def _pick_subnet():
     forced = os.environ.get("MAILTLS_REAL_SUBNET")  # e.g. "5" -> 127.0.5.x
     cands = [int(forced)] if forced else list(SUBNET_CANDIDATES)
     for n in cands:
-        if all(_port_free("127.0.%d.%d" % (n, s["host"]), s["port"]) for s in SERVICES):
+        if all(port_free("127.0.%d.%d" % (n, s["host"]), s["port"]) for s in SERVICES):
             return n
     busy = ["127.0.%d.%d:%d" % (n, s["host"], s["port"]) for n in cands for s in SERVICES
-            if not _port_free("127.0.%d.%d" % (n, s["host"]), s["port"])]
+            if not port_free("127.0.%d.%d" % (n, s["host"]), s["port"])]
     raise FixtureError("no free address block among 127.0.{%s}.x; busy: %s"
                        % (",".join(map(str, cands)), " ".join(busy[:20])))
 
@@ -449,25 +449,10 @@ smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
 """
 
 
-def _postfix_master(ip):
-    svc = []
-    for s in SERVICES:
-        if s["server"] != "postfix":
-            continue
-        opts = ["syslog_name=postfix/" + s["name"]]
-        if s["name"] == "submission-encrypt":
-            opts += ["smtpd_tls_security_level=encrypt", "smtpd_tls_auth_only=yes"]
-        elif s["name"] == "submission-authonly":
-            opts += ["smtpd_tls_security_level=may", "smtpd_tls_auth_only=yes"]
-        elif s["name"] == "smtps":
-            opts += ["smtpd_tls_wrappermode=yes", "smtpd_tls_security_level=encrypt",
-                     "smtpd_tls_protocols=<=TLSv1.2", "smtpd_tls_mandatory_protocols=<=TLSv1.2"]
-        elif s["name"] == "smtp-notls":
-            opts += ["smtpd_tls_security_level=none"]
-        svc.append("%s:%d inet n - n - - smtpd\n" % (ip, s["port"])
-                   + "".join("  -o %s\n" % o for o in opts))
-    # Column 5 (chroot) is n everywhere: the Dovecot socket lives outside the queue.
-    internal = """pickup    unix  n       -       n       60      1       pickup
+
+# master.cf building blocks, shared with tests/real/enumreal.py and tools/benchlib.
+# Column 5 (chroot) is n everywhere: the Dovecot socket lives outside the queue.
+POSTFIX_INTERNAL_SERVICES = """pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
@@ -489,7 +474,30 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
-    return "# mailtls real-test fixture services (see tests/real/README.md)\n" + "".join(svc) + internal
+
+
+def smtpd_service(ip, port, opts):
+    """One master.cf smtpd line on ip:port with its -o overrides."""
+    return "%s:%d inet n - n - - smtpd\n" % (ip, port) + "".join("  -o %s\n" % o for o in opts)
+
+
+def _postfix_master(ip):
+    svc = []
+    for s in SERVICES:
+        if s["server"] != "postfix":
+            continue
+        opts = ["syslog_name=postfix/" + s["name"]]
+        if s["name"] == "submission-encrypt":
+            opts += ["smtpd_tls_security_level=encrypt", "smtpd_tls_auth_only=yes"]
+        elif s["name"] == "submission-authonly":
+            opts += ["smtpd_tls_security_level=may", "smtpd_tls_auth_only=yes"]
+        elif s["name"] == "smtps":
+            opts += ["smtpd_tls_wrappermode=yes", "smtpd_tls_security_level=encrypt",
+                     "smtpd_tls_protocols=<=TLSv1.2", "smtpd_tls_mandatory_protocols=<=TLSv1.2"]
+        elif s["name"] == "smtp-notls":
+            opts += ["smtpd_tls_security_level=none"]
+        svc.append(smtpd_service(ip, s["port"], opts))
+    return "# mailtls real-test fixture services (see tests/real/README.md)\n" + "".join(svc) + POSTFIX_INTERNAL_SERVICES
 
 
 # ---------------------------------------------------------------- readiness
@@ -542,7 +550,7 @@ def _wait_ready(eps, timeout):
     return greetings, {n: last_err.get(n, "timeout") for n in pending}
 
 
-def _port_closed(ip, port):
+def port_closed(ip, port):
     try:
         socket.create_connection((ip, port), timeout=0.5).close()
         return False
@@ -550,7 +558,7 @@ def _port_closed(ip, port):
         return True
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
     try:
         os.kill(pid, 0)
         return True
@@ -560,7 +568,7 @@ def _pid_alive(pid):
         return True
 
 
-def _read_pid(path):
+def read_pid(path):
     try:
         with open(path) as f:
             return int(f.read().split()[0])
@@ -621,12 +629,12 @@ def _stop_dir(root):
     pids, cmds = [], []
     pf = os.path.join(root, "postfix")
     if os.path.exists(os.path.join(pf, "conf", "main.cf")):
-        pids.append(_read_pid(os.path.join(pf, "queue", "pid", "master.pid")))
+        pids.append(read_pid(os.path.join(pf, "queue", "pid", "master.pid")))
         cmds.append(["postfix", "-c", os.path.join(pf, "conf"), "stop"])
     for inst in ("dovecot-weak", "dovecot-strict"):
         conf = os.path.join(root, inst, "dovecot.conf")
         if os.path.exists(conf):
-            pids.append(_read_pid(os.path.join(root, inst, "run", "master.pid")))
+            pids.append(read_pid(os.path.join(root, inst, "run", "master.pid")))
             cmds.append(["doveadm", "-c", conf, "stop"])
     pids = [p for p in pids if p]
     deadline = time.monotonic() + STOP_TIMEOUT_S
@@ -640,12 +648,12 @@ def _stop_dir(root):
             p.kill()
             p.wait()
     while time.monotonic() < deadline:
-        if not any(_pid_alive(p) for p in pids) and all(_port_closed(s["ip"], s["port"]) for s in eps):
+        if not any(pid_alive(p) for p in pids) and all(port_closed(s["ip"], s["port"]) for s in eps):
             return
         time.sleep(0.1)
     # Still up: end the masters we started, by pid.
     for p in pids:
-        if _pid_alive(p):
+        if pid_alive(p):
             _log("master pid %d did not stop; sending SIGKILL" % p)
             try:
                 os.kill(p, signal.SIGKILL)
@@ -662,8 +670,8 @@ def _reap_stale():
         return
     for n in names:
         d = os.path.join(tmp, n)
-        owner = _read_pid(os.path.join(d, "owner.pid"))
-        if n.startswith("mtreal-") and owner and not _pid_alive(owner):
+        owner = read_pid(os.path.join(d, "owner.pid"))
+        if n.startswith("mtreal-") and owner and not pid_alive(owner):
             _log("stopping stale fixtures in %s (owner pid %d gone)" % (d, owner))
             _stop_dir(d)
             if not os.path.exists(os.path.join(d, "keep")):
@@ -769,7 +777,7 @@ def _start(fx, ready_timeout):
         shutil.chown(os.path.join(d, "home"), "dovecot", "dovecot")
         conf = os.path.join(d, "dovecot.conf")
         _write(conf, _dovecot_conf(d, inst, ips[host], strict, pki["leaves"][leaf], sock))
-        rc, out = _run_daemon(["dovecot", "-c", conf], os.path.join(d, "start.out"), timeout=20)
+        rc, out = run_daemon(["dovecot", "-c", conf], os.path.join(d, "start.out"), timeout=20)
         if rc != 0:
             raise FixtureError("dovecot %s failed to start (exit %d):\n%s" % (inst, rc, out))
 
@@ -783,7 +791,7 @@ def _start(fx, ready_timeout):
     _write(os.path.join(pf, "conf", "main.cf"), _postfix_main(pf, ips[HOST_POSTFIX], pki, auth_socket))
     _write(os.path.join(pf, "conf", "master.cf"), _postfix_master(ips[HOST_POSTFIX]))
     # With stderr not a terminal `postfix start` says nothing: give it a pty.
-    rc, out = _run_daemon(["script", "-qec", "postfix -c %s/conf start" % pf, "/dev/null"],
+    rc, out = run_daemon(["script", "-qec", "postfix -c %s/conf start" % pf, "/dev/null"],
                           os.path.join(pf, "start.out"), timeout=60)
     if rc != 0:
         raise FixtureError("postfix failed to start (exit %d):\n%s" % (rc, out))

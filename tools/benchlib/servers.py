@@ -152,28 +152,6 @@ smtpd_tls_loglevel = 0
 smtpd_tls_received_header = no
 """
 
-POSTFIX_INTERNAL = """pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
 
 
 class Postfix:
@@ -186,7 +164,7 @@ class Postfix:
         self.addrs, self.port = addrs, port
         sys.path.insert(0, os.path.join(repo, "tests", "real"))
         try:
-            import fixtures  # owned by tests/real; only its PKI maker is used
+            import fixtures  # owned by tests/real: its PKI maker and master.cf pieces
         finally:
             sys.path.pop(0)
         os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
@@ -206,8 +184,8 @@ class Postfix:
                                         rsa_key=lv["rsa"]["key"], rsa_chain=lv["rsa"]["chain"]))
         with open(os.path.join(self.d, "conf", "master.cf"), "w") as f:
             for a in addrs:
-                f.write("%s:%d inet n - n - - smtpd\n" % (a, port))
-            f.write(POSTFIX_INTERNAL)
+                f.write(fixtures.smtpd_service(a, port, []))
+            f.write(fixtures.POSTFIX_INTERNAL_SERVICES)
         self.log = os.path.join(self.d, "log", "postfix.log")
         r = subprocess.run(["script", "-qec", "postfix -c %s/conf start" % self.d, "/dev/null"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
