@@ -330,11 +330,11 @@ static void dispatch(struct engine *e, const struct epoll_event *ev)
 static void interrupt_pending(struct engine *e, const struct job *j)
 {
     if (j->kind == JOB_PROBE) {
-        static struct record rec; /* the loop thread's own; big for the stack */
-        job_to_record(j, &rec);
-        rec_set_status(&rec, STATUS_INTERRUPTED);
-        rec_set_str(&rec, F_ERROR, "scan interrupted before the probe started");
-        if (e->io.emit(e->io.ctx, j, &rec) < 0)
+        struct record *rec = e->scratch;
+        job_to_record(j, rec);
+        rec_set_status(rec, STATUS_INTERRUPTED);
+        rec_set_str(rec, F_ERROR, "scan interrupted before the probe started");
+        if (e->io.emit(e->io.ctx, j, rec) < 0)
             e->fatal = true;
     } else if (e->io.tls_test_done) {
         e->io.tls_test_done(e->io.ctx, j, NULL, false, STATUS_INTERRUPTED, "interrupted");
@@ -411,7 +411,8 @@ struct engine *engine_new(const struct engine_config *cfg, const struct engine_i
     e->pool = calloc(cfg->concurrency, sizeof *e->pool);
     e->free_slots = calloc(cfg->concurrency, sizeof *e->free_slots);
     e->pending = calloc(PENDING_MAX, sizeof *e->pending);
-    if (e->epfd < 0 || !e->pool || !e->free_slots || !e->pending || timer_init(&e->timers, cfg->concurrency) < 0 ||
+    e->scratch = malloc(sizeof *e->scratch);
+    if (e->epfd < 0 || !e->pool || !e->free_slots || !e->pending || !e->scratch || timer_init(&e->timers, cfg->concurrency) < 0 ||
         (!cfg->subnets && subnet_init(&e->own_subnets, cfg->concurrency) < 0)) {
         snprintf(err, errlen, "cannot set up the engine for %u connections: %s", cfg->concurrency,
                  strerror(errno));
@@ -448,6 +449,7 @@ void engine_free(struct engine *e)
     if (e->subnets == &e->own_subnets)
         subnet_free(&e->own_subnets);
     free(e->pending);
+    free(e->scratch);
     free(e->pool);
     free(e->free_slots);
     free(e);
