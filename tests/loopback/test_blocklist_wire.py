@@ -12,6 +12,8 @@ import sys
 import tempfile
 import threading
 
+import looplib
+
 BUILD = os.environ.get("MAILTLS_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 SCAN = os.path.join(BUILD, "mailtls-scan")
 
@@ -46,13 +48,8 @@ def scan(srv, tmp, name, *extra):
 
 
 def main():
-    passed = failed = 0
+    check = looplib.Checks()
 
-    def check(ok, what):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what)
-        passed += bool(ok)
-        failed += not ok
 
     tmp = tempfile.mkdtemp(prefix="mailtls-blocklist-")
     srv = Recorder()
@@ -94,8 +91,7 @@ def main():
                   % (n, len(ips), len(set(ips))))
     finally:
         srv.stop = True
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.report()
 
 
 if __name__ == "__main__":

@@ -11,34 +11,17 @@ import sys
 import tempfile
 import time
 
+import looplib
+
 BUILD = os.environ.get("MAILTLS_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 SCAN = os.path.join(BUILD, "mailtls-scan")
-FARM = os.path.join(BUILD, "mailtls-farm")
 PORT = 14525
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    print(("ok   " if ok else "FAIL ") + what)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
+check = looplib.Checks()
 
 
 def start_farm(tmp, profiles, delay_ms=1000):
-    ready = os.path.join(tmp, "ready-%s.json" % profiles.split("=")[0])
-    p = subprocess.Popen([FARM, "--smtp", str(PORT), "--smtps", "none", "--imap", "none", "--imaps", "none",
-                          "--pop3", "none", "--pop3s", "none", "--profiles", profiles,
-                          "--delay-ms", str(delay_ms), "--ready-file", ready],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if os.path.exists(ready) and os.path.getsize(ready) > 0:
-            return p
-        time.sleep(0.05)
-    p.kill()
-    raise RuntimeError("farm did not start")
+    return looplib.start_farm(BUILD, tmp, ["--smtp", str(PORT), "--profiles", profiles, "--delay-ms", str(delay_ms)],
+                              name=profiles.split("=")[0])
 
 
 def records(path):
@@ -126,8 +109,7 @@ def main():
     interruption(tmp, signal.SIGTERM)
     full_disk(tmp)
     bad_input(tmp)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.report()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scripted  # noqa: E402
 
+import looplib
+
 BUILD = os.environ.get("MAILTLS_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 SCAN = os.path.join(BUILD, "mailtls-scan")
 
@@ -47,13 +49,8 @@ def serve(sock, ctx, sni_seen):
 
 
 def main():
-    passed = failed = 0
+    check = looplib.Checks()
 
-    def check(ok, what):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what)
-        passed += bool(ok)
-        failed += not ok
 
     tmp = tempfile.mkdtemp(prefix="mailtls-v6-")
     crt, key = scripted.make_cert(tmp, cn="mx.v6.test")
@@ -81,8 +78,7 @@ def main():
     check(good.get("cert_hostname_match") is True, "name from the target line matches the certificate")
     check(wrong.get("cert_hostname_match") is False, "a wrong name does not match")
     check(sorted(sni_seen) == ["mx.v6.test", "wrong.v6.test"], "SNI carries the given names (%s)" % sni_seen)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.report()
 
 
 if __name__ == "__main__":

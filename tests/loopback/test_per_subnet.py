@@ -12,6 +12,8 @@ import tempfile
 import threading
 import time
 
+import looplib
+
 BUILD = os.environ.get("MAILTLS_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 SCAN = os.path.join(BUILD, "mailtls-scan")
 
@@ -89,13 +91,8 @@ def run(srv, cap, out, threads=1, conc=200):
 
 
 def main():
-    passed = failed = 0
+    check = looplib.Checks()
 
-    def check(ok, what):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what)
-        passed += bool(ok)
-        failed += not ok
 
     tmp = tempfile.mkdtemp(prefix="mailtls-subnet-")
     srv = SlowSmtp()
@@ -116,8 +113,7 @@ def main():
         check(peak and max(peak.values()) > 8, "--per-subnet 0: more than 8 at once per /24 (%s)" % peak)
     finally:
         srv.stop = True
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.report()
 
 
 if __name__ == "__main__":

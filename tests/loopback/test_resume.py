@@ -13,22 +13,17 @@ import sys
 import tempfile
 import time
 
+import looplib
+
 BUILD = os.environ.get("MAILTLS_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 SCAN = os.path.join(BUILD, "mailtls-scan")
-FARM = os.path.join(BUILD, "mailtls-farm")
 PORT = 15525
 TARGETS = "127.11.0.0/24"
-passed = failed = 0
 
 
-def check(ok, what):
-    global passed, failed
-    print(("ok   " if ok else "FAIL ") + what)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
 
+
+check = looplib.Checks()
 
 def read_records(path, fmt):
     raw = open(path, "rb").read()
@@ -72,15 +67,8 @@ def case(tmp, fmt, sig):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="mailtls-resume-")
-    ready = os.path.join(tmp, "ready.json")
-    farm = subprocess.Popen([FARM, "--smtp", str(PORT), "--smtps", "none", "--imap", "none", "--imaps", "none",
-                             "--pop3", "none", "--pop3s", "none", "--profiles", "starttls-auth=3,tarpit=1",
-                             "--ready-file", ready], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    farm = looplib.start_farm(BUILD, tmp, ["--smtp", str(PORT), "--profiles", "starttls-auth=3,tarpit=1"])
     try:
-        for _ in range(100):
-            if os.path.exists(ready) and os.path.getsize(ready):
-                break
-            time.sleep(0.05)
         for fmt in ("json", "csv"):
             for sig in (signal.SIGINT, signal.SIGKILL):
                 case(tmp, fmt, sig)
@@ -89,8 +77,7 @@ def main():
     finally:
         farm.kill()
         farm.wait()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.report()
 
 
 if __name__ == "__main__":

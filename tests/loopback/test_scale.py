@@ -12,6 +12,8 @@ import sys
 import tempfile
 import time
 
+import looplib
+
 BUILD = os.environ.get("MAILTLS_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 SCAN = os.path.join(BUILD, "mailtls-scan")
 FARM = os.path.join(BUILD, "mailtls-farm")
@@ -25,25 +27,13 @@ EXPECTED = {"starttls-auth": {"ok"}, "strict": {"ok"}, "no-tls": {"ok"}, "legacy
 
 
 def main():
-    passed = failed = 0
+    check = looplib.Checks()
 
-    def check(ok, what):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what)
-        passed += bool(ok)
-        failed += not ok
 
     tmp = tempfile.mkdtemp(prefix="mailtls-scale-")
-    ready = os.path.join(tmp, "ready.json")
-    farm = subprocess.Popen([FARM, "--smtp", str(PORT), "--smtps", "none", "--imap", "none", "--imaps", "none",
-                             "--pop3", "none", "--pop3s", "none", "--profiles", MIX, "--delay-ms", "10000",
-                             "--max-sessions", "12000", "--ready-file", ready],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    farm = looplib.start_farm(BUILD, tmp, ["--smtp", str(PORT), "--profiles", MIX, "--delay-ms", "10000",
+                                           "--max-sessions", "12000"])
     try:
-        for _ in range(100):
-            if os.path.exists(ready) and os.path.getsize(ready):
-                break
-            time.sleep(0.05)
         profiles = dict(line.split() for line in subprocess.run(
             [FARM, "--profiles", MIX, "--list-profiles", "10240", "--base", "127.40.0.0"],
             capture_output=True, text=True, check=True).stdout.splitlines())
@@ -68,8 +58,7 @@ def main():
     finally:
         farm.kill()
         farm.wait()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.report()
 
 
 if __name__ == "__main__":

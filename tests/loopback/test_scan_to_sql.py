@@ -12,9 +12,10 @@ import sys
 import tempfile
 import time
 
+import looplib
+
 BUILD = os.environ.get("MAILTLS_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 SCAN = os.path.join(BUILD, "mailtls-scan")
-FARM = os.path.join(BUILD, "mailtls-farm")
 STATS = os.path.join(BUILD, "mailtls-stats")
 PORTS = {"smtp": 17525, "imap": 17143, "pop3": 17110, "smtps": 17465}
 
@@ -42,27 +43,16 @@ def sql(db, query):
 
 
 def main():
-    passed = failed = 0
+    check = looplib.Checks()
 
-    def check(ok, what):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what)
-        passed += bool(ok)
-        failed += not ok
 
     tmp = tempfile.mkdtemp(prefix="mailtls-sql-")
     for kind in ("country", "asn"):
         subprocess.run(["perl", "-e", MMDB_WRITER, kind, os.path.join(tmp, kind + ".mmdb")], check=True)
-    ready = os.path.join(tmp, "ready.json")
-    farm = subprocess.Popen([FARM, "--smtp", str(PORTS["smtp"]), "--smtps", str(PORTS["smtps"]),
-                             "--imap", str(PORTS["imap"]), "--imaps", "none", "--pop3", str(PORTS["pop3"]),
-                             "--pop3s", "none", "--delay-ms", "300", "--ready-file", ready],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    farm = looplib.start_farm(BUILD, tmp, ["--smtp", str(PORTS["smtp"]), "--smtps", str(PORTS["smtps"]),
+                                           "--imap", str(PORTS["imap"]), "--pop3", str(PORTS["pop3"]),
+                                           "--delay-ms", "300"])
     try:
-        for _ in range(100):
-            if os.path.exists(ready) and os.path.getsize(ready):
-                break
-            time.sleep(0.05)
         out = os.path.join(tmp, "scan.csv.gz")
         ports = ",".join("%d/%s" % (p, proto) for proto, p in PORTS.items())
         r = subprocess.run([SCAN, "-q", "-f", "csv", "-p", ports, "--probe-auth", "--read-timeout", "2", "--timeout",
@@ -99,8 +89,7 @@ def main():
     finally:
         farm.kill()
         farm.wait()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.report()
 
 
 if __name__ == "__main__":

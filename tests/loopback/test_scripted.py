@@ -15,6 +15,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scripted  # noqa: E402
 
+import looplib  # noqa: E402  (tests/loopback/looplib.py)
+
 EHLO_OK = b"250-scripted.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n"
 
 CASES = [
@@ -130,6 +132,7 @@ CASES = [
 
 
 def main():
+    check = looplib.Checks()
     build = os.environ.get("MAILTLS_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
     scan = os.path.join(build, "mailtls-scan")
     tmp = tempfile.mkdtemp(prefix="mailtls-scripted-")
@@ -159,15 +162,7 @@ def main():
     cmd = [scan, "--read-timeout", "2", "--timeout", "4", "--connect-timeout", "2", "-o", out,
            "--ehlo-name", "scanner.test", "-q"] + targets
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    passed = failed = 0
 
-    def check(ok, what):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what)
-        if ok:
-            passed += 1
-        else:
-            failed += 1
 
     check(run.returncode == 0, "scanner exit 0 (stderr: %s)" % run.stderr.strip()[:300])
     records = {}
@@ -194,8 +189,7 @@ def main():
             check(ok, "%s: %s = %r (want %r)" % (name, field, got, want))
         check(not srv.errors, "%s: client spoke as scripted %s" % (name, srv.errors))
         srv.close()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.report()
 
 
 if __name__ == "__main__":
