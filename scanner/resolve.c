@@ -313,49 +313,39 @@ static void entry_done(struct resolver *r, struct entry *e)
     }
 }
 
+/* Parses an A or AAAA answer into e->addrs (at most RESOLVE_ADDR_PER_FAMILY
+ * per family; more sets e->truncated). Returns the c-ares status. */
+static int parse_addrs(struct entry *e, int family, const unsigned char *abuf, int alen)
+{
+    struct ares_addrttl t4[RESOLVE_ADDR_PER_FAMILY + 1];
+    struct ares_addr6ttl t6[RESOLVE_ADDR_PER_FAMILY + 1];
+    int n = RESOLVE_ADDR_PER_FAMILY + 1;
+    int code = family == AF_INET ? ares_parse_a_reply(abuf, alen, NULL, t4, &n)
+                                 : ares_parse_aaaa_reply(abuf, alen, NULL, t6, &n);
+    if (code != ARES_SUCCESS)
+        return code;
+    if (n > RESOLVE_ADDR_PER_FAMILY) {
+        n = RESOLVE_ADDR_PER_FAMILY;
+        e->truncated = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        struct raddr *a = &e->addrs[e->n4 + e->n6];
+        a->family = family;
+        if (family == AF_INET) {
+            memcpy(a->a, &t4[i].ipaddr, 4);
+            e->n4++;
+        } else {
+            memcpy(a->a, &t6[i].ip6addr, 16);
+            e->n6++;
+        }
+    }
+    return n == 0 ? ARES_ENODATA : ARES_SUCCESS;
+}
+
 static void addr_answer(struct entry *e, int family, int status, const unsigned char *abuf, int alen)
 {
     struct resolver *r = e->r;
-    int code = status;
-    if (status == ARES_SUCCESS) {
-        if (family == AF_INET) {
-            struct ares_addrttl tt[RESOLVE_ADDR_PER_FAMILY + 1];
-            int n = RESOLVE_ADDR_PER_FAMILY + 1;
-            code = ares_parse_a_reply(abuf, alen, NULL, tt, &n);
-            if (code == ARES_SUCCESS) {
-                if (n > RESOLVE_ADDR_PER_FAMILY) {
-                    n = RESOLVE_ADDR_PER_FAMILY;
-                    e->truncated = 1;
-                }
-                for (int i = 0; i < n; i++) {
-                    struct raddr *a = &e->addrs[e->n4 + e->n6];
-                    a->family = AF_INET;
-                    memcpy(a->a, &tt[i].ipaddr, 4);
-                    e->n4++;
-                }
-                if (n == 0)
-                    code = ARES_ENODATA;
-            }
-        } else {
-            struct ares_addr6ttl tt[RESOLVE_ADDR_PER_FAMILY + 1];
-            int n = RESOLVE_ADDR_PER_FAMILY + 1;
-            code = ares_parse_aaaa_reply(abuf, alen, NULL, tt, &n);
-            if (code == ARES_SUCCESS) {
-                if (n > RESOLVE_ADDR_PER_FAMILY) {
-                    n = RESOLVE_ADDR_PER_FAMILY;
-                    e->truncated = 1;
-                }
-                for (int i = 0; i < n; i++) {
-                    struct raddr *a = &e->addrs[e->n4 + e->n6];
-                    a->family = AF_INET6;
-                    memcpy(a->a, &tt[i].ip6addr, 16);
-                    e->n6++;
-                }
-                if (n == 0)
-                    code = ARES_ENODATA;
-            }
-        }
-    }
+    int code = status == ARES_SUCCESS ? parse_addrs(e, family, abuf, alen) : status;
     if (family == AF_INET)
         e->code_a = code;
     else
