@@ -4,9 +4,13 @@
  * The input is one raw value. Checked for each escaper: the documented
  * maximum holds, a too-small buffer gets the same prefix and the same full
  * length without being overrun, the output contains no raw control byte
- * and no invalid UTF-8, and decoding gives back the input exactly. JSON is
- * decoded by a small decoder of the documented escapes written here; CSV
- * by out_csv_unescape after undoubling quotes. out_utf8_seq_len is compared
+ * and no invalid UTF-8. CSV decodes back to the input exactly (by
+ * out_csv_unescape after undoubling quotes). JSON never holds NUL (raw or
+ * \u0000), is decoded by a small decoder of the documented escapes written
+ * here and must equal the input with NUL and each maximal ill-formed
+ * subpart replaced by U+FFFD (fz_json_text, an independent reference);
+ * out_json_is_lossy agrees with that reference, and the base64 that the
+ * writer would add decodes (independent decoder) to the input exactly. out_utf8_seq_len is compared
  * with an independent decoder at every offset, and out_csv_unescape is also
  * fed the raw input as hostile escaped text.
  */
@@ -60,17 +64,13 @@ static size_t json_decode(unsigned char *dst, const char *s, size_t len)
             i += 2;
             continue;
         }
-        /* \u00XX for control bytes, \udcXX for bytes that are not UTF-8. */
-        FUZZ_CHECK(e == 'u' && i + 5 < len);
+        /* \u00XX only, for control bytes other than NUL and the short ones. */
+        FUZZ_CHECK(e == 'u' && i + 5 < len && s[i + 2] == '0' && s[i + 3] == '0');
         int h = hex_digit(s[i + 4], true, false), l = hex_digit(s[i + 5], true, false);
         FUZZ_CHECK(h >= 0 && l >= 0);
         unsigned char b = (unsigned char)(h << 4 | l);
-        if (s[i + 2] == '0' && s[i + 3] == '0') {
-            FUZZ_CHECK(b < 0x20 || b == 0x7f);
-            FUZZ_CHECK(b != '\n' && b != '\r' && b != '\t');
-        } else {
-            FUZZ_CHECK(s[i + 2] == 'd' && s[i + 3] == 'c' && b >= 0x80);
-        }
+        FUZZ_CHECK((b > 0 && b < 0x20) || b == 0x7f);
+        FUZZ_CHECK(b != '\n' && b != '\r' && b != '\t');
         dst[o++] = b;
         i += 6;
     }
@@ -153,6 +153,50 @@ static char *escape_checked(escape_fn fn, const unsigned char *src, size_t len, 
     return full;
 }
 
+/* The JSON text, and the base64 the writer adds when it lost bytes. */
+static void check_json(const uint8_t *data, size_t size)
+{
+    size_t n;
+    char *json = escape_checked(json_adapter, data, size, false, OUT_JSON_ESCAPE_MAX(size), &n);
+    unsigned char *back = malloc(n ? n : 1);
+    unsigned char *want = malloc(3 * size + 1);
+    FUZZ_CHECK(back != NULL && want != NULL);
+    size_t m = json_decode(back, json, n);
+    int lossy;
+    size_t want_len = fz_json_text(want, data, size, &lossy);
+    FUZZ_CHECK(m == want_len && memcmp(back, want, m) == 0);
+    FUZZ_CHECK(out_json_is_lossy(data, size) == (lossy != 0));
+    FUZZ_CHECK(!lossy ? m == size && memcmp(back, data, size) == 0 : 1);
+    free(json);
+
+    size_t b64_len = OUT_BASE64_LEN(size);
+    char *b64 = malloc(b64_len ? b64_len : 1);
+    FUZZ_CHECK(b64 != NULL);
+    FUZZ_CHECK(out_base64(b64, b64_len, data, size) == b64_len);
+    if (b64_len)
+        FUZZ_CHECK(out_base64(b64, b64_len / 2, data, size) == b64_len);
+    unsigned char *raw = malloc(b64_len / 4 * 3 + 1);
+    FUZZ_CHECK(raw != NULL);
+    long got = fz_base64_decode(raw, b64, b64_len);
+    FUZZ_CHECK(got == (long)size && memcmp(raw, data, size) == 0);
+    got = out_base64_decode(raw, b64, b64_len);
+    FUZZ_CHECK(got == (long)size && memcmp(raw, data, size) == 0);
+    /* Hostile base64 text: the strict decoder agrees with the reference. */
+    size_t hostile = size / 4 * 4;
+    long a = out_base64_decode(raw, (const char *)data, hostile);
+    if (a >= 0) {
+        unsigned char *ref = malloc(hostile / 4 * 3 + 1);
+        FUZZ_CHECK(ref != NULL);
+        FUZZ_CHECK(fz_base64_decode(ref, (const char *)data, hostile) == a);
+        FUZZ_CHECK(memcmp(ref, raw, (size_t)a) == 0);
+        free(ref);
+    }
+    free(raw);
+    free(b64);
+    free(want);
+    free(back);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     for (size_t i = 0; i < size; i++) {
@@ -164,10 +208,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(back != NULL);
 
     size_t n;
-    char *json = escape_checked(json_adapter, data, size, false, OUT_JSON_ESCAPE_MAX(size), &n);
-    size_t m = json_decode(back, json, n);
-    FUZZ_CHECK(m == size && memcmp(back, data, size) == 0);
-    free(json);
+    check_json(data, size);
+    for (size_t i = 0; i < size; i++)
+        if (!out_utf8_seq_len(data + i, size - i))
+            FUZZ_CHECK(out_utf8_bad_len(data + i, size - i) == fz_utf8_subpart(data + i, size - i));
 
     for (int item = 0; item <= 1; item++) {
         char *csv = escape_checked(out_csv_escape, data, size, item, OUT_CSV_ESCAPE_MAX(size), &n);

@@ -190,9 +190,15 @@ static int hexv(char ch)
     return -1;
 }
 
-/* Reads one JSON string and compares its decoded bytes with want. */
-static void json_string_equals(struct cursor *c, const unsigned char *want, size_t want_len)
+/* Reads one JSON string and compares its decoded bytes with the text the
+ * writer must show for the raw bytes raw (fz_json_text: NUL and ill-formed
+ * UTF-8 replaced by U+FFFD). Returns whether bytes were replaced. */
+static bool json_string_equals(struct cursor *c, const unsigned char *raw, size_t raw_len)
 {
+    unsigned char *want = malloc(3 * raw_len + 1);
+    FUZZ_CHECK(want != NULL);
+    int lossy;
+    size_t want_len = fz_json_text(want, raw, raw_len, &lossy);
     expect(c, "\"");
     size_t o = 0;
     for (;;) {
@@ -208,17 +214,19 @@ static void json_string_equals(struct cursor *c, const unsigned char *want, size
             FUZZ_CHECK(c->end - c->p >= 2);
             char e = c->p[1];
             if (e == 'u') {
+                /* \u00XX for control bytes; never \u0000, never a surrogate */
                 FUZZ_CHECK(c->end - c->p >= 6);
                 int h = hexv(c->p[4]), l = hexv(c->p[5]);
                 FUZZ_CHECK(h >= 0 && l >= 0);
-                FUZZ_CHECK((c->p[2] == '0' && c->p[3] == '0') || (c->p[2] == 'd' && c->p[3] == 'c'));
+                FUZZ_CHECK(c->p[2] == '0' && c->p[3] == '0');
                 b = (unsigned char)(h << 4 | l);
+                FUZZ_CHECK(b != 0);
                 c->p += 6;
             } else {
-                const char *esc = "\"\\nrt", *raw = "\"\\\n\r\t";
+                const char *esc = "\"\\nrt", *rawc = "\"\\\n\r\t";
                 const char *hit = e ? strchr(esc, e) : NULL;
                 FUZZ_CHECK(hit != NULL);
-                b = (unsigned char)raw[hit - esc];
+                b = (unsigned char)rawc[hit - esc];
                 c->p += 2;
             }
             FUZZ_CHECK(o < want_len && want[o] == b);
@@ -232,6 +240,59 @@ static void json_string_equals(struct cursor *c, const unsigned char *want, size
         c->p += n;
     }
     FUZZ_CHECK(o == want_len);
+    free(want);
+    return lossy != 0;
+}
+
+/* Reads one base64 JSON string and checks it decodes to raw exactly. */
+static void json_base64_equals(struct cursor *c, const unsigned char *raw, size_t raw_len)
+{
+    expect(c, "\"");
+    const char *start = c->p;
+    while (c->p < c->end && *c->p != '"')
+        c->p++;
+    size_t len = (size_t)(c->p - start);
+    expect(c, "\"");
+    unsigned char *dec = malloc(len / 4 * 3 + 1);
+    FUZZ_CHECK(dec != NULL);
+    long got = fz_base64_decode(dec, start, len);
+    FUZZ_CHECK(got == (long)raw_len && memcmp(dec, raw, raw_len) == 0);
+    free(dec);
+}
+
+static bool b64_key(struct cursor *c, enum rec_field f)
+{
+    char key[64];
+    snprintf(key, sizeof key, ",\"%s_b64\":", rec_fields[f].name);
+    return take(c, key);
+}
+
+/* After a text or list value: `<field>_b64` must be there exactly when
+ * something was replaced, and give back the stored bytes. */
+static void check_b64_sibling(struct cursor *c, enum rec_field f, bool lossy)
+{
+    bool present = b64_key(c, f);
+    FUZZ_CHECK(present == lossy);
+    if (!present)
+        return;
+    const unsigned char *s;
+    size_t slen;
+    if (rec_fields[f].type == RT_TEXT) {
+        s = rec_text(&rec, f, &slen);
+        json_base64_equals(c, s, slen);
+        return;
+    }
+    struct recview_cursor rc = {0};
+    expect(c, "[");
+    for (int n = 0; recview_list_next(&rec, f, &rc, &s, &slen); n++) {
+        if (n)
+            expect(c, ",");
+        if (out_json_is_lossy(s, slen))
+            json_base64_equals(c, s, slen);
+        else
+            expect(c, "null");
+    }
+    expect(c, "]");
 }
 
 static void json_int_equals(struct cursor *c, int64_t want)
@@ -249,6 +310,13 @@ static void check_json(const char *line, size_t len)
 {
     struct cursor c = {line, line + len};
     FUZZ_CHECK(len >= 1 && line[len - 1] == '\n' && memchr(line, '\n', len - 1) == NULL);
+    /* What PostgreSQL, DuckDB and pandas need: valid UTF-8, no NUL at all. */
+    FUZZ_CHECK(memchr(line, '\0', len) == NULL);
+    for (size_t i = 0; i < len;) {
+        size_t n = fz_utf8_len((const unsigned char *)line + i, len - i);
+        FUZZ_CHECK(n >= 1);
+        i += n;
+    }
     c.end--;
     for (int fi = 0; fi < F_COUNT; fi++) {
         enum rec_field f = (enum rec_field)fi;
@@ -265,17 +333,19 @@ static void check_json(const char *line, size_t len)
         switch (rec_fields[f].type) {
         case RT_TEXT:
             s = rec_text(&rec, f, &slen);
-            json_string_equals(&c, s, slen);
+            check_b64_sibling(&c, f, json_string_equals(&c, s, slen));
             break;
         case RT_LIST: {
             struct recview_cursor rc = {0};
+            bool lossy = false;
             expect(&c, "[");
             for (int n = 0; recview_list_next(&rec, f, &rc, &s, &slen); n++) {
                 if (n)
                     expect(&c, ",");
-                json_string_equals(&c, s, slen);
+                lossy |= json_string_equals(&c, s, slen);
             }
             expect(&c, "]");
+            check_b64_sibling(&c, f, lossy);
             break;
         }
         case RT_INT:

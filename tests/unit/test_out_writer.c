@@ -16,6 +16,8 @@
 #include <zlib.h>
 
 #include "../../output/escape.h"
+#include "../../output/ndjson.h"
+#include "../../output/outbuf.h"
 #include "../../output/record.h"
 #include "../../output/writer.h"
 
@@ -74,25 +76,83 @@ static size_t csv_esc(char *dst, size_t cap, const char *src, size_t len, bool i
         }                                                                                          \
     } while (0)
 
+#define FFFD "\xef\xbf\xbd"
+
 static void test_json_escape_cases(void)
 {
     JSON_IS("plain text", "plain text");
     JSON_IS("a\"b\\c", "a\\\"b\\\\c");
     JSON_IS("\r\n\t", "\\r\\n\\t");
-    JSON_IS("x\0y", "x\\u0000y");
+    /* control bytes escaped, except NUL: PostgreSQL refuses \u0000 */
     JSON_IS("\x01\x08\x0c\x1f\x7f", "\\u0001\\u0008\\u000c\\u001f\\u007f");
+    JSON_IS("x\0y", "x" FFFD "y");
+    JSON_IS("\0\0", FFFD FFFD);
+    /* valid UTF-8 is kept as is: 2, 3 and 4 bytes, noncharacters too */
     JSON_IS("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
     JSON_IS("\xef\xbf\xbf\xf4\x8f\xbf\xbf", "\xef\xbf\xbf\xf4\x8f\xbf\xbf"); /* U+FFFF, U+10FFFF */
-    /* overlong "/" and overlong NUL */
-    JSON_IS("\xc0\xaf\xc0\x80", "\\udcc0\\udcaf\\udcc0\\udc80");
-    JSON_IS("\xe0\x80\xaf", "\\udce0\\udc80\\udcaf");       /* 3-byte overlong */
-    JSON_IS("\xf0\x80\x80\xaf", "\\udcf0\\udc80\\udc80\\udcaf");
-    JSON_IS("\xed\xa0\x80", "\\udced\\udca0\\udc80");       /* UTF-8 encoded surrogate */
-    JSON_IS("\xf4\x90\x80\x80", "\\udcf4\\udc90\\udc80\\udc80"); /* > U+10FFFF */
-    JSON_IS("\xe2\x82" "A", "\\udce2\\udc82A");              /* truncated, then ASCII */
-    JSON_IS("\xe2\x82", "\\udce2\\udc82");                   /* truncated at end */
-    JSON_IS("\x80\xbf\xfe\xff\xf5", "\\udc80\\udcbf\\udcfe\\udcff\\udcf5");
+    JSON_IS(FFFD, FFFD); /* a real U+FFFD from the server */
+    /* Latin-1: each lone high byte is one U+FFFD */
+    JSON_IS("Gr\xfc\xdf" "e aus K\xf6ln", "Gr" FFFD FFFD "e aus K" FFFD "ln");
+    /* maximal subparts: a byte that cannot lead or continue is one U+FFFD */
+    JSON_IS("\xc0\xaf\xc0\x80", FFFD FFFD FFFD FFFD);  /* overlong "/" and NUL */
+    JSON_IS("\xc1\xbf", FFFD FFFD);
+    JSON_IS("\xe0\x80\xaf", FFFD FFFD FFFD);            /* 3-byte overlong */
+    JSON_IS("\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD);  /* 4-byte overlong */
+    JSON_IS("\xed\xa0\x80", FFFD FFFD FFFD);            /* CESU-8 / UTF-8 encoded surrogate */
+    JSON_IS("\xed\xa0\xbd\xed\xb8\x80", FFFD FFFD FFFD FFFD FFFD FFFD); /* CESU-8 pair */
+    JSON_IS("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);  /* > U+10FFFF */
+    JSON_IS("\x80\xbf\xfe\xff\xf5\xf8\xfc", FFFD FFFD FFFD FFFD FFFD FFFD FFFD);
+    /* a cut-off but valid prefix is one U+FFFD, whatever its length */
+    JSON_IS("\xe2\x82" "A", FFFD "A");
+    JSON_IS("\xe2\x82", FFFD);
+    JSON_IS("\xf0\x9f\x98", FFFD);
+    JSON_IS("\xf0\x9f\x98" "\xf0\x9f\x98\x80", FFFD "\xf0\x9f\x98\x80");
+    JSON_IS("\xc3", FFFD);
+    JSON_IS("\xc3\xc3\xa9", FFFD "\xc3\xa9");
     JSON_IS("", "");
+}
+
+static void test_json_lossy_and_base64(void)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        bool lossy;
+    } cases[] = {
+        {"plain", 5, false},
+        {"\r\n\x01\x7f", 4, false},
+        {"caf\xc3\xa9 \xf0\x9f\x98\x80", 10, false},
+        {"a\0b", 3, true},
+        {"Gr\xfc\xdf" "e", 5, true},
+        {"\xed\xa0\x80", 3, true},
+        {"\xe2\x82", 2, true},
+        {"", 0, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(out_json_is_lossy((const unsigned char *)cases[i].in, cases[i].len) == cases[i].lossy);
+
+    /* RFC 4648 section 10 test vectors */
+    static const char *const vec[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+                                         {"foobar", "Zm9vYmFy"}};
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+        char out[16] = "";
+        size_t n = out_base64(out, sizeof out, (const unsigned char *)vec[i][0], strlen(vec[i][0]));
+        CHECK(n == strlen(vec[i][1]) && n == OUT_BASE64_LEN(strlen(vec[i][0])));
+        CHECK(memcmp(out, vec[i][1], n) == 0);
+        unsigned char back[16];
+        CHECK(out_base64_decode(back, vec[i][1], n) == (long)strlen(vec[i][0]));
+        CHECK(memcmp(back, vec[i][0], strlen(vec[i][0])) == 0);
+    }
+    char two[2] = {'#', '#'};
+    CHECK(out_base64(two, 1, (const unsigned char *)"foo", 3) == 4 && two[1] == '#');
+    unsigned char back[16];
+    CHECK(out_base64_decode(back, "Zg=", 3) == -1);   /* not a multiple of 4 */
+    CHECK(out_base64_decode(back, "Zh==", 4) == -1);  /* non-zero hidden bits */
+    CHECK(out_base64_decode(back, "Z===", 4) == -1);
+    CHECK(out_base64_decode(back, "Zg==Zg==", 8) == -1); /* padding inside */
+    CHECK(out_base64_decode(back, "Zm9-", 4) == -1);  /* base64url is not ours */
+    CHECK(out_base64_decode(back, "AP/+", 4) == 3 && memcmp(back, "\x00\xff\xfe", 3) == 0);
 }
 
 static void test_csv_escape_cases(void)
@@ -122,8 +182,8 @@ static void test_csv_unescape_errors(void)
     CHECK(out_csv_unescape(out, "\\x41\\\\", 6) == 2 && memcmp(out, "A\\", 2) == 0);
 }
 
-/* Minimal decoder for the escaper's own output: \uXXXX with DCxx meaning a
- * raw byte, the short escapes, everything else literal. */
+/* Minimal decoder for the escaper's own output: the short escapes and
+ * \u00XX, everything else literal. */
 static long json_unescape(unsigned char *dst, const char *s, size_t len)
 {
     size_t o = 0;
@@ -146,12 +206,9 @@ static long json_unescape(unsigned char *dst, const char *s, size_t len)
             char hex[5] = {s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0};
             unsigned v = (unsigned)strtoul(hex, NULL, 16);
             i += 4;
-            if (v >= 0xdc80 && v <= 0xdcff)
-                dst[o++] = (unsigned char)(v & 0xff);
-            else if (v < 0x80)
-                dst[o++] = (unsigned char)v;
-            else
-                return -1;
+            if (v == 0 || v >= 0x80)
+                return -1; /* never \u0000, never a surrogate */
+            dst[o++] = (unsigned char)v;
             break;
         }
         default: return -1;
@@ -160,12 +217,38 @@ static long json_unescape(unsigned char *dst, const char *s, size_t len)
     return (long)o;
 }
 
+/* Python's bytes.decode("utf-8", "replace") on a lone byte that is not
+ * UTF-8, written apart from escape.c for the random test: one U+FFFD per
+ * maximal subpart. Returns the subpart length at s. */
+static size_t ref_subpart(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+    if (c == 0xe0)
+        lo = 0xa0;
+    if (c == 0xed)
+        hi = 0x9f;
+    if (c == 0xf0)
+        lo = 0x90;
+    if (c == 0xf4)
+        hi = 0x8f;
+    if (!need || n < 2 || s[1] < lo || s[1] > hi)
+        return 1;
+    size_t k = 2;
+    while (k < need && k < n && (s[k] & 0xc0) == 0x80)
+        k++;
+    return k;
+}
+
 static void test_random_round_trip(void)
 {
     unsigned seed = 12345;
     unsigned char in[64];
     char esc[OUT_JSON_ESCAPE_MAX(64) + 1];
-    unsigned char back[64];
+    unsigned char back[3 * 64];
+    unsigned char want[3 * 64];
+    char b64[OUT_BASE64_LEN(64)];
     for (int round = 0; round < 200000; round++) {
         size_t len = (size_t)(rand_r(&seed) % 64);
         for (size_t i = 0; i < len; i++) {
@@ -186,8 +269,29 @@ static void test_random_round_trip(void)
             }
             i += k;
         }
+        CHECK(memchr(esc, '\0', n) == NULL);
         long m = json_unescape(back, esc, n);
-        CHECK(m == (long)len && memcmp(back, in, len) == 0);
+        /* the text is the input with NUL and bad subparts as U+FFFD */
+        size_t w = 0;
+        bool lossy = false;
+        for (size_t i = 0; i < len;) {
+            size_t k = in[i] ? out_utf8_seq_len(in + i, len - i) : 0;
+            if (k) {
+                memcpy(want + w, in + i, k);
+                w += k;
+                i += k;
+                continue;
+            }
+            memcpy(want + w, FFFD, 3);
+            w += 3;
+            i += in[i] ? ref_subpart(in + i, len - i) : 1;
+            lossy = true;
+        }
+        CHECK(m == (long)w && memcmp(back, want, w) == 0);
+        CHECK(out_json_is_lossy(in, len) == lossy);
+        /* and the base64 the writer adds then gives the bytes back */
+        size_t bn = out_base64(b64, sizeof b64, in, len);
+        CHECK(out_base64_decode(back, b64, bn) == (long)len && memcmp(back, in, len) == 0);
 
         for (int item = 0; item < 2; item++) {
             n = out_csv_escape(esc, sizeof esc, in, len, item);
@@ -355,8 +459,18 @@ static void check_json_line(const char *line)
     char v[512];
     CHECK(strncmp(line, "{\"ip\":\"192.0.2.1\",\"port\":25,\"host\":null,", 40) == 0);
     CHECK(json_field(line, "banner", v, sizeof v) &&
-          strcmp(v, "\"220 mx \\\"quoted\\\", comma\\r\\n220-\\u0000nul\\u007f\\u0001 bs\\\\ "
-                    "caf\xc3\xa9 bad\\udcff\\udcc0\\udcaf\\udced\\udca0\\udc80\\udce2\\udc82|pipe\\r\\n\"") == 0);
+          strcmp(v, "\"220 mx \\\"quoted\\\", comma\\r\\n220-" FFFD "nul\\u007f\\u0001 bs\\\\ "
+                    "caf\xc3\xa9 bad" FFFD FFFD FFFD FFFD FFFD FFFD FFFD "|pipe\\r\\n\"") == 0);
+    /* the exact bytes, since the text lost some */
+    CHECK(json_field(line, "banner_b64", v, sizeof v) != NULL);
+    unsigned char raw[sizeof hostile_banner];
+    size_t vlen = strlen(v);
+    CHECK(vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"');
+    CHECK(out_base64_decode(raw, v + 1, vlen - 2) == (long)sizeof hostile_banner - 1);
+    CHECK(memcmp(raw, hostile_banner, sizeof hostile_banner - 1) == 0);
+    CHECK(strstr(line, "\"caps_before_tls_b64\"") == NULL); /* nothing replaced there */
+    CHECK(strstr(line, "\"ip_b64\"") == NULL);
+    CHECK(strstr(line, "\\u0000") == NULL && strstr(line, "\\udc") == NULL);
     CHECK(json_field(line, "caps_before_tls", v, sizeof v) &&
           strcmp(v, "[\"AUTH PLAIN|LOGIN\",\"\",\"X\\\\\\\"Y\\n\"]") == 0);
     CHECK(json_field(line, "starttls_offered", v, sizeof v) && strcmp(v, "true") == 0);
@@ -377,11 +491,16 @@ static void check_json_line(const char *line)
         if (q)
             p = q;
     }
-    /* exactly one newline, at the end; no raw control bytes */
+    /* exactly one newline, at the end; no raw control bytes; valid UTF-8 */
     size_t len = strlen(line);
     CHECK(len > 0 && line[len - 1] == '\n');
     for (size_t i = 0; i + 1 < len; i++)
         CHECK((unsigned char)line[i] >= 0x20 && line[i] != 0x7f);
+    for (size_t i = 0; i < len;) {
+        size_t k = out_utf8_seq_len((const unsigned char *)line + i, len - i);
+        CHECK(k > 0);
+        i += k ? k : 1;
+    }
 }
 
 static void check_csv_line(const char *line)
@@ -488,6 +607,34 @@ static void test_writers(void)
     free(csv);
     free(jgz);
     free(cgz);
+}
+
+/* A list with items that lost bytes: `<field>_b64` is an array as long as
+ * the list, null where an item came through intact; a text field that lost
+ * nothing has no sibling. */
+static void test_json_b64_siblings(void)
+{
+    static struct record r;
+    rec_reset(&r);
+    rec_set_str(&r, F_IP, "192.0.2.9");
+    rec_set_text(&r, F_STARTTLS_REPLY, "220 Gr\xfc\xdf\0", 9);
+    rec_set_str(&r, F_ERROR, "caf\xc3\xa9");
+    rec_list_add(&r, F_CAPS_AFTER_TLS, "ok", 2);
+    rec_list_add(&r, F_CAPS_AFTER_TLS, "\xff", 1);
+    rec_list_add(&r, F_CAPS_AFTER_TLS, "a\0", 2);
+    rec_list_add(&r, F_AUTH_AFTER_TLS, "PLAIN", 5);
+    struct outbuf b;
+    CHECK(outbuf_init(&b, 1 << 16) == 0);
+    ndjson_append(&b, &r);
+    CHECK(!b.overflow);
+    outbuf_append_byte(&b, '\0');
+    const char *line = (const char *)b.data;
+    CHECK(strstr(line, "\"starttls_reply\":\"220 Gr" FFFD FFFD FFFD "\",\"starttls_reply_b64\":\"MjIwIEdy/N8A\",") != NULL);
+    CHECK(strstr(line, "\"error\":\"caf\xc3\xa9\",\"phase\":null,") != NULL);
+    CHECK(strstr(line, "\"caps_after_tls\":[\"ok\",\"" FFFD "\",\"a" FFFD "\"],"
+                       "\"caps_after_tls_b64\":[null,\"/w==\",\"YQA=\"],\"auth_after_tls\":[\"PLAIN\"],") != NULL);
+    CHECK(strstr(line, "auth_after_tls_b64") == NULL);
+    outbuf_free(&b);
 }
 
 static void test_truncated_field(void)
@@ -683,6 +830,8 @@ int main(void)
         return 1;
     }
     test_json_escape_cases();
+    test_json_lossy_and_base64();
+    test_json_b64_siblings();
     test_csv_escape_cases();
     test_csv_unescape_errors();
     test_escape_short_buffer();
