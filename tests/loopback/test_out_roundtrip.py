@@ -8,6 +8,7 @@ manifest holding every value's exact bytes in hex. This script decodes the
 files with Python's json, csv and gzip modules and the unescaping that
 output/SCHEMA-OUTPUT.md documents, and compares every value.
 """
+import base64
 import csv
 import gzip
 import io
@@ -33,8 +34,23 @@ def fail(msg):
 
 # --- documented decoders (SCHEMA-OUTPUT.md) ---------------------------------
 
-def json_text(value):
-    return value.encode("utf-8", "surrogateescape")
+def json_expected_text(raw):
+    """The text the writer shows for raw bytes: Python's own "replace"
+    decoding (one U+FFFD per maximal ill-formed subpart) and NUL -> U+FFFD."""
+    return raw.decode("utf-8", "replace").replace("\0", "\ufffd")
+
+
+def json_value(obj, key):
+    """Exact bytes of a text or list field: from `<key>_b64` where the writer
+    added it (base64, or per list item base64 or null), else the text."""
+    v, b64 = obj.get(key), obj.get(key + "_b64")
+    if isinstance(v, str):
+        return base64.b64decode(b64, validate=True) if b64 is not None else v.encode("utf-8")
+    if isinstance(v, list):
+        b64 = b64 if b64 is not None else [None] * len(v)
+        return [base64.b64decode(b, validate=True) if b is not None else x.encode("utf-8")
+                for x, b in zip(v, b64)]
+    return v
 
 
 CSV_ESC = re.compile(r"\\(\\|x[0-9A-Fa-f]{2}|e)|\\")
@@ -118,21 +134,39 @@ def check_json(path, manifest, opener):
             line.decode("utf-8")
         except UnicodeDecodeError as e:
             fail("%s:%d output is not valid UTF-8: %s" % (path, no, e))
+        if b"\\u0000" in line or b"\\ud" in line.lower() or b"\0" in line:
+            fail("%s:%d NUL or a surrogate escape in output" % (path, no))
         obj = json.loads(line)
-        if list(obj.keys()) != list(want.keys()):
-            fail("%s:%d field names/order differ" % (path, no))
+        # each `<k>_b64` right after its field, and only when text lost bytes
+        expected_keys = []
+        for k, wv in want.items():
+            expected_keys.append(k)
+            raws = [bytes.fromhex(wv)] if isinstance(wv, str) else (
+                [bytes.fromhex(x) for x in wv] if isinstance(wv, list) else [])
+            if any(json_expected_text(r).encode("utf-8") != r for r in raws):
+                expected_keys.append(k + "_b64")
+        if list(obj.keys()) != expected_keys:
+            fail("%s:%d field names/order differ: %s" % (path, no, [k for k in obj if k not in expected_keys]))
         for k, wv in want.items():
             gv = obj.get(k)
             if wv is None or isinstance(wv, (bool, int)):
                 if gv != wv or type(gv) is not type(wv):
                     fail("%s:%d %s: got %r want %r" % (path, no, k, gv, wv))
             elif isinstance(wv, str):
-                if not isinstance(gv, str) or json_text(gv) != bytes.fromhex(wv):
-                    fail("%s:%d %s: got %r want %r" % (path, no, k, gv, bytes.fromhex(wv)))
+                raw = bytes.fromhex(wv)
+                if not isinstance(gv, str) or json_value(obj, k) != raw:
+                    fail("%s:%d %s: got %r want %r" % (path, no, k, gv, raw))
+                elif gv != json_expected_text(raw):
+                    fail("%s:%d %s: text %r is not the replacement text of %r" % (path, no, k, gv, raw))
             else:
-                got = [json_text(x) for x in gv] if isinstance(gv, list) else gv
+                got = json_value(obj, k)
                 if got != want_value(None, wv):
                     fail("%s:%d %s: got %r want %r" % (path, no, k, got, want_value(None, wv)))
+                elif gv != [json_expected_text(bytes.fromhex(x)) for x in wv]:
+                    fail("%s:%d %s: list text %r" % (path, no, k, gv))
+                elif k + "_b64" in obj and [b is None for b in obj[k + "_b64"]] != [
+                        json_expected_text(bytes.fromhex(x)).encode("utf-8") == bytes.fromhex(x) for x in wv]:
+                    fail("%s:%d %s_b64: null exactly for the intact items" % (path, no, k))
 
 
 def check_csv(path, manifest, opener):
