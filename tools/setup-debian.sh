@@ -6,11 +6,17 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential cmake pkg-config libssl-dev libc-ares-dev libmaxminddb-dev zlib1g-dev
       openssl python3 clang postfix dovecot-imapd dovecot-pop3d unbound nmap sqlite3
-      libmaxmind-db-writer-perl mmdb-bin procps testssl.sh time"
+      libmaxmind-db-writer-perl mmdb-bin procps testssl.sh time
+      postgresql python3-pandas jq"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# Node and npm (for DuckDB below): Debian's nodejs and npm, unless the
+# machine already has a node that brings its own npm (e.g. a NodeSource
+# build, which conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
@@ -23,4 +29,15 @@ if [ -n "$missing" ]; then
   fi
   apt-get install -y -qq --no-install-recommends $missing
   [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
+
+# DuckDB for tests/loopback/test_ndjson_consumers.py: the real engine from
+# npm (N-API, works with Debian 12's Node 18 and later), pinned, installed
+# outside the source tree. Skipped when that version is already there.
+duckdb_version=1.5.6-r.1
+duckdb_dir=/opt/mailtls-node
+if ! grep -qs "\"version\": \"$duckdb_version\"" "$duckdb_dir/node_modules/@duckdb/node-api/package.json"; then
+  mkdir -p "$duckdb_dir"
+  npm install --prefix "$duckdb_dir" --no-audit --no-fund --loglevel=error \
+    "@duckdb/node-api@$duckdb_version" >/dev/null
 fi
