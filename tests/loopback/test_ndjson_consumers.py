@@ -352,7 +352,7 @@ def main():
               "%s: status %s, starttls_offered %s, starttls_ok %s" % (
                   name, rec.get("status"), rec.get("starttls_offered"), rec.get("starttls_ok")))
         b64 = rec.get("banner_b64")
-        stored = base64.b64decode(b64, validate=True) if b64 is not None else (rec.get("banner") or "").encode()
+        stored = base64.b64decode(b64, validate=True) if b64 is not None else (rec.get("banner") or "").encode("utf-8", "surrogateescape")
         stored_by_port[port] = stored
         check(rec.get("banner") == expected_text(stored) and (b64 is not None) == (expected_text(stored).encode() != stored),
               "%s: banner is the replacement text of the bytes in banner_b64, present only when bytes were replaced"
