@@ -117,6 +117,10 @@ static void print_schema(void)
     static const char *const type_names[] = {"string", "array", "integer", "boolean"};
     for (int i = 0; i < F_COUNT; i++)
         printf("%-28s %-8s %s\n", rec_fields[i].name, type_names[rec_fields[i].type], rec_fields[i].doc);
+    /* indented: a note, not a field (tests/loopback/test_docs.py) */
+    printf("\n  <field>_b64: in NDJSON, right after a string or array field whose text had bytes replaced\n"
+           "  by U+FFFD (NUL, invalid UTF-8): the exact bytes in base64; for an array, one base64 string\n"
+           "  per replaced item and null for the others. Absent when nothing was replaced.\n");
     printf("\nstatus values:");
     for (int s = 0; s < STATUS_COUNT; s++)
         printf(" %s", rec_status_name((enum rec_status)s));
