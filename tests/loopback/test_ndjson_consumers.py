@@ -130,6 +130,29 @@ def duckdb_facts(check, path, stored_by_port):
     return facts
 
 
+def duckdb_late_keys(check, tmp, text):
+    """The documented recipe for big files: 21,000 clean generated records,
+    then the hostile scan, so every `_b64` key first appears after DuckDB's
+    default sample of 20,480 lines; `sample_size = -1` must load it all."""
+    big = os.path.join(tmp, "late.json")
+    r = subprocess.run([os.path.join(BUILD, "mailtls-outcheck"), "generate", "--count", "21000", "--seed", "5", big],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "mailtls-outcheck generate writes 21,000 records")
+    with open(big, "a", encoding="utf-8") as f:
+        f.write(text)
+    job = {"setup": ["CREATE TABLE t AS SELECT * FROM read_json_auto(%s, sample_size = -1)" % sql_str(big)],
+           "queries": {"n": "SELECT count(*) AS n, count(banner_b64) AS b FROM t"}}
+    env = dict(os.environ, NODE_PATH=NODE_MODULES)
+    r = subprocess.run(["node", os.path.join(HERE, "duckdb_query.cjs")], input=json.dumps(job), env=env,
+                       capture_output=True, text=True, timeout=120)
+    row = json.loads(r.stdout)["n"][0] if r.returncode == 0 else {}
+    n_scan = len([line for line in text.split("\n") if line])
+    check(r.returncode == 0 and int(row.get("n", 0)) == 21000 + n_scan,
+          "DuckDB read_json_auto(sample_size = -1) loads a file whose _b64 keys appear after line 20,480 (%s)"
+          % (r.stderr.strip()[:200] or row))
+    return int(row.get("b", -1)) if row else None
+
+
 def pg_bin(name):
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/" + name),
                    key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
@@ -378,6 +401,8 @@ def main():
     results = {"scripts": want, "mailtls-stats": stats_facts(check, out)}
     results["duckdb (gzip)"] = duckdb_facts(check, out, stored_by_port)
     results["duckdb (plain)"] = duckdb_facts(check, plain, stored_by_port)
+    late_b64 = duckdb_late_keys(check, tmp, text)
+    check(late_b64 == want["banner_b64"], "DuckDB on the big file: banner_b64 count %s" % late_b64)
     results["postgresql jsonb"] = postgres_facts(check, tmp, text, stored_by_port)
     results["pandas"] = pandas_facts(check, out, tmp, stored_by_port)
     results["jq"] = jq_facts(check, text)
