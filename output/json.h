@@ -1,5 +1,5 @@
 /*
- * json.h - a compact, bounded JSON parser for mailtls-stats.
+ * json.h - a compact, bounded JSON parser (output/reader.c, mailtls-stats).
  *
  * json_parse() checks the whole text against RFC 8259 and records each
  * value as a token in the caller's array: no allocation, recursion depth
@@ -12,8 +12,8 @@
  * index just past that subtree, so siblings are reached in O(1). An
  * object's children alternate key (string), value.
  */
-#ifndef MAILTLS_STATS_JSON_H
-#define MAILTLS_STATS_JSON_H
+#ifndef MAILTLS_OUT_JSON_H
+#define MAILTLS_OUT_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>
