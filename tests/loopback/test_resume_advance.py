@@ -80,29 +80,33 @@ def test_no_reconnect(tmp):
 def test_three_interruptions(tmp):
     port = countfarm.free_port()
     out = os.path.join(tmp, "three.json.gz")
-    farm = countfarm.CountingFarm(BUILD, tmp, port)
     progress = []
+    total = 0
     for i, sig in enumerate((signal.SIGINT, signal.SIGKILL, signal.SIGINT)):
+        farm = countfarm.CountingFarm(BUILD, tmp, port)
         run(ip_scan(port, out, ["--gzip"] + (["--resume"] if i else [])), stop=sig, after=0.8)
+        total += farm.stop()
         try:
-            # a torn gzip member (SIGKILL) is cut by the next --resume; count what decodes
             progress.append(len(final(records(out))))
         except (OSError, EOFError, ValueError):
-            progress.append(-1)
+            progress.append(-1)  # a torn gzip member (SIGKILL): the next --resume cuts it
+    farm = countfarm.CountingFarm(BUILD, tmp, port)
     rc, err = run(ip_scan(port, out, ["--gzip", "--resume"]))
-    accepted = farm.stop()
+    last = farm.stop()
+    total += last
     recs = records(out)
     keys = collections.Counter(r["ip"] for r in recs)
     # SIGKILL loses the records still buffered, so that run may add none;
-    # the SIGINT runs must each add some.
-    check(0 < progress[0] and progress[0] <= progress[1] < progress[2],
+    # each SIGINT run adds about 15 (25/s for 0.8 s): a run that re-probed
+    # what was finished would add next to nothing.
+    check(progress[0] > 0 and progress[0] <= progress[1] and progress[2] >= progress[1] + 5,
           "the interrupted runs advanced (final records after each: %s)" % progress)
+    check(last == N - progress[2], "the last resume connects only to the %d unfinished targets (server saw %d)"
+          % (N - progress[2], last))
     check(rc == 0 and len(recs) == N and len(keys) == N and not any(r["status"] == "interrupted" for r in recs),
           "after 3 interruptions and a last resume: every target exactly once (rc %d, %d records, %d distinct)"
           % (rc, len(recs), len(keys)))
-    # Each target is connected once, plus once more for each run in which
-    # it was in flight when the run was stopped (at most -c 20 per stop).
-    check(N <= accepted <= N + 3 * 20, "connections over all runs: %d (64 targets, at most 60 redone)" % accepted)
+    print("# connections over all runs: %d for %d targets" % (total, N))
 
 
 def mx_zone(n):
