@@ -125,8 +125,12 @@ static int read_file(struct stats *s, const struct opts *o, struct record *r, co
             }
             continue;
         }
-        /* A damaged or cut gzip tail (or a bad CSV header): data before it was counted. */
-        if (o->skip_bad && reader_line_number(rd) > 0) {
+        /* A damaged or cut gzip tail: data before it was counted. A bad
+         * CSV header stops the run even with --skip-bad (nothing after it
+         * could be read). */
+        size_t hlen;
+        bool no_header = reader_is_csv(rd) && !reader_header(rd, &hlen);
+        if (o->skip_bad && !no_header) {
             s->bad_lines++;
             fprintf(stderr, "mailtls-stats: warning: %s (rest of file skipped)\n", err);
         } else {
