@@ -31,14 +31,11 @@ static void on_signal(int sig)
         workers_request_stop(g_workers);
 }
 
-/* Where finished records go: GeoIP fields, the resume filter, counters,
- * then the writer. */
+/* Where finished records go: GeoIP fields, counters, then the writer. */
 struct sink {
     struct out_writer *w;
     struct summary *sum;
     struct geo_db *geo;        /* NULL without --geoip/--asn */
-    struct resume_set *resume; /* NULL without --resume */
-    uint64_t resumed;          /* records the earlier run already holds */
     const struct feed *feed;   /* for the status line's in-flight count */
 };
 
@@ -193,7 +190,7 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
         goto fail;
     }
     struct feed *feed = sc->feed;
-    sc->sink = (struct sink){.w = sc->w, .sum = sc->sum, .geo = sc->geo, .resume = sc->resume, .feed = feed};
+    sc->sink = (struct sink){.w = sc->w, .sum = sc->sum, .geo = sc->geo, .feed = feed};
     feed->src = sc->src;
     feed->ports = ports;
     feed->n_ports = n_ports;
