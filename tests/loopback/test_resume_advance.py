@@ -125,6 +125,7 @@ def test_mx(tmp):
     inp = os.path.join(tmp, "domains.txt")
     with open(inp, "w") as f:
         f.write("".join("d%02d.test\n" % i for i in range(n)))
+        f.write("D00.test\n")  # a repeated domain: one `duplicate` domain record, no DNS query
     out = os.path.join(tmp, "mx.json")
     cmd = [SCAN, "-q", "--threads", "1", "--mx", "--resolver", "127.0.0.1:%d" % dns.port, "-p", "%d/smtp" % port,
            "--rate", "15", "-c", "10", "--read-timeout", "3", "--timeout", "5", "--grace", "0.2", "-i", inp, "-o", out]
@@ -134,7 +135,7 @@ def test_mx(tmp):
         farm.stop()
         recs = records(out)
         done_pairs = {r["ip"] for r in recs if r["port"] is not None and r["status"] != "interrupted"}
-        done_domains = {r["domain"] for r in recs if r["port"] is None and r["status"] not in ("interrupted",)
+        done_domains = {r["domain"] for r in recs if r["port"] is None and r["status"] not in ("interrupted", "duplicate")
                         and all(m.split()[-1] in done_pairs for m in r["mx"] or [])}
         check(0 < len(done_pairs) < n, "the --mx run was stopped midway (%d of %d addresses probed)"
               % (len(done_pairs), n))
@@ -149,7 +150,9 @@ def test_mx(tmp):
         check(accepted == n - len(done_pairs), "connections only to the %d unprobed addresses (server saw %d)"
               % (n - len(done_pairs), accepted))
         recs = records(out)
-        doms = collections.Counter(r["domain"] for r in recs if r["port"] is None)
+        doms = collections.Counter(r["domain"] for r in recs if r["port"] is None and r["status"] != "duplicate")
+        dups = [r["domain"] for r in recs if r["status"] == "duplicate"]
+        check(dups == ["D00.test"], "the repeated domain line has one `duplicate` domain record (%s)" % dups)
         probes = collections.Counter(r["ip"] for r in recs if r["port"] is not None)
         check(len(doms) == n and set(doms.values()) == {1} and len(probes) == n and set(probes.values()) == {1},
               "one domain record per domain and one probe per address (%d domains, %d probes, %d records)"
