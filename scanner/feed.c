@@ -157,6 +157,18 @@ static int resolve_item(struct feed *f, const struct tgt_line *l)
     return resolve_start(f->res, l, f->ports, f->n_ports, now_ms()) < 0;
 }
 
+/* Once, at the end of the input: lines the duplicate check could not hold. */
+static void warn_dedup_full(const struct feed *f)
+{
+    struct tgt_counts c;
+    tgt_source_counts(f->src, &c);
+    if (c.dedup_full)
+        fprintf(stderr,
+                "mailtls-scan: warning: the duplicate check holds %zu distinct targets; %llu later lines "
+                "were not checked (targets/README-targets.md)\n",
+                (size_t)TGT_DEDUP_MAX_DEFAULT, (unsigned long long)c.dedup_full);
+}
+
 enum job_next feed_next(void *arg, struct job *out)
 {
     struct feed *f = arg;
@@ -184,6 +196,8 @@ enum job_next feed_next(void *arg, struct job *out)
             enum tgt_next r = tgt_source_next(f->src, &f->item, err, sizeof err);
             switch (r) {
             case TGT_NEXT_END:
+                if (!f->input_read)
+                    warn_dedup_full(f);
                 f->input_read = true;
                 if (f->res && resolve_busy(f->res))
                     return JOB_WAIT; /* lookups in flight: on_fd/on_timer ask again */
