@@ -28,6 +28,7 @@ struct lines {
     bool eof;
     bool torn_ok; /* a damaged end is the end (reader_opts.torn_tail_ok) */
     bool torn;    /* ... and one was cut */
+    bool had_cr;  /* the line last returned ended in "\r\n" (CSV rows do) */
 };
 
 static struct lines *lines_open(const char *path, char *err, size_t errlen)
@@ -123,7 +124,8 @@ static int lines_next(struct lines *l, char **line, size_t *len, char *err, size
             }
             l->start += n + (nl ? 1 : 0);
             l->lineno++;
-            if (n > 0 && p[n - 1] == '\r')
+            l->had_cr = n > 0 && p[n - 1] == '\r';
+            if (l->had_cr)
                 n--;
             *line = p;
             *len = n;
@@ -585,20 +587,20 @@ enum reader_result reader_next(struct reader *rd, struct record *r, char *err, s
         if (len == 0)
             continue;
         rd->line = line;
-        rd->line_len = len;
+        rd->line_len = len + rd->lines->had_cr; /* the raw bytes keep their CR */
         if (rd->need_header) {
             if (reader_csv_header(rd, line, len, why, sizeof why) < 0) {
                 snprintf(err, errlen, "%s:%ld: %s", rd->lines->path, rd->lines->lineno, why);
                 return READER_ERROR;
             }
-            rd->header = malloc(len + 1);
+            rd->header = malloc(rd->line_len + 1);
             if (!rd->header) {
                 snprintf(err, errlen, "%s: out of memory", rd->lines->path);
                 return READER_ERROR;
             }
-            memcpy(rd->header, line, len);
-            rd->header[len] = '\0';
-            rd->header_len = len;
+            memcpy(rd->header, line, rd->line_len);
+            rd->header[rd->line_len] = '\0';
+            rd->header_len = rd->line_len;
             rd->need_header = false;
             continue;
         }

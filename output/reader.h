@@ -56,11 +56,12 @@ enum reader_result {
 /* NULL with err ("path: why") when the file cannot be opened. */
 struct reader *reader_open(const char *path, const struct reader_opts *o, char *err, size_t errlen);
 enum reader_result reader_next(struct reader *rd, struct record *r, char *err, size_t errlen);
-/* The raw bytes of the line last returned (without "\n"), e.g. to copy a
- * record unchanged; valid until the next reader_next call. */
+/* The raw bytes of the line last returned (without its "\n", with the
+ * "\r" of a CRLF ending: CSV rows have one), e.g. to copy a record
+ * unchanged; valid until the next reader_next call. */
 const char *reader_line(const struct reader *rd, size_t *len);
-/* CSV: the header line as read (valid until reader_close); NULL for NDJSON
- * or before the first reader_next. */
+/* CSV: the header line as read, raw like reader_line (valid until
+ * reader_close); NULL for NDJSON or before the first reader_next. */
 const char *reader_header(const struct reader *rd, size_t *len);
 long reader_line_number(const struct reader *rd); /* 1-based, of the last line */
 bool reader_is_csv(const struct reader *rd);
