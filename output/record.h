@@ -52,7 +52,8 @@ const char *mt_tls_mode_name(enum mt_tls_mode m);
     X(STATUS_DNS_TIMEOUT, "dns-timeout")                                        \
     X(STATUS_DNS_NO_ADDRESS, "dns-no-address")                                  \
     X(STATUS_DNS_ERROR, "dns-error")                                            \
-    X(STATUS_LOCAL_ERROR, "local-error")
+    X(STATUS_LOCAL_ERROR, "local-error")                                        \
+    X(STATUS_DUPLICATE, "duplicate")
 
 enum rec_status {
 #define X(id, name) id,

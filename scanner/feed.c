@@ -8,6 +8,7 @@
 #include "dns.h"
 #include "options.h"
 #include "resolve.h"
+#include "resume.h"
 
 void job_to_record(const struct job *j, struct record *r)
 {
@@ -70,6 +71,8 @@ static int port_for_item(const struct feed *f, const struct tgt_line *l, struct 
     return tgt_port_infer(l->port, out) ? 0 : -1;
 }
 
+#define DUPLICATE_ERROR "an earlier input line named the same target; probed once"
+
 /* Records the feed makes itself (blocklisted, unresolvable) go straight out. */
 static int emit_local(struct feed *f, const struct job *j, enum rec_status st, const char *error)
 {
@@ -80,19 +83,60 @@ static int emit_local(struct feed *f, const struct job *j, enum rec_status st, c
     return f->out.emit(f->out.ctx, NULL, &f->scratch);
 }
 
-/* Records and jobs of finished lookups. 1: *out is a job; 0: none now; -1: output failed. */
+/* Records and jobs of finished lookups. 1: *out is a job; 0: none now; -1: output failed.
+ * With --resume, what the earlier run finished is dropped here, before
+ * the connection. */
 static int take_resolved(struct feed *f, struct job *out)
 {
     for (;;) {
         switch (resolve_next(f->res, out, &f->scratch)) {
         case RESOLVE_NONE: return 0;
-        case RESOLVE_JOB: return 1;
+        case RESOLVE_JOB:
+            if (f->resume && resume_done_job(f->resume, out)) {
+                f->resumed++;
+                break;
+            }
+            return 1;
         case RESOLVE_RECORD:
+            if (f->resume && resume_done_record(f->resume, &f->scratch)) {
+                f->resumed++;
+                break;
+            }
             if (f->out.emit(f->out.ctx, NULL, &f->scratch) < 0)
                 return -1;
             break;
         }
     }
+}
+
+/* --resume: a name or domain item whose every record the earlier run
+ * holds needs no DNS query at all. A name that resolved is asked again
+ * (the output does not say how many addresses it had); its finished
+ * (address, port) pairs are then dropped by take_resolved. */
+static bool item_done(struct feed *f, const struct tgt_line *l)
+{
+    if (!f->resume)
+        return false;
+    if (f->mx)
+        return resume_done_domain(f->resume, l->name);
+    struct tgt_port port;
+    if (l->port)
+        return port_for_item(f, l, &port) == 0 && resume_done_name(f->resume, l->name, &port);
+    for (size_t i = 0; i < f->n_ports; i++)
+        if (!resume_done_name(f->resume, l->name, &f->ports[i]))
+            return false;
+    return true;
+}
+
+/* The one `duplicate` record of a repeated --mx domain line. */
+static int emit_duplicate_domain(struct feed *f, const struct tgt_line *l)
+{
+    rec_reset(&f->scratch);
+    rec_set_str(&f->scratch, F_DOMAIN, l->name);
+    rec_set_status(&f->scratch, STATUS_DUPLICATE);
+    rec_set_str(&f->scratch, F_ERROR, DUPLICATE_ERROR);
+    f->duplicate_records++;
+    return f->out.emit(f->out.ctx, NULL, &f->scratch);
 }
 
 /* Hands a TGT_NAME item to the resolver. 0 taken (or malformed), 1 no room. */
@@ -111,6 +155,18 @@ static int resolve_item(struct feed *f, const struct tgt_line *l)
         return resolve_start(f->res, l, &port, 1, now_ms()) < 0;
     }
     return resolve_start(f->res, l, f->ports, f->n_ports, now_ms()) < 0;
+}
+
+/* Once, at the end of the input: lines the duplicate check could not hold. */
+static void warn_dedup_full(const struct feed *f)
+{
+    struct tgt_counts c;
+    tgt_source_counts(f->src, &c);
+    if (c.dedup_full)
+        fprintf(stderr,
+                "mailtls-scan: warning: the duplicate check holds %zu distinct targets; %llu later lines "
+                "were not checked (targets/README-targets.md)\n",
+                (size_t)TGT_DEDUP_MAX_DEFAULT, (unsigned long long)c.dedup_full);
 }
 
 enum job_next feed_next(void *arg, struct job *out)
@@ -140,6 +196,8 @@ enum job_next feed_next(void *arg, struct job *out)
             enum tgt_next r = tgt_source_next(f->src, &f->item, err, sizeof err);
             switch (r) {
             case TGT_NEXT_END:
+                if (!f->input_read)
+                    warn_dedup_full(f);
                 f->input_read = true;
                 if (f->res && resolve_busy(f->res))
                     return JOB_WAIT; /* lookups in flight: on_fd/on_timer ask again */
@@ -159,7 +217,18 @@ enum job_next feed_next(void *arg, struct job *out)
             f->port_index = 0;
         }
         const struct tgt_line *l = &f->item.line;
-        if (l->kind == TGT_NAME && f->res && f->port_index == 0) {
+        if (l->kind == TGT_NAME && f->res && f->port_index == 0 && f->item.duplicate && f->mx) {
+            f->have_item = false;
+            if (emit_duplicate_domain(f, l) < 0)
+                return JOB_FATAL;
+            continue;
+        }
+        if (l->kind == TGT_NAME && f->res && f->port_index == 0 && !f->item.duplicate) {
+            if (item_done(f, l)) {
+                f->resumed++;
+                f->have_item = false;
+                continue;
+            }
             if (resolve_item(f, l) > 0)
                 return JOB_WAIT; /* every task busy: keep the item */
             f->have_item = false;
@@ -192,6 +261,16 @@ enum job_next feed_next(void *arg, struct job *out)
             j.port = port;
             j.addr.ss_family = AF_UNSPEC;
             snprintf(j.host, sizeof j.host, "%s", l->name);
+            if (f->item.duplicate) {
+                f->duplicate_records++;
+                if (emit_local(f, &j, STATUS_DUPLICATE, DUPLICATE_ERROR) < 0)
+                    return JOB_FATAL;
+                continue;
+            }
+            if (f->resume && resume_done_name(f->resume, l->name, &port)) {
+                f->resumed++;
+                continue;
+            }
             f->unresolved_records++;
             if (emit_local(f, &j, STATUS_LOCAL_ERROR,
                            "host names need --resolver IP[:PORT]; the system resolver is never used") < 0)
@@ -202,6 +281,16 @@ enum job_next feed_next(void *arg, struct job *out)
         out->kind = JOB_PROBE;
         out->test = 0;
         out->owner = NULL;
+        if (f->item.duplicate) {
+            f->duplicate_records++;
+            if (emit_local(f, out, STATUS_DUPLICATE, DUPLICATE_ERROR) < 0)
+                return JOB_FATAL;
+            continue;
+        }
+        if (f->resume && resume_done_job(f->resume, out)) {
+            f->resumed++;
+            continue;
+        }
         if (f->item.blocklisted) {
             f->blocklisted_records++;
             if (emit_local(f, out, STATUS_BLOCKLISTED, NULL) < 0)
@@ -309,6 +398,7 @@ int feed_dns_setup(struct feed *f, const struct options *o, struct engine_io *io
         snprintf(err, errlen, "--resolver: %s", why);
         return -1;
     }
+    f->mx = o->mx;
     f->res = resolve_new(&rc, f->dns, f->src, err, errlen);
     if (!f->res)
         return -1;

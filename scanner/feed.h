@@ -4,7 +4,11 @@
  * Each target item becomes one job per port (or one job for IP:PORT). A
  * blocklisted item becomes `blocklisted` records without any packet; a
  * malformed line is reported on stderr with its file and line and counted.
- * Every (target, port) therefore yields exactly one record. Host names go
+ * A line that repeats an earlier target (tgt_item.duplicate) yields
+ * `duplicate` records the same way, without any packet or DNS query.
+ * Every (target, port) therefore yields exactly one record. With --resume,
+ * every target the earlier run finished is skipped here, before any DNS
+ * query or connection (resume.h). Host names go
  * to the resolver (resolve.c) when --resolver is given; with --mx a domain
  * yields one domain record and each (address, port) one probe record
  * (scanner/DNS.md).
@@ -20,6 +24,7 @@
 
 struct dns;
 struct resolver;
+struct resume_set;
 
 struct feed {
     struct tgt_source *src;
@@ -37,6 +42,10 @@ struct feed {
     struct record scratch;
     struct dns *dns;        /* --resolver: c-ares in engine 0's loop (scanner/DNS.md) */
     struct resolver *res;   /* NULL without --resolver: names get a local-error record */
+    bool mx;                /* --mx: name items are mail domains */
+    const struct resume_set *resume; /* --resume: targets with a final record (NULL without) */
+    uint64_t resumed;       /* jobs and records skipped: done in the earlier run */
+    uint64_t duplicate_records;
 };
 
 enum job_next feed_next(void *feed, struct job *out);

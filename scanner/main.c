@@ -31,25 +31,18 @@ static void on_signal(int sig)
         workers_request_stop(g_workers);
 }
 
-/* Where finished records go: GeoIP fields, the resume filter, counters,
- * then the writer. */
+/* Where finished records go: GeoIP fields, counters, then the writer. */
 struct sink {
     struct out_writer *w;
     struct summary *sum;
     struct geo_db *geo;        /* NULL without --geoip/--asn */
-    struct resume_set *resume; /* NULL without --resume */
-    uint64_t resumed;          /* records the earlier run already holds */
     const struct feed *feed;   /* for the status line's in-flight count */
 };
 
 static int sink_emit(void *ctx, const struct job *j, struct record *r)
 {
     struct sink *s = ctx;
-    (void)j;
-    if (s->resume && resume_done_record(s->resume, r)) {
-        s->resumed++;
-        return 0;
-    }
+    (void)j; /* --resume: the feed skips finished targets before contacting them */
     if (s->geo)
         geo_enrich(s->geo, r);
     summary_count(s->sum, r);
@@ -172,13 +165,14 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
         goto fail;
     bool csv = strcmp(o->format, "csv") == 0;
     if (o->resume) {
-        uint64_t kept, redo;
-        sc->resume = resume_prepare(o->output, csv, err, sizeof err, &kept, &redo);
+        struct resume_counts rc;
+        sc->resume = resume_prepare(o->output, csv, ports, n_ports, err, sizeof err, &rc);
         if (!sc->resume)
             goto fail;
         if (!o->quiet)
-            fprintf(stderr, "mailtls-scan: resuming %s: %llu records kept, %llu interrupted ones redone\n",
-                    o->output, (unsigned long long)kept, (unsigned long long)redo);
+            fprintf(stderr, "mailtls-scan: resuming %s: %llu records kept, %llu interrupted ones redone%s\n",
+                    o->output, (unsigned long long)rc.kept, (unsigned long long)rc.redo,
+                    rc.torn ? " (a torn end was cut off)" : "");
     }
     if (o->geoip || o->asn) {
         sc->geo = geo_open(o->geoip, o->asn, err, sizeof err);
@@ -196,10 +190,11 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
         goto fail;
     }
     struct feed *feed = sc->feed;
-    sc->sink = (struct sink){.w = sc->w, .sum = sc->sum, .geo = sc->geo, .resume = sc->resume, .feed = feed};
+    sc->sink = (struct sink){.w = sc->w, .sum = sc->sum, .geo = sc->geo, .feed = feed};
     feed->src = sc->src;
     feed->ports = ports;
     feed->n_ports = n_ports;
+    feed->resume = sc->resume;
     feed->out = (struct engine_io){.ctx = &sc->sink, .emit = sink_emit, .tick = sink_tick};
 
     struct engine_config cfg = {
@@ -272,7 +267,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mailtls-scan: %s\n", out_error(NULL));
     if (sc.resume && !o.quiet)
         fprintf(stderr, "mailtls-scan: %llu targets skipped: done in the earlier run\n",
-                (unsigned long long)sc.sink.resumed);
+                (unsigned long long)sc.feed->resumed);
     struct tgt_counts tc;
     tgt_source_counts(sc.src, &tc);
     struct engine_stats es;

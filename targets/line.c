@@ -144,6 +144,59 @@ static int parse_host(const char *s, size_t len, struct tgt_line *out, char *err
                          errlen);
 }
 
+/* A standard mail port written in decimal: the numbers a user appends to
+ * an address to mean "this port". */
+static bool is_mail_port_text(const char *s, size_t len)
+{
+    static const char *const ports[] = {"25", "110", "143", "465", "587", "993", "995"};
+
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
+        if (strlen(ports[i]) == len && memcmp(ports[i], s, len) == 0)
+            return true;
+    return false;
+}
+
+/* An unbracketed IPv6 text that reads just as well as ADDRESS:PORT, so
+ * the user's intent is unknown (README-targets.md, "Ambiguous IPv6"):
+ *  - ADDR/PROTO with a non-numeric suffix (never a prefix): the user
+ *    meant [ADDR]:PORT/PROTO;
+ *  - the text holds "::", its last group is a standard mail port in
+ *    decimal, and the text before the last ':' is itself an IPv6 address
+ *    (`::1:993` is ::0.1.9.147 or [::1]:993; `2001:db8::25` is not
+ *    ambiguous: "2001:db8:" is no address).
+ * Returns true with err set (and a hint) when so. */
+static bool ambiguous_v6_port(const char *s, size_t len, char *err, size_t errlen)
+{
+    unsigned char tmp[16];
+    const char *slash = memchr(s, '/', len);
+    const char *last;
+    size_t alen = slash ? (size_t)(slash - s) : len;
+
+    if (slash && (size_t)(slash - s) + 1 < len && (slash[1] < '0' || slash[1] > '9')) {
+        last = memrchr(s, ':', alen);
+        if (last && tgt_addr_parse(s, (size_t)(last - s), tmp) == AF_INET6)
+            snprintf(err, errlen, "'%.*s' is ambiguous: an IPv6 address with a port is written in brackets, "
+                                  "use [%.*s]:%.*s",
+                     shown(len), s, shown((size_t)(last - s)), s, shown(len - (size_t)(last - s) - 1), last + 1);
+        else
+            snprintf(err, errlen, "'%.*s' is not a prefix (an IPv6 address with a port and protocol is "
+                                  "written [ADDR]:PORT/PROTO)",
+                     shown(len), s);
+        return true;
+    }
+    if (slash || !memmem(s, len, "::", 2))
+        return false;
+    last = memrchr(s, ':', len);
+    if (!is_mail_port_text(last + 1, len - (size_t)(last - s) - 1))
+        return false;
+    if (tgt_addr_parse(s, (size_t)(last - s), tmp) != AF_INET6)
+        return false;
+    snprintf(err, errlen, "'%.*s' is ambiguous: use [%.*s]:%.*s for port %.*s, or [%.*s] for the address",
+             shown(len), s, shown((size_t)(last - s)), s, shown(len - (size_t)(last - s) - 1), last + 1,
+             shown(len - (size_t)(last - s) - 1), last + 1, shown(len), s);
+    return true;
+}
+
 /* One target without commas. */
 static int parse_target(const char *s, size_t len, struct tgt_line *out, char *err, size_t errlen)
 {
@@ -162,6 +215,8 @@ static int parse_target(const char *s, size_t len, struct tgt_line *out, char *e
     if (colons >= 2) {
         /* Two or more colons can only be IPv6; a port would need brackets. */
         char why[TGT_ERR_MAX];
+        if (ambiguous_v6_port(s, len, err, errlen))
+            return -1;
         if (parse_ip_or_prefix(s, len, out, why, sizeof why) < 0) {
             if (strstr(why, "not an IPv4 or IPv6 address"))
                 snprintf(err, errlen, "%s (an IPv6 address with a port is written [ADDR]:PORT)",
@@ -263,14 +318,45 @@ static int parse_csv(const char *s, size_t len, struct tgt_line *out, char *err,
     return 0;
 }
 
+/* NUL and other control bytes would be cut or skipped silently further
+ * on (inet_pton stops at a NUL: `127.0.0.3<NUL>.5` was 127.0.0.3), so the
+ * whole line is refused, comment included. TAB is a blank; the reader has
+ * already dropped the LF and the CR of a CRLF ending, so any CR left is a
+ * stray one (one CR at the very end is the line end). Bytes >= 0x80 are not control bytes here (comments may hold
+ * UTF-8; a name with them is refused by the name check). */
+static int check_control(const char *line, size_t len, char *err, size_t errlen)
+{
+    static const char *const names[32] = {
+        "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "TAB", "LF",
+        "VT",  "FF",  "CR",  "SO",  "SI",  "DLE", "DC1", "DC2", "DC3", "DC4", "NAK",
+        "SYN", "ETB", "CAN", "EM",  "SUB", "ESC", "FS",  "GS",  "RS",  "US"};
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == '\t' || (c >= 0x20 && c != 0x7f))
+            continue;
+        snprintf(err, errlen, "control byte 0x%02X (%s) at column %zu: the line is refused", c,
+                 c == 0x7f ? "DEL" : names[c], i + 1);
+        return -1;
+    }
+    return 0;
+}
+
 int tgt_parse_line(const char *line, size_t len, struct tgt_line *out, char *err, size_t errlen)
 {
-    const char *hash = memchr(line, '#', len);
+    const char *hash;
     int rc;
 
     memset(out, 0, sizeof *out);
     if (errlen > 0)
         err[0] = '\0';
+    /* The CR of a CRLF ending (argv targets and callers without the
+     * reader have not dropped it) */
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    if (check_control(line, len, err, errlen) < 0)
+        return -1;
+    hash = memchr(line, '#', len);
     if (hash)
         len = (size_t)(hash - line);
     trim(&line, &len);

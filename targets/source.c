@@ -19,6 +19,7 @@
  */
 #include "addr.h"
 #include "blocklist.h"
+#include "dedup.h"
 #include "permute.h"
 #include "reader.h"
 #include "target.h"
@@ -53,6 +54,8 @@ struct tgt_source {
     struct tgt_blocklist *bl;
     bool is_expanding;
     struct tgt_line prefix; /* the line being expanded */
+    bool is_prefix_dup;     /* ... and it repeats an earlier prefix line */
+    struct tgt_set *seen;   /* keys of the target lines read so far */
     struct tgt_perm perm;
     uint64_t shard_seq; /* k: numbers items for sharding */
     int wait_fd;
@@ -73,7 +76,8 @@ struct tgt_source *tgt_source_new(const struct tgt_source_opts *opts)
     s->opts = *opts;
     s->wait_fd = -1;
     s->bl = tgt_bl_new();
-    if (!s->bl || (!opts->no_default_blocklist && tgt_bl_add_defaults(s->bl) < 0)) {
+    s->seen = tgt_set_new(opts->dedup_max ? opts->dedup_max : TGT_DEDUP_MAX_DEFAULT);
+    if (!s->bl || !s->seen || (!opts->no_default_blocklist && tgt_bl_add_defaults(s->bl) < 0)) {
         tgt_source_free(s);
         return NULL;
     }
@@ -93,6 +97,7 @@ void tgt_source_free(struct tgt_source *s)
         fcntl(STDIN_FILENO, F_SETFL, s->stdin_flags);
     free(s->inputs);
     tgt_bl_free(s->bl);
+    tgt_set_free(s->seen);
     free(s);
 }
 
@@ -229,15 +234,40 @@ static bool take_shard(struct tgt_source *s)
     return false;
 }
 
-static enum tgt_next yield(struct tgt_source *s, struct tgt_item *out)
+static enum tgt_next yield(struct tgt_source *s, struct tgt_item *out, bool duplicate)
 {
     out->origin = s->origin;
-    out->blocklisted =
-        out->line.kind == TGT_ADDR && tgt_bl_is_blocked(s->bl, out->line.family, out->line.addr);
+    out->duplicate = duplicate;
+    out->blocklisted = !duplicate && out->line.kind == TGT_ADDR &&
+                       tgt_bl_is_blocked(s->bl, out->line.family, out->line.addr);
     s->counts.items++;
     if (out->blocklisted)
         s->counts.blocklisted++;
+    if (duplicate)
+        s->counts.duplicates++;
     return TGT_NEXT_ITEM;
+}
+
+/* Whether an earlier line named the same target (dedup.h: the key leaves
+ * the tag out). Once the set is full, lines are no longer checked. */
+static bool is_duplicate(struct tgt_source *s, const struct tgt_line *l)
+{
+    struct tgt_keyspec k = {
+        .kind = TGT_KEY_TARGET,
+        .family = l->kind == TGT_NAME ? 0 : l->family,
+        .addr = l->addr,
+        .prefix_len = l->prefix_len,
+        .port = l->port,
+        .proto = l->has_proto ? (int)l->proto.proto : TGT_KEY_ANY_PROTO,
+        .mode = l->has_proto ? (int)l->proto.mode : TGT_KEY_ANY_PROTO,
+        .name = l->name,
+        .name_len = strlen(l->name),
+    };
+    int rc = tgt_set_add(s->seen, tgt_key(&k));
+
+    if (rc < 0)
+        s->counts.dedup_full++;
+    return rc == 0;
 }
 
 static void start_prefix(struct tgt_source *s, const struct tgt_line *line)
@@ -338,7 +368,7 @@ enum tgt_next tgt_source_next(struct tgt_source *s, struct tgt_item *out, char *
 
         if (s->is_expanding) {
             if (next_in_prefix(s, out))
-                return yield(s, out);
+                return yield(s, out, s->is_prefix_dup);
             continue;
         }
         res = next_line(s, &text, &len, err, errlen);
@@ -352,12 +382,15 @@ enum tgt_next tgt_source_next(struct tgt_source *s, struct tgt_item *out, char *
             snprintf(err, errlen, "%s: %s", s->origin, why);
             return TGT_NEXT_MALFORMED;
         }
+        /* before sharding: every shard flags the same lines */
+        bool dup = is_duplicate(s, &out->line);
         if (out->line.kind == TGT_PREFIX) {
+            s->is_prefix_dup = dup;
             start_prefix(s, &out->line);
             continue;
         }
         if (take_shard(s))
-            return yield(s, out);
+            return yield(s, out, dup);
     }
 }
 

@@ -70,6 +70,9 @@ int tgt_parse_line(const char *line, size_t len, struct tgt_line *out, char *err
 struct tgt_item {
     struct tgt_line line; /* kind is TGT_ADDR (prefixes expanded) or TGT_NAME */
     bool blocklisted;     /* the caller writes a `blocklisted` record, no packet */
+    bool duplicate;       /* an earlier line named the same target: the caller
+                           * writes `duplicate` records, no packet (never
+                           * blocklisted at the same time) */
     const char *origin;   /* "file:line" of the input, for messages */
 };
 
@@ -78,7 +81,12 @@ struct tgt_source_opts {
     uint32_t shards;     /* --shards N (>=1) */
     uint32_t shard;      /* --shard I (0-based, < shards) */
     bool no_default_blocklist;
+    size_t dedup_max; /* distinct target lines remembered for the duplicate
+                       * check; 0 = TGT_DEDUP_MAX_DEFAULT */
 };
+
+/* 2^24 slots of 16 bytes (256 MiB) at 70 % load. */
+#define TGT_DEDUP_MAX_DEFAULT ((size_t)11744051)
 
 struct tgt_source;
 
@@ -101,6 +109,8 @@ int tgt_source_fd(const struct tgt_source *s); /* -1 unless WAIT was returned */
 
 struct tgt_counts {
     uint64_t lines, malformed, items, blocklisted, other_shard;
+    uint64_t duplicates;  /* ITEM results flagged duplicate */
+    uint64_t dedup_full;  /* lines not checked: dedup_max distinct ones seen */
 };
 void tgt_source_counts(const struct tgt_source *s, struct tgt_counts *out);
 
@@ -133,6 +143,14 @@ void tgt_source_counts(const struct tgt_source *s, struct tgt_counts *out);
  *    with blocklisted set; other_shard = items skipped for other shards.
  *  - After ERROR the failed input is closed and a further call goes on with
  *    the next input; the caller should treat ERROR as fatal anyway.
+ */
+/*
+ * Duplicates (README-targets.md, "Duplicate targets"): a line whose target
+ * (address or prefix, port, protocol/mode when given, SNI/host name; not
+ * the tag) equals an earlier line's is yielded with duplicate = true. The
+ * check runs before sharding, so every shard flags the same lines. A
+ * prefix line is one target: an identical prefix line repeats it (every
+ * address flagged), but the addresses inside ranges are not remembered.
  */
 /* Same verdict as for input addresses: the blocklist (built-in and
  * --blocklist) and, when an allowlist was loaded, "not allowlisted". */

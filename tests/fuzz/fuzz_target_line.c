@@ -7,8 +7,10 @@
  * accepted result is self-consistent (families and prefix lengths, masked
  * host bits, NUL-terminated names and tags, port/protocol agreement), that
  * parsing is deterministic, that an accepted address or name prints back
- * to a line that parses the same, and that err is always a terminated
- * string within errlen.
+ * to a line that parses the same, that err is always a terminated
+ * string within errlen, that no accepted line holds a control byte (TAB
+ * and a final CR aside), and that no accepted line is an ambiguous
+ * IPv6-with-port text (checked independently of line.c).
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -115,12 +117,56 @@ static void check_reparse(const struct tgt_line *l)
     FUZZ_CHECK(inet_ntop(l->family, l->addr, addr, sizeof addr) != NULL);
     if (l->kind == TGT_PREFIX)
         snprintf(text, sizeof text, "%s/%u", addr, l->prefix_len);
+    else if (l->family == AF_INET6) /* unbracketed, ::1:993 is ambiguous */
+        snprintf(text, sizeof text, "[%s]", addr);
     else
         snprintf(text, sizeof text, "%s", addr);
     FUZZ_CHECK(tgt_parse_line(text, strlen(text), &again, err, sizeof err) == 1);
     FUZZ_CHECK(again.kind == l->kind && again.family == l->family);
     FUZZ_CHECK(again.prefix_len == l->prefix_len);
     FUZZ_CHECK(memcmp(again.addr, l->addr, sizeof l->addr) == 0);
+}
+
+/* An accepted line holds no control byte but TAB (and a CR as its very
+ * last byte, the CRLF ending). */
+static void check_no_control(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\r' && i + 1 == len)
+            continue;
+        FUZZ_CHECK(c == '\t' || (c >= 0x20 && c != 0x7f));
+    }
+}
+
+/* Independent of line.c: an accepted line is never an unbracketed IPv6
+ * text with "::" whose last group is a standard mail port and whose text
+ * before the last ':' is an IPv6 address (README-targets.md). */
+static void check_not_ambiguous(const char *s, size_t len)
+{
+    static const char *const ports[] = {"25", "110", "143", "465", "587", "993", "995"};
+    char buf[128];
+    const char *hash = memchr(s, '#', len);
+    size_t n = hash ? (size_t)(hash - s) : len;
+
+    while (n > 0 && strchr(" \t\r", s[n - 1]))
+        n--;
+    while (n > 0 && strchr(" \t", *s)) {
+        s++;
+        n--;
+    }
+    if (n == 0 || n >= sizeof buf || memchr(s, ',', n) || memchr(s, '[', n) || memchr(s, '/', n) ||
+        !memmem(s, n, "::", 2))
+        return;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *last = strrchr(buf, ':');
+    bool mail = false;
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
+        mail |= strcmp(last + 1, ports[i]) == 0;
+    *last = '\0';
+    unsigned char a[16];
+    FUZZ_CHECK(!(mail && inet_pton(AF_INET6, buf, a) == 1));
 }
 
 static void fuzz_line(const char *s, size_t len, size_t errlen)
@@ -147,6 +193,8 @@ static void fuzz_line(const char *s, size_t len, size_t errlen)
     if (rc == 1) {
         check_line(&out);
         check_reparse(&out);
+        check_no_control(s, len);
+        check_not_ambiguous(s, len);
     }
     int rc2 = tgt_parse_line(s, len, &again, err2, sizeof err2);
     FUZZ_CHECK(rc2 == rc);

@@ -12,10 +12,10 @@
 
 #include "../../output/escape.h"
 #include "../../tools/stats/crawl.c"
-#include "../../tools/stats/json.c"
+#include "../../output/json.h"
+#include "../../output/reader.h"
 #include "../../tools/stats/product.c"
 #include "../../tools/stats/query.c"
-#include "../../tools/stats/recin.c"
 #include "../../tools/stats/tally.c"
 
 static int failures;
@@ -284,13 +284,13 @@ static void test_tally(void)
 
 static void test_csv_reader(void)
 {
-    struct recin *in = recin_new();
+    struct reader *in = reader_new_lines();
     static struct record r;
     char err[256];
     const char *hdr = "port,ip,unknown_col,caps_before_tls,starttls_ok,banner,country";
-    CHECK(recin_csv_header(in, hdr, strlen(hdr), err, sizeof err) == 0);
+    CHECK(reader_csv_header(in, hdr, strlen(hdr), err, sizeof err) == 0);
     const char *line = "25,\"1.2.3.4\",\"ignored\",\"A\\x7CB|\\e|C\\\\\",true,\"say \"\"hi\"\"\\x0D\\x0A\\xFF\",";
-    CHECK(recin_csv(in, &r, line, strlen(line), err, sizeof err) == 0);
+    CHECK(reader_csv_line(in, &r, line, strlen(line), err, sizeof err) == 0);
     CHECK(rec_int(&r, F_PORT) == 25 && rec_has(&r, F_STARTTLS_OK) && rec_int(&r, F_STARTTLS_OK) == 1);
     CHECK(!rec_has(&r, F_COUNTRY));
     size_t n;
@@ -305,19 +305,19 @@ static void test_csv_reader(void)
     }
     CHECK(rec_list_next(&r, F_CAPS_BEFORE_TLS, &cur, &it, &n) == 0);
     line = "25,\"\",,\"\",,\"\",\"\"";
-    CHECK(recin_csv(in, &r, line, strlen(line), err, sizeof err) == 0);
+    CHECK(reader_csv_line(in, &r, line, strlen(line), err, sizeof err) == 0);
     CHECK(rec_has(&r, F_IP) && rec_has(&r, F_COUNTRY) && !rec_has(&r, F_STARTTLS_OK));
     CHECK(rec_has(&r, F_CAPS_BEFORE_TLS) && r.span[F_CAPS_BEFORE_TLS].len == 0); /* [] */
 
     const char *bad[] = {"x,\"a\",,,,,",   "25,\"a\",,,maybe,,",  "25,\"\\q\",,,,,", "25,\"a\"b,,,,,",
                          "25,\"a,,,,,",    "25,a\"b,,,,,",        "25,,,,,,,",       "25,,,,,"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = recin_csv(in, &r, bad[i], strlen(bad[i]), err, sizeof err);
+        int rc = reader_csv_line(in, &r, bad[i], strlen(bad[i]), err, sizeof err);
         if (rc == 0)
             fprintf(stderr, "csv should fail: %s\n", bad[i]);
         CHECK(rc == -1);
     }
-    recin_free(in);
+    reader_close(in);
 }
 
 static void test_crawl_and_product(void)

@@ -14,9 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lines.h"
 #include "product.h"
-#include "recin.h"
+#include "../../output/reader.h"
 #include "report.h"
 #include "shodan.h"
 #include "stats.h"
@@ -95,56 +94,52 @@ static int bad_line(struct stats *s, const struct opts *o, const char *path, lon
     return 0;
 }
 
-static int read_file(struct stats *s, const struct opts *o, struct recin *in, struct record *r, const char *path)
+static int read_file(struct stats *s, const struct opts *o, struct record *r, const char *path)
 {
     char err[512];
-    struct lines *l = lines_open(path, err, sizeof err);
-    if (!l) {
+    struct reader *rd = reader_open(path, NULL, err, sizeof err);
+    if (!rd) {
         fprintf(stderr, "mailtls-stats: %s\n", err);
         return -1;
     }
-    bool is_json = lines_first_byte(l) == '{';
-    bool need_header = !is_json;
     int rc = 0;
-    char *line;
-    size_t len;
-    int got;
-    while ((got = lines_next(l, &line, &len, err, sizeof err)) > 0) {
-        if (len == 0)
+    for (;;) {
+        enum reader_result got = reader_next(rd, r, err, sizeof err);
+        if (got == READER_END)
+            break;
+        if (got == READER_RECORD) {
+            stats_add(s, r);
             continue;
-        char why[256];
-        int ok;
-        if (is_json) {
-            ok = recin_json(in, r, line, len, why, sizeof why);
-        } else if (need_header) {
-            ok = recin_csv_header(in, line, len, why, sizeof why);
-            if (ok == 0) {
-                need_header = false;
-                continue;
-            }
-        } else {
-            ok = recin_csv(in, r, line, len, why, sizeof why);
         }
-        if (ok < 0) {
-            if (bad_line(s, o, path, lines_number(l), why) < 0 || need_header) {
+        if (got == READER_BAD_LINE) {
+            /* err is "path:N: why"; bad_line wants the parts */
+            const char *why = err;
+            size_t n = strlen(path);
+            if (strncmp(err, path, n) == 0 && err[n] == ':') {
+                why = strchr(err + n + 1, ':');
+                why = why ? why + 2 : err;
+            }
+            if (bad_line(s, o, path, reader_line_number(rd), why) < 0) {
                 rc = -1;
                 break;
             }
             continue;
         }
-        stats_add(s, r);
-    }
-    if (got < 0) {
-        /* A damaged or cut gzip tail: data before it was counted. */
-        if (o->skip_bad) {
+        /* A damaged or cut gzip tail: data before it was counted. A bad
+         * CSV header stops the run even with --skip-bad (nothing after it
+         * could be read). */
+        size_t hlen;
+        bool no_header = reader_is_csv(rd) && !reader_header(rd, &hlen);
+        if (o->skip_bad && !no_header) {
             s->bad_lines++;
             fprintf(stderr, "mailtls-stats: warning: %s (rest of file skipped)\n", err);
         } else {
             fprintf(stderr, "mailtls-stats: %s\n", err);
             rc = -1;
         }
+        break;
     }
-    lines_close(l);
+    reader_close(rd);
     return rc;
 }
 
@@ -164,13 +159,11 @@ int main(int argc, char **argv)
         stats_free(&s);
         return 1;
     }
-    struct recin *in = recin_new();
     static struct record r;
-    int rc = in ? 0 : 1;
+    int rc = 0;
     for (int i = optind; i < argc && rc == 0; i++)
-        if (read_file(&s, &o, in, &r, argv[i]) < 0)
+        if (read_file(&s, &o, &r, argv[i]) < 0)
             rc = 1;
-    recin_free(in);
     if (rc == 0) {
         struct report *rep = report_new(stdout, o.format);
         if (!rep) {

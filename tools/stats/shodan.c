@@ -9,7 +9,7 @@
 #include <zlib.h>
 
 #include "facet.h"
-#include "json.h"
+#include "../../output/json.h"
 
 #define SHODAN_MAX_TOKENS (1024 * 1024)
 

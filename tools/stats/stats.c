@@ -118,6 +118,12 @@ void stats_add(struct stats *s, const struct record *r)
 {
     static char text[CRAWL_MAX_BYTES];
     char country[8], org[256];
+    /* A repeated input line: no packet was sent and the target has its own
+     * record, so it is no host and no probe (README, "Duplicate targets"). */
+    if (text_is(r, F_STATUS, "duplicate")) {
+        s->duplicate_records++;
+        return;
+    }
     s->records++;
     size_t len = crawl_text(r, text);
     struct query_subject subj = {
@@ -326,6 +332,12 @@ void stats_report(struct stats *s, struct report *rep, size_t top)
     const char *r2[] = {"bad_lines_skipped", b};
     report_row(rep, r1);
     report_row(rep, r2);
+    if (s->duplicate_records) { /* only then: older reports stay identical */
+        char c[24];
+        u64(c, s->duplicate_records);
+        const char *r3[] = {"duplicate_records", c};
+        report_row(rep, r3);
+    }
     report_end(rep);
     report_ports(s, rep);
     report_checks(s, rep, 0, s->n_builtin, "indicators");

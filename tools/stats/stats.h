@@ -37,6 +37,7 @@ struct port_row {
 struct stats {
     uint64_t records;
     uint64_t bad_lines;
+    uint64_t duplicate_records; /* status `duplicate`: not counted as records */
     int n_ports;
     struct port_row ports[STATS_MAX_PORTS + 1];
     int n_checks;

@@ -1,0 +1,161 @@
+/*
+ * dedup.c - target keys and the key set (see dedup.h).
+ */
+#include "dedup.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+
+/* splitmix64's finaliser: every input bit reaches every output bit. */
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return x;
+}
+
+/* Two independent 64-bit lanes over the canonical bytes. */
+static struct tgt_key hash128(const unsigned char *p, size_t n)
+{
+    uint64_t a = UINT64_C(0x9e3779b97f4a7c15) ^ n, b = UINT64_C(0xc2b2ae3d27d4eb4f) + n;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        a = mix(a ^ w) * UINT64_C(0xff51afd7ed558ccd);
+        b = mix(b + w) ^ (b >> 17);
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, n - i);
+    a = mix(a ^ w ^ (uint64_t)(n - i) << 56);
+    b = mix(b + w + ((uint64_t)(n - i) << 48));
+    return (struct tgt_key){.hi = mix(a ^ (b >> 1)), .lo = mix(b ^ (a << 1))};
+}
+
+struct tgt_key tgt_key(const struct tgt_keyspec *k)
+{
+    unsigned char buf[40 + 256];
+    size_t n = 0, alen = k->family ? tgt_addr_len(k->family) : 0;
+    size_t nlen = k->name ? k->name_len : 0;
+    unsigned char addr[16] = {0};
+
+    if (alen)
+        memcpy(addr, k->addr, alen);
+    /* Address normalisation (IPv4-mapped, 6to4, NAT64 -> IPv4) belongs
+     * here, before anything is hashed, so dedup and resume agree. */
+    buf[n++] = (unsigned char)k->kind;
+    buf[n++] = (unsigned char)(k->family == AF_INET ? 4 : k->family == AF_INET6 ? 6 : 0);
+    memcpy(buf + n, addr, 16);
+    n += 16;
+    buf[n++] = (unsigned char)(k->family ? k->prefix_len : 0);
+    buf[n++] = (unsigned char)(k->port >> 8);
+    buf[n++] = (unsigned char)k->port;
+    buf[n++] = (unsigned char)(k->proto + 1);
+    buf[n++] = (unsigned char)(k->mode + 1);
+    if (nlen > 255)
+        nlen = 255;
+    buf[n++] = (unsigned char)nlen;
+    /* Host names are case-insensitive; one trailing dot is not part of the
+     * name (the parser removed it already). */
+    for (size_t i = 0; i < nlen; i++) {
+        unsigned char c = (unsigned char)k->name[i];
+        buf[n++] = c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+    }
+    return hash128(buf, n);
+}
+
+struct tgt_set {
+    struct tgt_key *slots; /* {0,0} = empty */
+    size_t cap, n, max_keys;
+};
+
+/* {0,0} marks an empty slot, so the one key equal to it moves next door. */
+static struct tgt_key not_empty(struct tgt_key k)
+{
+    if (!k.hi && !k.lo)
+        k.lo = 1;
+    return k;
+}
+
+struct tgt_set *tgt_set_new(size_t max_keys)
+{
+    struct tgt_set *s = calloc(1, sizeof *s);
+    if (s)
+        s->max_keys = max_keys;
+    return s;
+}
+
+void tgt_set_free(struct tgt_set *s)
+{
+    if (!s)
+        return;
+    free(s->slots);
+    free(s);
+}
+
+static size_t find(const struct tgt_key *slots, size_t cap, struct tgt_key k)
+{
+    size_t j = (size_t)k.lo & (cap - 1);
+    while ((slots[j].hi || slots[j].lo) && (slots[j].hi != k.hi || slots[j].lo != k.lo))
+        j = (j + 1) & (cap - 1);
+    return j;
+}
+
+static int grow(struct tgt_set *s)
+{
+    size_t cap = s->cap ? 2 * s->cap : 1024;
+    struct tgt_key *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slots[i].hi || s->slots[i].lo)
+            slots[find(slots, cap, s->slots[i])] = s->slots[i];
+    free(s->slots);
+    s->slots = slots;
+    s->cap = cap;
+    return 0;
+}
+
+int tgt_set_add(struct tgt_set *s, struct tgt_key k)
+{
+    k = not_empty(k);
+    if (s->cap) {
+        size_t j = find(s->slots, s->cap, k);
+        if (s->slots[j].hi || s->slots[j].lo)
+            return 0;
+    }
+    if (s->n >= s->max_keys)
+        return -1;
+    /* 70 % load: linear probing stays short (about 2 probes on a hit) */
+    if (10 * (s->n + 1) > 7 * s->cap && grow(s) < 0)
+        return -1;
+    s->slots[find(s->slots, s->cap, k)] = k;
+    s->n++;
+    return 1;
+}
+
+bool tgt_set_has(const struct tgt_set *s, struct tgt_key k)
+{
+    if (!s || !s->cap)
+        return false;
+    k = not_empty(k);
+    size_t j = find(s->slots, s->cap, k);
+    return s->slots[j].hi || s->slots[j].lo;
+}
+
+size_t tgt_set_count(const struct tgt_set *s)
+{
+    return s ? s->n : 0;
+}
+
+size_t tgt_set_bytes(const struct tgt_set *s)
+{
+    return s ? s->cap * sizeof *s->slots : 0;
+}
