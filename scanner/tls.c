@@ -126,7 +126,7 @@ static enum tls_io map_result(struct conn *c, int ret, const char *what, char *e
         }
         snprintf(err, errlen, "%s: %s", what, strerror(saved));
         errno = saved;
-        return TLS_IO_ERROR;
+        return saved == ECONNRESET ? TLS_IO_RESET : TLS_IO_ERROR;
     }
     default: {
         unsigned long code = ERR_get_error();

@@ -62,7 +62,7 @@ static void check_record(void)
 
 static void parse_line(const char *line, size_t len, bool after_tls)
 {
-    bool flag_a = false, flag_b = false;
+    struct caps_seen seen = {0}, facts = {0};
 
     int code = -1;
     bool is_last = false;
@@ -73,23 +73,27 @@ static void parse_line(const char *line, size_t len, bool after_tls)
         FUZZ_CHECK(inside(text, text_len, line, len));
         FUZZ_CHECK(len == 3 ? is_last && text_len == 0 : is_last == (line[3] == ' '));
         FUZZ_CHECK(text + text_len == line + len);
-        smtp_ehlo_ext(&rec, after_tls, text, text_len, &flag_a);
+        smtp_ehlo_ext(&rec, after_tls, text, text_len, &seen);
     }
-    smtp_ehlo_ext(&rec, after_tls, line, len, &flag_a);
+    smtp_ehlo_ext(&rec, after_tls, line, len, &seen);
+    /* facts without a record are the same facts (the second connection of
+     * an auth probe relies on it) */
+    smtp_ehlo_ext(NULL, after_tls, line, len, &facts);
 
-    imap_caps(&rec, after_tls, line, len, &flag_a, &flag_b);
+    imap_caps(&rec, after_tls, line, len, &seen);
+    imap_caps(NULL, after_tls, line, len, &facts);
     size_t cap_len = SIZE_MAX;
     const char *caps = imap_capability_code(line, len, &cap_len);
     if (caps) {
         FUZZ_CHECK(inside(caps, cap_len, line, len));
         FUZZ_CHECK(caps + cap_len < line + len && caps[cap_len] == ']');
-        imap_caps(&rec, !after_tls, caps, cap_len, &flag_a, &flag_b);
+        imap_caps(&rec, !after_tls, caps, cap_len, &seen);
     }
     caps = imap_capability_untagged(line, len, &cap_len);
     if (caps) {
         FUZZ_CHECK(inside(caps, cap_len, line, len));
         FUZZ_CHECK(caps + cap_len == line + len);
-        imap_caps(&rec, after_tls, caps, cap_len, &flag_a, &flag_b);
+        imap_caps(&rec, after_tls, caps, cap_len, &seen);
     }
 
     long lit = imap_literal_len(line, len);
@@ -115,7 +119,17 @@ static void parse_line(const char *line, size_t len, bool after_tls)
             FUZZ_CHECK(inside(rest, rest_len, line, len) && rest + rest_len == line + len);
     }
 
-    pop3_capa(&rec, after_tls, line, len, &flag_a, &flag_b);
+    pop3_capa(&rec, after_tls, line, len, &seen);
+    pop3_capa(NULL, after_tls, line, len, &facts);
+    FUZZ_CHECK(!facts.starttls || text_contains(line, len, "STARTTLS") || text_contains(line, len, "STLS"));
+    FUZZ_CHECK(!facts.logindisabled || text_contains(line, len, "LOGINDISABLED"));
+    FUZZ_CHECK(!facts.user || text_contains(line, len, "USER"));
+    /* a password mechanism is never claimed without its name in the line */
+    FUZZ_CHECK(!facts.password_mech || text_contains(line, len, "PLAIN") || text_contains(line, len, "LOGIN"));
+    /* the verdict does not depend on the list caps: what the line names,
+     * the facts see, whether or not the record had room */
+    if (facts.password_mech)
+        FUZZ_CHECK(seen.password_mech);
     int st = pop3_status(line, len);
     FUZZ_CHECK(st >= -1 && st <= 1);
     if (st == 1)
