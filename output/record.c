@@ -58,7 +58,7 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_CAPS_AFTER_TLS] = {"caps_after_tls", RT_LIST, 128, 64, "Capabilities advertised after TLS."},
     [F_AUTH_AFTER_TLS] = {"auth_after_tls", RT_LIST, 32, 32, "Authentication mechanisms offered after TLS."},
     [F_AUTH_PROBE] = {"auth_probe", RT_TEXT, 24, 0,
-                      "With --probe-auth: tls-required, cleartext-evaluated, not-offered, unexpected or disconnected (see README)."},
+                      "With --probe-auth: tls-required, cleartext-evaluated, not-offered, unexpected, disconnected or no-reply (see README)."},
     [F_AUTH_PROBE_REPLY] = {"auth_probe_reply", RT_TEXT, 200, 0, "With --probe-auth: the server's reply to the fake credential."},
     [F_TLS_VERSION] = {"tls_version", RT_TEXT, 16, 0, "Negotiated protocol as OpenSSL names it (TLSv1.3, TLSv1.2, ...)."},
     [F_TLS_CIPHER] = {"tls_cipher", RT_TEXT, 64, 0, "Negotiated cipher suite, OpenSSL's name."},

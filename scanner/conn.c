@@ -601,6 +601,14 @@ void conn_on_deadline(struct conn *c)
         break;
     default:
         cut_reply(c);
+        if (!total && may_reconnect(c)) {
+            /* a server silent after the credential must not cost the
+             * STARTTLS and TLS facts either */
+            if (!rec_has(&c->rec, F_AUTH_PROBE))
+                rec_set_str(&c->rec, F_AUTH_PROBE, "no-reply");
+            reconnect(c);
+            break;
+        }
         conn_finish(c, STATUS_READ_TIMEOUT, "reply not complete in time%s%s",
                     total ? " (total deadline)" : "", c->rx_len ? ", partial line received" : "");
         break;

@@ -214,7 +214,8 @@ static void imap_line(struct conn *c, const char *line, size_t len)
     }
     if (len >= 5 && strncasecmp(line, "* BYE", 5) == 0) {
         /* after the credential: the server hung up on it, not on us */
-        if (!conn_auth_hangup(c, line, len))
+        bool is_answer = c->phase == IMAP_AWAIT_LOGIN_REPLY;
+        if (!conn_auth_hangup(c, is_answer ? line : NULL, len))
             conn_finish(c, STATUS_SERVER_BUSY, "server said BYE");
         return;
     }
