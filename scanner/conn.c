@@ -226,18 +226,12 @@ void conn_reply_clear(struct conn *c)
 void conn_reply_add(struct conn *c, const char *line, size_t len)
 {
     /* the line end as received: a server sending bare LF gets no CR */
-    size_t term = c->line_term == 1 ? 1 : 2;
-    const char *end = term == 1 ? "\n" : "\r\n";
-    size_t room = REPLY_CAP_BYTES - c->reply_len;
-    size_t n = len < room ? len : room;
-    memcpy(c->reply + c->reply_len, line, n);
-    room -= n;
-    size_t t = term < room ? term : room;
-    memcpy(c->reply + c->reply_len + n, end, t);
-    c->reply_len = (uint16_t)(c->reply_len + n + t);
-    c->reply_last_term = (uint8_t)(n == len ? t : 0);
-    if (n < len || t < term)
-        c->reply_cut = true;
+    bool cut = false;
+    size_t after = reply_append(c->reply, REPLY_CAP_BYTES, c->reply_len, line, len, c->line_term, &cut);
+    size_t stored = after - c->reply_len;
+    c->reply_last_term = (uint8_t)(stored > len ? stored - len : 0);
+    c->reply_len = (uint16_t)after;
+    c->reply_cut = c->reply_cut || cut;
     if (c->reply_lines == 0)
         c->reply_first_len = (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX);
     c->reply_lines++;

@@ -21,6 +21,22 @@ size_t lines_next(const unsigned char *buf, size_t len, size_t *line_len)
     return n + 1;
 }
 
+size_t reply_append(char *buf, size_t cap, size_t used, const char *line, size_t len, size_t term_len,
+                    bool *cut)
+{
+    const char *end = term_len == 1 ? "\n" : "\r\n";
+    size_t term = term_len == 1 ? 1 : 2;
+    size_t room = used < cap ? cap - used : 0;
+    size_t n = len < room ? len : room;
+    memcpy(buf + used, line, n);
+    room -= n;
+    size_t t = term < room ? term : room;
+    memcpy(buf + used + n, end, t);
+    if (n < len || t < term)
+        *cut = true;
+    return used + n + t;
+}
+
 int smtp_parse_line(const char *line, size_t len, int *code, bool *is_last, const char **text,
                     size_t *text_len)
 {

@@ -19,6 +19,13 @@
  * the line: "\r\n" or a bare "\n", exactly as received. */
 size_t lines_next(const unsigned char *buf, size_t len, size_t *line_len);
 
+/* Appends one framed line and its line end (term_len 2: CRLF, 1: LF, as
+ * lines_next found it) to buf[used..cap); returns the new used. What does
+ * not fit is dropped and sets *cut. The bytes kept are exactly the bytes
+ * received: no line end is invented or normalised. */
+size_t reply_append(char *buf, size_t cap, size_t used, const char *line, size_t len, size_t term_len,
+                    bool *cut);
+
 /* SMTP reply line: "250-text", "250 text" or "250". Returns 0 with code,
  * is_last and the text after the separator, or -1 when not a reply line. */
 int smtp_parse_line(const char *line, size_t len, int *code, bool *is_last, const char **text,

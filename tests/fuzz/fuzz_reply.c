@@ -4,7 +4,9 @@
  * The input is a server transcript. lines_next frames it the way the
  * engine does; each complete line, and the unterminated tail, goes through
  * every parser, all writing into one record (before-TLS fields for even
- * lines, after-TLS for odd ones). Checked on every line: framing lengths,
+ * lines, after-TLS for odd ones), and into the facts the verdicts come
+ * from; the framed lines are also appended to a reply text as the engine
+ * keeps it, which must be the received bytes exactly. Checked on every line: framing lengths,
  * returned pointers staying inside the line, value ranges, and the record
  * arena and list caps.
  */
@@ -154,8 +156,36 @@ static void parse_line(const char *line, size_t len, bool after_tls)
     FUZZ_CHECK(rec.arena_used <= REC_ARENA_BYTES);
 }
 
+/* The reply text a connection keeps: the framed lines appended with their
+ * own line ends are exactly the bytes received, up to the cap (issue 18:
+ * no CR invented for a bare LF, nothing reordered), and cut is set iff
+ * bytes were dropped. */
+#define FUZZ_REPLY_CAP 512
+static char reply_buf[FUZZ_REPLY_CAP];
+
+static void check_reply_append(const uint8_t *data, size_t size)
+{
+    size_t pos = 0, used = 0;
+    bool cut = false;
+    while (pos < size) {
+        size_t line_len;
+        size_t n = lines_next(data + pos, size - pos, &line_len);
+        if (n == 0)
+            break;
+        size_t before = used;
+        used = reply_append(reply_buf, sizeof reply_buf, used, (const char *)data + pos, line_len,
+                            n - line_len, &cut);
+        FUZZ_CHECK(used >= before && used <= sizeof reply_buf);
+        pos += n;
+    }
+    FUZZ_CHECK(used == (pos < sizeof reply_buf ? pos : sizeof reply_buf));
+    FUZZ_CHECK(memcmp(reply_buf, data, used) == 0);
+    FUZZ_CHECK(cut == (pos > sizeof reply_buf));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_reply_append(data, size);
     rec_reset(&rec);
     size_t pos = 0;
     unsigned lineno = 0;
