@@ -561,7 +561,8 @@ static void on_connected(struct conn *c)
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err) {
-        conn_finish(c, conn_connect_status(err), "connect: %s", strerror(err));
+        conn_finish(c, conn_connect_status(err), "%sconnect: %s",
+                    c->is_second ? "second connection (after the auth probe): " : "", strerror(err));
         return;
     }
     if (c->job.port.mode == TLS_MODE_IMPLICIT) {
@@ -584,8 +585,11 @@ void conn_on_deadline(struct conn *c)
     bool total = c->deadline_ms >= c->total_deadline_ms;
     switch (c->phase) {
     case PHASE_CONNECTING:
-        conn_finish(c, STATUS_CONNECT_TIMEOUT, "no answer to connect within %u ms",
-                    (unsigned)(c->deadline_ms - c->start_ms));
+        if (c->is_second)
+            conn_finish(c, STATUS_CONNECT_TIMEOUT, "second connection (after the auth probe): no answer to connect");
+        else
+            conn_finish(c, STATUS_CONNECT_TIMEOUT, "no answer to connect within %u ms",
+                        (unsigned)(c->deadline_ms - c->start_ms));
         break;
     case PHASE_TLS_HANDSHAKE:
         if (c->job.port.mode == TLS_MODE_STARTTLS)
