@@ -24,3 +24,15 @@ if [ -n "$missing" ]; then
   apt-get install -y -qq --no-install-recommends $missing
   [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
+# Courier-IMAP for tests/real/test_courier_auth.py. Its packages conflict with
+# postfix/dovecot, so they are unpacked (never installed, never started)
+# under /opt/mailtls-courier; couriertls needs a system user "courier".
+courier=/opt/mailtls-courier
+if [ ! -x "$courier/usr/lib/courier/courier/imaplogin" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq courier-imap courier-base courier-authlib libcourier-unicode4 libgamin0 libidn12)
+  mkdir -p "$courier"
+  for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$courier"; done
+  rm -rf "$tmp"
+fi
+id courier >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin courier
