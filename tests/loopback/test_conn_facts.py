@@ -108,6 +108,11 @@ CASES = [
      [("send", b"* OK [CAPABILITY IMAP4rev1 LOGINDISABLED " + MECHS.replace(b"X-", b"AUTH=X-") +
        b" AUTH=PLAIN] hi\r\n"), ("expect", b"m1 LOGOUT"), ("send", b"* BYE\r\nm1 OK\r\n")],
      {"status": "ok", "plaintext_auth_before_tls": True, "truncated": CUT_AUTH}),
+    ("imap-40-mechs-capability-command", "imap",
+     [("send", b"* OK hi\r\n"), ("expect", b"m1 CAPABILITY"),
+      ("send", b"* CAPABILITY IMAP4rev1 LOGINDISABLED " + MECHS.replace(b"X-", b"AUTH=X-") +
+       b" AUTH=LOGIN\r\nm1 OK\r\n"), ("expect", b"m2 LOGOUT"), ("send", b"* BYE\r\nm2 OK\r\n")],
+     {"status": "ok", "plaintext_auth_before_tls": True, "truncated": CUT_AUTH}),
     ("pop3-40-mechs-then-plain", "pop3",
      [("send", b"+OK hi\r\n"), ("expect", b"CAPA"), ("send", b"+OK\r\nSASL " + MECHS + b" PLAIN\r\n.\r\n"),
       ("expect", b"QUIT"), ("send", b"+OK\r\n")],
@@ -132,6 +137,11 @@ CASES = [
     ("smtp-greeting-closed", "smtp", [("send", b"220-first\r\n220-second\r\n"), ("close",)],
      {"status": "closed", "phase": "await-greeting", "banner": "220-first\r\n220-second\r\n",
       "partial": ["banner"]}),
+    ("smtp-greeting-reset", "smtp", [("send", b"220-first\r\n220-sec"), ("sleep", 0.3), ("reset",)],
+     {"status": "reset", "banner": "220-first\r\n220-sec", "partial": ["banner"]}),
+    ("smtps-greeting-reset-under-tls", "smtps",
+     [("tls",), ("send", b"220-first\r\n"), ("sleep", 0.3), ("reset",)],
+     {"status": "reset", "tls_version": "TLSv1.3", "banner": "220-first\r\n", "partial": ["banner"]}),
     ("smtp-ehlo-closed", "smtp",
      [("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250-x\r\n250-SIZE 1\r\n"), ("close",)],
      {"status": "closed", "phase": "await-ehlo-reply", "caps_before_tls": ["SIZE 1"],
