@@ -41,7 +41,7 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_STATUS] = {"status", RT_TEXT, 20, 0, "Outcome of the probe; see the status table."},
     [F_ERROR] = {"error", RT_TEXT, 200, 0, "Detail of a failure (errno text, OpenSSL error, reply); null on ok."},
     [F_PHASE] = {"phase", RT_TEXT, 32, 0, "Probe phase in which the probe ended (e.g. await-ehlo-reply)."},
-    [F_BANNER] = {"banner", RT_TEXT, 512, 0, "Greeting exactly as sent (all lines, CRLF kept), up to 512 bytes."},
+    [F_BANNER] = {"banner", RT_TEXT, 512, 0, "Greeting exactly as received, up to 512 bytes: SMTP all lines, each with the line end it came with (CRLF or bare LF); IMAP/POP3 the greeting line without its line end. See `partial`."},
     [F_CAPS_BEFORE_TLS] = {"caps_before_tls", RT_LIST, 128, 64,
                            "Capabilities/extensions advertised in cleartext (EHLO lines, IMAP CAPABILITY, POP3 CAPA)."},
     [F_STARTTLS_OFFERED] = {"starttls_offered", RT_BOOL, 0, 0,
@@ -58,7 +58,7 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_CAPS_AFTER_TLS] = {"caps_after_tls", RT_LIST, 128, 64, "Capabilities advertised after TLS."},
     [F_AUTH_AFTER_TLS] = {"auth_after_tls", RT_LIST, 32, 32, "Authentication mechanisms offered after TLS."},
     [F_AUTH_PROBE] = {"auth_probe", RT_TEXT, 24, 0,
-                      "With --probe-auth: tls-required, cleartext-evaluated, not-offered or unexpected."},
+                      "With --probe-auth: tls-required, cleartext-evaluated, not-offered, unexpected, disconnected or no-reply (see README)."},
     [F_AUTH_PROBE_REPLY] = {"auth_probe_reply", RT_TEXT, 200, 0, "With --probe-auth: the server's reply to the fake credential."},
     [F_TLS_VERSION] = {"tls_version", RT_TEXT, 16, 0, "Negotiated protocol as OpenSSL names it (TLSv1.3, TLSv1.2, ...)."},
     [F_TLS_CIPHER] = {"tls_cipher", RT_TEXT, 64, 0, "Negotiated cipher suite, OpenSSL's name."},
@@ -110,6 +110,8 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_ASN] = {"asn", RT_INT, 0, 0, "Autonomous system number of the address (--asn)."},
     [F_AS_ORG] = {"as_org", RT_TEXT, 128, 0, "Organisation of that AS (--asn)."},
     [F_TIME_MS] = {"time_ms", RT_INT, 0, 0, "Milliseconds from connect start to the end of the probe."},
+    [F_PARTIAL] = {"partial", RT_LIST, 32, 16,
+                   "Names of text and list fields holding only the part of a reply that arrived before a deadline, a close or a reset cut it; null when nothing was cut."},
     [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
 };
 
@@ -133,6 +135,11 @@ static void mark(struct record *r, enum rec_field f)
 static void mark_truncated(struct record *r, enum rec_field f)
 {
     r->truncated |= (uint64_t)1 << f;
+}
+
+void rec_mark_truncated(struct record *r, enum rec_field f)
+{
+    mark_truncated(r, f);
 }
 
 void rec_set_int(struct record *r, enum rec_field f, int64_t v)

@@ -117,6 +117,7 @@ enum rec_field {
     F_ASN,
     F_AS_ORG,
     F_TIME_MS,
+    F_PARTIAL,
     F_TRUNCATED,
     F_COUNT
 };
@@ -168,6 +169,9 @@ void rec_set_bool(struct record *r, enum rec_field f, bool v);
 void rec_set_text(struct record *r, enum rec_field f, const void *data, size_t len);
 void rec_set_str(struct record *r, enum rec_field f, const char *s);
 void rec_set_status(struct record *r, enum rec_status s);
+/* Marks f as cut to fit (a value its producer had to shorten before the
+ * record saw it, e.g. a reply longer than the connection's reply buffer). */
+void rec_mark_truncated(struct record *r, enum rec_field f);
 /* Makes the list field present and empty (JSON []), e.g. "no mechanisms". */
 void rec_list_init(struct record *r, enum rec_field f);
 /* Appends one item (initialising the list if needed). Silently ignores

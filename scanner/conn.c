@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,7 +60,13 @@ static void update_interest(struct conn *c)
     if (mask == c->epoll_mask)
         return;
     struct epoll_event ev = {.events = mask, .data.u64 = conn_ev_key(c)};
-    epoll_ctl(c->eng->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    if (epoll_ctl(c->eng->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+        /* without the registration no event would ever come: the probe
+         * would sit until its deadline and be judged a silent server */
+        int saved = errno;
+        conn_finish(c, STATUS_LOCAL_ERROR, "epoll_ctl: %s", strerror(saved));
+        return;
+    }
     c->epoll_mask = mask;
 }
 
@@ -97,6 +104,7 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
     timer_remove(&e->timers, c);
     c->phase = PHASE_FREE;
     c->gen++;
+    c->credential_sent = c->is_second = false;
 
     engine_conn_finished(e, c, status, is_test);
 }
@@ -110,6 +118,14 @@ void conn_finish(struct conn *c, enum rec_status status, const char *fmt, ...)
 }
 
 /* ---- output ---------------------------------------------------------- */
+
+/* After the credential and before TLS, a hang-up leads to a second
+ * connection instead of the end of the probe. */
+static bool may_reconnect(const struct conn *c)
+{
+    return c->credential_sent && !c->is_second && !c->is_tls && !c->quitting &&
+           c->job.kind == JOB_PROBE && c->phase >= PHASE_PROTO;
+}
 
 /* Writes what tx holds; keeps the rest for EPOLLOUT. */
 static void flush_tx(struct conn *c)
@@ -131,6 +147,13 @@ static void flush_tx(struct conn *c)
                 if (errno == EAGAIN || errno == EINTR)
                     break;
                 int saved = errno;
+                if (may_reconnect(c)) {
+                    /* the server hung up after the credential: its EOF or
+                     * reset, seen by the read side, starts the second
+                     * connection (not from here, inside a protocol's send) */
+                    c->tx_len = 0;
+                    break;
+                }
                 conn_finish(c, saved == ECONNRESET || saved == EPIPE ? STATUS_RESET : STATUS_CLOSED,
                             "send: %s", strerror(saved));
                 return;
@@ -194,19 +217,67 @@ void conn_reply_clear(struct conn *c)
 {
     c->reply_len = 0;
     c->reply_lines = 0;
+    c->reply_first_len = 0;
+    c->reply_last_term = 0;
+    c->reply_cut = false;
+    c->reply_code = 0;
 }
 
 void conn_reply_add(struct conn *c, const char *line, size_t len)
 {
-    size_t room = REPLY_CAP_BYTES - c->reply_len;
-    if (room > 2) {
-        size_t n = len < room - 2 ? len : room - 2;
-        memcpy(c->reply + c->reply_len, line, n);
-        c->reply_len = (uint16_t)(c->reply_len + n);
-        c->reply[c->reply_len++] = '\r';
-        c->reply[c->reply_len++] = '\n';
-    }
+    /* the line end as received: a server sending bare LF gets no CR */
+    bool cut = false;
+    size_t after = reply_append(c->reply, REPLY_CAP_BYTES, c->reply_len, line, len, c->line_term, &cut);
+    size_t stored = after - c->reply_len;
+    c->reply_last_term = (uint8_t)(stored > len ? stored - len : 0);
+    c->reply_len = (uint16_t)after;
+    c->reply_cut = c->reply_cut || cut;
+    if (c->reply_lines == 0)
+        c->reply_first_len = (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX);
     c->reply_lines++;
+}
+
+void conn_reply_store(struct conn *c, enum rec_field f, enum conn_reply_part part)
+{
+    size_t len = c->reply_len;
+    bool cut = c->reply_cut;
+    if (part == REPLY_BODY) {
+        len -= c->reply_last_term;
+    } else if (part == REPLY_FIRST) {
+        cut = c->reply_first_len > c->reply_len;
+        len = cut ? c->reply_len : c->reply_first_len;
+    }
+    rec_set_text(&c->rec, f, c->reply, len);
+    if (cut)
+        rec_mark_truncated(&c->rec, f);
+}
+
+static void mark_partial(struct record *r, enum rec_field f)
+{
+    const char *name = rec_fields[f].name;
+    if (!rec_list_contains(r, F_PARTIAL, name, false))
+        rec_list_add(r, F_PARTIAL, name, strlen(name));
+}
+
+void conn_store_partial(struct conn *c, enum rec_field f, bool with_reply)
+{
+    if (rec_fields[f].type == RT_LIST) {
+        if (rec_has(&c->rec, f))
+            mark_partial(&c->rec, f);
+        return;
+    }
+    size_t have = with_reply ? c->reply_len : 0;
+    size_t tail = (size_t)(c->rx_len - c->rx_off);
+    if (have + tail == 0)
+        return;
+    char buf[REPLY_CAP_BYTES];
+    memcpy(buf, c->reply, have);
+    size_t t = tail < sizeof buf - have ? tail : sizeof buf - have;
+    memcpy(buf + have, c->rx + c->rx_off, t);
+    rec_set_text(&c->rec, f, buf, have + t);
+    if ((with_reply && c->reply_cut) || t < tail)
+        rec_mark_truncated(&c->rec, f);
+    mark_partial(&c->rec, f);
 }
 
 const char *conn_ehlo_name(const struct conn *c)
@@ -216,7 +287,76 @@ const char *conn_ehlo_name(const struct conn *c)
 
 bool conn_probe_auth(const struct conn *c)
 {
-    return c->eng->cfg.probe_auth && c->job.kind == JOB_PROBE;
+    return c->eng->cfg.probe_auth && c->job.kind == JOB_PROBE && !c->is_second;
+}
+
+void conn_skip(struct conn *c, uint32_t n)
+{
+    c->literal_left = n;
+}
+
+void conn_credential_sent(struct conn *c)
+{
+    c->credential_sent = true;
+}
+
+/* Forgets everything about the byte stream of the connection that ends:
+ * its buffers, reply state and protocol bits. The record stays. */
+static void reset_stream(struct conn *c)
+{
+    c->rx_len = c->rx_off = c->tx_len = 0;
+    c->rx_total = c->literal_left = 0;
+    conn_reply_clear(c);
+    c->tag_seq = 0;
+    c->flags = 0;
+    c->tls_wants_write = false;
+    c->credential_sent = false;
+}
+
+/* The second connection of an auth probe the server hung up on: the
+ * same steps as the first (engine.c launch), same slot and record. */
+static void reconnect(struct conn *c)
+{
+    struct engine *e = c->eng;
+    tls_detach(c);
+    close(c->fd); /* also removes it from the epoll set */
+    c->gen++;     /* events already reported for the old socket are dropped */
+    reset_stream(c);
+    c->is_second = true;
+    c->phase = PHASE_CONNECTING;
+    c->epoll_mask = 0;
+    c->fd = socket(c->job.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        int saved = errno;
+        conn_finish(c, STATUS_LOCAL_ERROR, "second connection: socket: %s", strerror(saved));
+        return;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    conn_set_deadline(c, now_ms() + e->cfg.connect_timeout_ms);
+    if (connect(c->fd, (const struct sockaddr *)&c->job.addr, c->job.addr_len) < 0 && errno != EINPROGRESS) {
+        int saved = errno;
+        conn_finish(c, conn_connect_status(saved), "second connection: connect: %s", strerror(saved));
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = conn_ev_key(c)};
+    if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+        int saved = errno;
+        conn_finish(c, STATUS_LOCAL_ERROR, "epoll_ctl: %s", strerror(saved));
+        return;
+    }
+    c->epoll_mask = EPOLLOUT;
+}
+
+bool conn_auth_hangup(struct conn *c, const char *reply, size_t len)
+{
+    if (!may_reconnect(c))
+        return false;
+    rec_set_str(&c->rec, F_AUTH_PROBE, "disconnected");
+    if (reply)
+        rec_set_text(&c->rec, F_AUTH_PROBE_REPLY, reply, len);
+    reconnect(c);
+    return true;
 }
 
 /* ---- TLS ------------------------------------------------------------- */
@@ -275,17 +415,34 @@ void conn_start_tls(struct conn *c)
      * and never reaches OpenSSL. */
     rec_set_int(&c->rec, F_STARTTLS_EXTRA_BYTES, (int64_t)(c->rx_len - c->rx_off));
     c->rx_off = c->rx_len;
+    /* Nothing framed in cleartext may steer the TLS session (a man in the
+     * middle could otherwise blank post-TLS facts): a literal still being
+     * skipped, a partial line, the reply text, its line count and code. */
+    c->literal_left = 0;
+    conn_reply_clear(c);
     conn_begin_tls(c);
 }
 
 /* ---- input ----------------------------------------------------------- */
 
+/* The reply being read will never complete: let the protocol keep what
+ * arrived before the probe ends. */
+static void cut_reply(struct conn *c)
+{
+    if (!c->quitting && c->phase >= PHASE_PROTO && c->ops->on_cut)
+        c->ops->on_cut(c);
+}
+
 static void on_eof(struct conn *c, const char *why)
 {
-    if (c->quitting)
+    if (c->quitting) {
         conn_finish(c, c->final_status, NULL);
-    else
-        conn_finish(c, STATUS_CLOSED, "%s", why);
+        return;
+    }
+    if (conn_auth_hangup(c, NULL, 0))
+        return;
+    cut_reply(c);
+    conn_finish(c, STATUS_CLOSED, "%s", why);
 }
 
 /* Hands every complete line in rx to the protocol. Stops when the probe
@@ -307,6 +464,7 @@ static void process_lines(struct conn *c)
         if (used == 0)
             break;
         c->rx_off = (uint16_t)(c->rx_off + used);
+        c->line_term = (uint8_t)(used - line_len);
         if (c->quitting)
             conn_finish(c, c->final_status, NULL);
         else
@@ -345,11 +503,12 @@ static void on_readable(struct conn *c)
                 on_eof(c, err);
                 return;
             }
-            if (r == TLS_IO_ERROR) {
+            if (r == TLS_IO_ERROR || r == TLS_IO_RESET) {
+                cut_reply(c);
                 if (c->quitting)
                     conn_finish(c, c->final_status, NULL);
                 else
-                    conn_finish(c, errno == ECONNRESET ? STATUS_RESET : STATUS_TLS_FAILED, "%s", err);
+                    conn_finish(c, r == TLS_IO_RESET ? STATUS_RESET : STATUS_TLS_FAILED, "%s", err);
                 return;
             }
         } else {
@@ -358,11 +517,13 @@ static void on_readable(struct conn *c)
                 if (errno == EAGAIN || errno == EINTR)
                     return;
                 int saved = errno;
-                if (c->quitting)
+                if (c->quitting) {
                     conn_finish(c, c->final_status, NULL);
-                else
+                } else if (!conn_auth_hangup(c, NULL, 0)) {
+                    cut_reply(c);
                     conn_finish(c, saved == ECONNRESET ? STATUS_RESET : STATUS_CLOSED, "recv: %s",
                                 strerror(saved));
+                }
                 return;
             }
             if (got == 0) {
@@ -400,7 +561,8 @@ static void on_connected(struct conn *c)
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err) {
-        conn_finish(c, conn_connect_status(err), "connect: %s", strerror(err));
+        conn_finish(c, conn_connect_status(err), "%sconnect: %s",
+                    c->is_second ? "second connection (after the auth probe): " : "", strerror(err));
         return;
     }
     if (c->job.port.mode == TLS_MODE_IMPLICIT) {
@@ -423,8 +585,11 @@ void conn_on_deadline(struct conn *c)
     bool total = c->deadline_ms >= c->total_deadline_ms;
     switch (c->phase) {
     case PHASE_CONNECTING:
-        conn_finish(c, STATUS_CONNECT_TIMEOUT, "no answer to connect within %u ms",
-                    (unsigned)(c->deadline_ms - c->start_ms));
+        if (c->is_second)
+            conn_finish(c, STATUS_CONNECT_TIMEOUT, "second connection (after the auth probe): no answer to connect");
+        else
+            conn_finish(c, STATUS_CONNECT_TIMEOUT, "no answer to connect within %u ms",
+                        (unsigned)(c->deadline_ms - c->start_ms));
         break;
     case PHASE_TLS_HANDSHAKE:
         if (c->job.port.mode == TLS_MODE_STARTTLS)
@@ -433,6 +598,15 @@ void conn_on_deadline(struct conn *c)
                     total ? " (total deadline)" : "");
         break;
     default:
+        cut_reply(c);
+        if (!total && may_reconnect(c)) {
+            /* a server silent after the credential must not cost the
+             * STARTTLS and TLS facts either */
+            if (!rec_has(&c->rec, F_AUTH_PROBE))
+                rec_set_str(&c->rec, F_AUTH_PROBE, "no-reply");
+            reconnect(c);
+            break;
+        }
         conn_finish(c, STATUS_READ_TIMEOUT, "reply not complete in time%s%s",
                     total ? " (total deadline)" : "", c->rx_len ? ", partial line received" : "");
         break;

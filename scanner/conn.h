@@ -81,18 +81,25 @@ struct conn {
     bool tls_wants_write;  /* the last SSL call asked for writability */
     bool quitting;         /* QUIT/LOGOUT sent: EOF or timeout now ends in final_status */
     bool test_reported;    /* JOB_TLS_TEST: tls_test_done was called */
+    bool credential_sent;  /* --probe-auth: the fake credential went out on this connection */
+    bool is_second;        /* the probe goes on over a second connection (auth probe hang-up) */
+    /* (both reset when the slot is freed: launch in engine.c does not know them) */
     enum rec_status final_status;
 
     uint32_t rx_total;     /* bytes received so far, capped by RX_TOTAL_MAX_BYTES */
-    uint32_t literal_left; /* IMAP {n} literal bytes still to skip */
+    uint32_t literal_left; /* received bytes still to drop unframed (conn_skip: an IMAP literal) */
     uint16_t rx_len;
     uint16_t rx_off;       /* bytes of rx already handed out as lines */
     uint16_t tx_len;
     uint16_t reply_len;
     uint16_t reply_lines;
+    uint16_t reply_first_len; /* bytes of the reply's first line, without its line end */
+    uint8_t reply_last_term;  /* bytes of the last line's line end: 2 (CRLF) or 1 (LF) */
+    bool reply_cut;        /* the reply did not fit in reply[] */
+    uint8_t line_term;     /* line end of the line on_line is handling: 2 or 1 */
     int reply_code;        /* SMTP: code of the reply being read */
     int tag_seq;           /* IMAP: number of the last tag sent */
-    uint8_t flags;         /* protocol-specific bits (see smtp.c, imap.c, pop3.c) */
+    uint32_t flags;        /* protocol-specific bits (see smtp.c, imap.c, pop3.c) */
 
     struct job job;
     struct record rec;
@@ -115,6 +122,10 @@ struct proto_ops {
     void (*on_tls_up)(struct conn *c);
     /* Printable name of a protocol phase (>= PHASE_PROTO). */
     const char *(*phase_name)(int phase);
+    /* The reply being read will never be complete (deadline, close or
+     * reset in a protocol phase): store what arrived, marked partial
+     * (conn_store_partial). Called just before the probe finishes. */
+    void (*on_cut)(struct conn *c);
 };
 
 extern const struct proto_ops smtp_ops, imap_ops, pop3_ops;
@@ -128,16 +139,45 @@ void conn_expect(struct conn *c, int phase);
  * with `status` whatever the server does. */
 void conn_quit(struct conn *c, const char *cmd, enum rec_status status);
 /* The server agreed to STARTTLS: discard (and count) any plaintext already
- * buffered, then run the handshake; on_tls_up follows on success. */
+ * buffered, forget everything about cleartext replies (skip counter,
+ * partial lines, reply text, line counts and code), then run the
+ * handshake; on_tls_up follows on success. Nothing framed before TLS
+ * reaches the TLS session. */
 void conn_start_tls(struct conn *c);
+/* The next n received bytes are not lines (an IMAP literal): drop them
+ * unframed. Reset by conn_start_tls. */
+void conn_skip(struct conn *c, uint32_t n);
+/* --probe-auth: the fake credential is on its way. From now until TLS, a
+ * hang-up by the server (close, reset, or conn_auth_hangup) does not end
+ * the probe: auth_probe becomes "disconnected" and the probe starts again
+ * on a new connection, without the credential (c->is_second). */
+void conn_credential_sent(struct conn *c);
+/* The server hung up after the credential (IMAP BYE, SMTP 421, a close):
+ * records auth_probe "disconnected" (with `reply` as auth_probe_reply when
+ * not NULL) and goes on over a second connection; returns true. Returns
+ * false, doing nothing, when no credential is pending (before it was sent,
+ * under TLS, or on the second connection already). */
+bool conn_auth_hangup(struct conn *c, const char *reply, size_t len);
 /* Ends the probe now; error may be NULL. */
 void conn_finish(struct conn *c, enum rec_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Appends one reply line (CRLF-terminated) to c->reply, bounded. */
+/* Appends one reply line to c->reply, bounded, followed by the line end it
+ * arrived with (line must be the line on_line is handling). */
 void conn_reply_add(struct conn *c, const char *line, size_t len);
 void conn_reply_clear(struct conn *c);
+/* Sets field f to the reply so far: all of it (whole), or without the
+ * last line end (body), or its first line without line end (first);
+ * marks f truncated when the reply did not fit in c->reply. */
+enum conn_reply_part { REPLY_WHOLE, REPLY_BODY, REPLY_FIRST };
+void conn_reply_store(struct conn *c, enum rec_field f, enum conn_reply_part part);
+/* For on_cut: sets text field f to what arrived of the reply (the reply
+ * lines, when with_reply, then the unframed bytes of an unfinished line)
+ * and names f in the record's `partial` list. Nothing arrived: f is left
+ * as it is. For a list field, only names it in `partial`. */
+void conn_store_partial(struct conn *c, enum rec_field f, bool with_reply);
 /* Options the protocols need. */
 const char *conn_ehlo_name(const struct conn *c);
+/* --probe-auth on this probe, and the credential not yet sent by it. */
 bool conn_probe_auth(const struct conn *c);
 
 #endif

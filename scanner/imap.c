@@ -21,7 +21,14 @@
  *
  * Untagged lines we do not need (Dovecot's "* OK Waiting for
  * authentication process to respond.." among them) are skipped; a line
- * ending in a literal {n} makes the engine skip the n literal bytes.
+ * ending in a literal {n} makes us ask the engine to drop the next n bytes
+ * unframed (conn_skip). That request dies with the cleartext: conn_start_tls
+ * forgets it, so a literal announced before TLS cannot eat TLS bytes.
+ *
+ * With --probe-auth, a server that hangs up on the fake LOGIN (Courier:
+ * "* BYE Temporary problem, please try again later" and a close) gives
+ * auth_probe "disconnected"; the probe then goes on over a second
+ * connection without the credential (conn_auth_hangup).
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +47,7 @@ enum imap_phase {
 #define IMAP_HAS_STARTTLS 0x01
 #define IMAP_LOGINDISABLED 0x02
 #define IMAP_HAVE_CAPS 0x04
+#define IMAP_PASSWORD_MECH 0x08 /* AUTH=PLAIN or AUTH=LOGIN in cleartext */
 
 #define IMAP_LITERAL_MAX 65536
 
@@ -76,15 +84,24 @@ static void logout(struct conn *c, enum rec_status status)
     conn_quit(c, cmd, status);
 }
 
+/* The cleartext facts of a second connection (after an auth probe
+ * hang-up) were recorded by the first one: they are not written twice. */
+static bool records_cleartext(const struct conn *c)
+{
+    return c->is_tls || !c->is_second;
+}
+
 static void add_caps(struct conn *c, const char *s, size_t len)
 {
-    bool starttls = false, logindisabled = false;
-    imap_caps(&c->rec, c->is_tls, s, len, &starttls, &logindisabled);
+    struct caps_seen seen = {0};
+    imap_caps(records_cleartext(c) ? &c->rec : NULL, c->is_tls, s, len, &seen);
     if (!c->is_tls) {
-        if (starttls)
+        if (seen.starttls)
             c->flags |= IMAP_HAS_STARTTLS;
-        if (logindisabled)
+        if (seen.logindisabled)
             c->flags |= IMAP_LOGINDISABLED;
+        if (seen.password_mech)
+            c->flags |= IMAP_PASSWORD_MECH;
     }
     c->flags |= IMAP_HAVE_CAPS;
 }
@@ -101,16 +118,21 @@ static void after_cleartext_caps(struct conn *c)
 static void caps_done(struct conn *c)
 {
     struct record *r = &c->rec;
-    caps_complete(r, c->is_tls);
+    if (records_cleartext(c))
+        caps_complete(r, c->is_tls);
     if (c->is_tls) {
         logout(c, STATUS_OK);
         return;
     }
-    bool logindisabled = c->flags & IMAP_LOGINDISABLED;
-    rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & IMAP_HAS_STARTTLS);
-    rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, !logindisabled ||
-                                                     password_mechanism_before_tls(r));
+    if (records_cleartext(c)) {
+        /* from the whole reply, not from the capped lists */
+        bool logindisabled = c->flags & IMAP_LOGINDISABLED;
+        rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & IMAP_HAS_STARTTLS);
+        rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS,
+                     !logindisabled || (c->flags & IMAP_PASSWORD_MECH));
+    }
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
+        conn_credential_sent(c);
         send_tagged(c, "LOGIN \"mailtls-probe\" \"not-a-real-password\"", IMAP_AWAIT_LOGIN_REPLY);
         return;
     }
@@ -130,7 +152,8 @@ static void imap_tls_up(struct conn *c)
 
 static void on_greeting(struct conn *c, const char *line, size_t len)
 {
-    rec_set_text(&c->rec, F_BANNER, line, len);
+    if (records_cleartext(c))
+        rec_set_text(&c->rec, F_BANNER, line, len);
     if (len >= 5 && strncasecmp(line, "* BYE", 5) == 0) {
         conn_finish(c, STATUS_SERVER_BUSY, "greeting BYE");
         return;
@@ -172,7 +195,7 @@ static void imap_line(struct conn *c, const char *line, size_t len)
             conn_finish(c, STATUS_PROTOCOL_ERROR, "literal of %ld bytes", lit);
             return;
         }
-        c->literal_left = (uint32_t)lit;
+        conn_skip(c, (uint32_t)lit);
     }
     if (c->phase == IMAP_AWAIT_GREETING) {
         /* Dovecot says this before its real greeting when auth is slow */
@@ -190,7 +213,10 @@ static void imap_line(struct conn *c, const char *line, size_t len)
         return;
     }
     if (len >= 5 && strncasecmp(line, "* BYE", 5) == 0) {
-        conn_finish(c, STATUS_SERVER_BUSY, "server said BYE");
+        /* after the credential: the server hung up on it, not on us */
+        bool is_answer = c->phase == IMAP_AWAIT_LOGIN_REPLY;
+        if (!conn_auth_hangup(c, is_answer ? line : NULL, len))
+            conn_finish(c, STATUS_SERVER_BUSY, "server said BYE");
         return;
     }
     char tag[16];
@@ -225,10 +251,33 @@ static void imap_line(struct conn *c, const char *line, size_t len)
     }
 }
 
+/* The reply in progress will never be complete: keep what arrived. */
+static void imap_cut(struct conn *c)
+{
+    switch ((enum imap_phase)c->phase) {
+    case IMAP_AWAIT_GREETING:
+        if (records_cleartext(c))
+            conn_store_partial(c, F_BANNER, false);
+        break;
+    case IMAP_AWAIT_LOGIN_REPLY:
+        conn_store_partial(c, F_AUTH_PROBE_REPLY, false);
+        break;
+    case IMAP_AWAIT_STARTTLS_REPLY:
+        conn_store_partial(c, F_STARTTLS_REPLY, false);
+        break;
+    case IMAP_AWAIT_CAPABILITY:
+        /* an untagged CAPABILITY came, its tagged completion did not */
+        if ((c->flags & IMAP_HAVE_CAPS) && records_cleartext(c))
+            conn_store_partial(c, c->is_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS, false);
+        break;
+    }
+}
+
 const struct proto_ops imap_ops = {
     .name = "imap",
     .on_start = imap_start,
     .on_line = imap_line,
     .on_tls_up = imap_tls_up,
     .phase_name = imap_phase_name,
+    .on_cut = imap_cut,
 };

@@ -19,6 +19,10 @@
  *   POP3_AWAIT_PASS_REPLY      -ERR -> cleartext-evaluated
  *   POP3_AWAIT_STLS_REPLY      +OK -> TLS; -ERR -> starttls-refused
  *   (TLS up)                   CAPA -> ... -> QUIT
+ *
+ * A server that hangs up after the fake USER/PASS (a close, often right
+ * after its -ERR) gives auth_probe "disconnected"; the probe then goes on
+ * over a second connection without the credential (conn_auth_hangup).
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +42,7 @@ enum pop3_phase {
 #define POP3_HAS_STLS 0x01
 #define POP3_HAS_USER 0x02
 #define POP3_CAPA_FAILED 0x04
+#define POP3_PASSWORD_MECH 0x08 /* SASL PLAIN or LOGIN in cleartext */
 
 static const char *pop3_phase_name(int phase)
 {
@@ -79,19 +84,31 @@ static void try_stls(struct conn *c)
     }
 }
 
+/* The cleartext facts of a second connection (after an auth probe
+ * hang-up) were recorded by the first one: they are not written twice. */
+static bool records_cleartext(const struct conn *c)
+{
+    return c->is_tls || !c->is_second;
+}
+
 static void capa_done(struct conn *c)
 {
     struct record *r = &c->rec;
-    caps_complete(r, c->is_tls);
+    if (records_cleartext(c))
+        caps_complete(r, c->is_tls);
     if (c->is_tls) {
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
     }
-    rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & POP3_HAS_STLS);
-    if (!(c->flags & POP3_CAPA_FAILED))
-        rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, (c->flags & POP3_HAS_USER) ||
-                                                         password_mechanism_before_tls(r));
+    if (records_cleartext(c)) {
+        /* from the whole list, not from the capped record lists */
+        rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & POP3_HAS_STLS);
+        if (!(c->flags & POP3_CAPA_FAILED))
+            rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS,
+                         c->flags & (POP3_HAS_USER | POP3_PASSWORD_MECH));
+    }
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
+        conn_credential_sent(c);
         conn_send(c, "USER mailtls-probe\r\n", 20);
         conn_expect(c, POP3_AWAIT_USER_REPLY);
         return;
@@ -110,7 +127,8 @@ static void pop3_line(struct conn *c, const char *line, size_t len)
     int st = pop3_status(line, len);
     switch ((enum pop3_phase)c->phase) {
     case POP3_AWAIT_GREETING:
-        rec_set_text(&c->rec, F_BANNER, line, len);
+        if (records_cleartext(c))
+            rec_set_text(&c->rec, F_BANNER, line, len);
         if (st > 0)
             send_capa(c);
         else if (st < 0)
@@ -133,18 +151,20 @@ static void pop3_line(struct conn *c, const char *line, size_t len)
         if (len == 1 && line[0] == '.') {
             capa_done(c);
         } else {
-            bool stls = false, user = false;
+            struct caps_seen seen = {0};
             /* a leading ".." is a byte-stuffed "." (RFC 1939 3) */
             if (len >= 2 && line[0] == '.') {
                 line++;
                 len--;
             }
-            pop3_capa(&c->rec, c->is_tls, line, len, &stls, &user);
+            pop3_capa(records_cleartext(c) ? &c->rec : NULL, c->is_tls, line, len, &seen);
             if (!c->is_tls) {
-                if (stls)
+                if (seen.starttls)
                     c->flags |= POP3_HAS_STLS;
-                if (user)
+                if (seen.user)
                     c->flags |= POP3_HAS_USER;
+                if (seen.password_mech)
+                    c->flags |= POP3_PASSWORD_MECH;
             }
         }
         break;
@@ -175,10 +195,35 @@ static void pop3_line(struct conn *c, const char *line, size_t len)
     }
 }
 
+/* The reply in progress will never be complete: keep what arrived. */
+static void pop3_cut(struct conn *c)
+{
+    switch ((enum pop3_phase)c->phase) {
+    case POP3_AWAIT_GREETING:
+        if (records_cleartext(c))
+            conn_store_partial(c, F_BANNER, false);
+        break;
+    case POP3_AWAIT_CAPA_LIST:
+        if (records_cleartext(c))
+            conn_store_partial(c, c->is_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS, false);
+        break;
+    case POP3_AWAIT_USER_REPLY:
+    case POP3_AWAIT_PASS_REPLY:
+        conn_store_partial(c, F_AUTH_PROBE_REPLY, false);
+        break;
+    case POP3_AWAIT_STLS_REPLY:
+        conn_store_partial(c, F_STARTTLS_REPLY, false);
+        break;
+    case POP3_AWAIT_CAPA_STATUS:
+        break;
+    }
+}
+
 const struct proto_ops pop3_ops = {
     .name = "pop3",
     .on_start = pop3_start,
     .on_line = pop3_line,
     .on_tls_up = pop3_tls_up,
     .phase_name = pop3_phase_name,
+    .on_cut = pop3_cut,
 };

@@ -21,6 +21,22 @@ size_t lines_next(const unsigned char *buf, size_t len, size_t *line_len)
     return n + 1;
 }
 
+size_t reply_append(char *buf, size_t cap, size_t used, const char *line, size_t len, size_t term_len,
+                    bool *cut)
+{
+    const char *end = term_len == 1 ? "\n" : "\r\n";
+    size_t term = term_len == 1 ? 1 : 2;
+    size_t room = used < cap ? cap - used : 0;
+    size_t n = len < room ? len : room;
+    memcpy(buf + used, line, n);
+    room -= n;
+    size_t t = term < room ? term : room;
+    memcpy(buf + used + n, end, t);
+    if (n < len || t < term)
+        *cut = true;
+    return used + n + t;
+}
+
 int smtp_parse_line(const char *line, size_t len, int *code, bool *is_last, const char **text,
                     size_t *text_len)
 {
@@ -79,10 +95,15 @@ static bool token_is(const char *tok, size_t len, const char *word)
 
 /* Mechanism names are upper-cased so AUTH=plain and AUTH=PLAIN compare equal;
  * a repeated mechanism (old servers send both "AUTH" and "AUTH=") is kept once. */
-static void add_mechanism(struct record *r, enum rec_field f, const char *m, size_t len)
+static void add_mechanism(struct record *r, enum rec_field f, const char *m, size_t len,
+                          struct caps_seen *seen)
 {
     char up[32];
     if (len == 0)
+        return;
+    if (token_is(m, len, "PLAIN") || token_is(m, len, "LOGIN"))
+        seen->password_mech = true;
+    if (!r)
         return;
     if (len > 32)
         len = 32;
@@ -92,45 +113,49 @@ static void add_mechanism(struct record *r, enum rec_field f, const char *m, siz
         rec_list_add(r, f, up, len);
 }
 
-void smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t len, bool *starttls)
+void smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t len,
+                   struct caps_seen *seen)
 {
     enum rec_field caps = after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS;
     enum rec_field auth = after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS;
-    rec_list_add(r, caps, text, len);
+    if (r)
+        rec_list_add(r, caps, text, len);
     const char *p = text, *end = text + len, *tok;
     size_t tl;
     if (!next_token(&p, end, &tok, &tl))
         return;
     if (token_is(tok, tl, "STARTTLS")) {
-        *starttls = true;
+        seen->starttls = true;
     } else if (token_is(tok, tl, "AUTH")) {
         while (next_token(&p, end, &tok, &tl))
-            add_mechanism(r, auth, tok, tl);
+            add_mechanism(r, auth, tok, tl, seen);
     } else if (tl > 5 && strncasecmp(tok, "AUTH=", 5) == 0) {
         /* pre-RFC 2554 servers: "AUTH=LOGIN PLAIN" */
-        add_mechanism(r, auth, tok + 5, tl - 5);
+        add_mechanism(r, auth, tok + 5, tl - 5, seen);
         while (next_token(&p, end, &tok, &tl))
-            add_mechanism(r, auth, tok, tl);
+            add_mechanism(r, auth, tok, tl, seen);
     }
 }
 
-void imap_caps(struct record *r, bool after_tls, const char *s, size_t len, bool *starttls,
-               bool *logindisabled)
+void imap_caps(struct record *r, bool after_tls, const char *s, size_t len, struct caps_seen *seen)
 {
     enum rec_field caps = after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS;
     enum rec_field auth = after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS;
-    rec_list_init(r, caps);
-    rec_list_init(r, auth);
+    if (r) {
+        rec_list_init(r, caps);
+        rec_list_init(r, auth);
+    }
     const char *p = s, *end = s + len, *tok;
     size_t tl;
     while (next_token(&p, end, &tok, &tl)) {
-        rec_list_add(r, caps, tok, tl);
+        if (r)
+            rec_list_add(r, caps, tok, tl);
         if (token_is(tok, tl, "STARTTLS"))
-            *starttls = true;
+            seen->starttls = true;
         else if (token_is(tok, tl, "LOGINDISABLED"))
-            *logindisabled = true;
+            seen->logindisabled = true;
         else if (tl > 5 && strncasecmp(tok, "AUTH=", 5) == 0)
-            add_mechanism(r, auth, tok + 5, tl - 5);
+            add_mechanism(r, auth, tok + 5, tl - 5, seen);
     }
 }
 
@@ -203,23 +228,24 @@ int imap_tagged(const char *line, size_t len, const char *tag, const char **rest
     return kind;
 }
 
-void pop3_capa(struct record *r, bool after_tls, const char *line, size_t len, bool *stls, bool *user)
+void pop3_capa(struct record *r, bool after_tls, const char *line, size_t len, struct caps_seen *seen)
 {
     enum rec_field caps = after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS;
     enum rec_field auth = after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS;
-    rec_list_add(r, caps, line, len);
+    if (r)
+        rec_list_add(r, caps, line, len);
     const char *p = line, *end = line + len, *tok;
     size_t tl;
     if (!next_token(&p, end, &tok, &tl))
         return;
     if (token_is(tok, tl, "STLS")) {
-        *stls = true;
+        seen->starttls = true;
     } else if (token_is(tok, tl, "USER")) {
-        *user = true;
-        add_mechanism(r, auth, "USER", 4);
+        seen->user = true;
+        add_mechanism(r, auth, "USER", 4, seen);
     } else if (token_is(tok, tl, "SASL")) {
         while (next_token(&p, end, &tok, &tl))
-            add_mechanism(r, auth, tok, tl);
+            add_mechanism(r, auth, tok, tl, seen);
     }
 }
 
@@ -236,10 +262,4 @@ void caps_complete(struct record *r, bool after_tls)
 {
     rec_list_init(r, after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS);
     rec_list_init(r, after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS);
-}
-
-bool password_mechanism_before_tls(const struct record *r)
-{
-    return rec_list_contains(r, F_AUTH_BEFORE_TLS, "PLAIN", false) ||
-           rec_list_contains(r, F_AUTH_BEFORE_TLS, "LOGIN", false);
 }

@@ -11,6 +11,14 @@
  * handshake, EHLO again to see what is offered under TLS, and QUIT.
  * On port 465 (implicit TLS) the same conversation runs inside TLS.
  *
+ * Replies are recorded byte for byte, each line with the line end it came
+ * with (a server sending bare LF gets no CR added). A reply that a
+ * deadline, a close or a reset cuts is kept as far as it arrived and named
+ * in `partial` (smtp_cut). A server that hangs up on the fake credential
+ * (421 or a close) gives auth_probe "disconnected"; the probe then goes on
+ * over a second connection without the credential (conn_auth_hangup), so
+ * the STARTTLS and TLS facts are still measured.
+ *
  *   phase                      on the complete reply
  *   SMTP_AWAIT_GREETING        220 -> EHLO; 421/4xx -> server-busy; 554/5xx -> rejected
  *   SMTP_AWAIT_EHLO_REPLY      250 -> extensions; 5xx -> HELO; 421 -> server-busy
@@ -36,6 +44,7 @@ enum smtp_phase {
 /* bits of conn.flags */
 #define SMTP_HAS_STARTTLS 0x01
 #define SMTP_AUTH_CANCELLED 0x02
+#define SMTP_PASSWORD_MECH 0x04 /* PLAIN or LOGIN seen in the cleartext EHLO reply */
 
 static const char *smtp_phase_name(int phase)
 {
@@ -80,18 +89,29 @@ static void after_cleartext_ehlo(struct conn *c)
     conn_expect(c, SMTP_AWAIT_STARTTLS_REPLY);
 }
 
+/* The cleartext facts of a second connection (after an auth probe
+ * hang-up) were recorded by the first one: they are not written twice. */
+static bool records_cleartext(const struct conn *c)
+{
+    return c->is_tls || !c->is_second;
+}
+
 static void ehlo_done(struct conn *c)
 {
     struct record *r = &c->rec;
-    caps_complete(r, c->is_tls);
+    if (records_cleartext(c))
+        caps_complete(r, c->is_tls);
     if (c->is_tls) {
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
     }
-    bool starttls = c->flags & SMTP_HAS_STARTTLS;
-    rec_set_bool(r, F_STARTTLS_OFFERED, starttls);
-    rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, password_mechanism_before_tls(r));
+    if (records_cleartext(c)) {
+        /* from the whole reply, not from the capped lists */
+        rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & SMTP_HAS_STARTTLS);
+        rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, c->flags & SMTP_PASSWORD_MECH);
+    }
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
+        conn_credential_sent(c);
         conn_send(c, FAKE_AUTH_PLAIN, sizeof FAKE_AUTH_PLAIN - 1);
         conn_expect(c, SMTP_AWAIT_AUTH_REPLY);
         return;
@@ -116,20 +136,23 @@ static void on_auth_reply(struct conn *c, int code)
     else if (code == 503 || code == 502 || code == 504 || code == 500)
         verdict = "not-offered";
     rec_set_str(&c->rec, F_AUTH_PROBE, verdict);
-    rec_set_text(&c->rec, F_AUTH_PROBE_REPLY, c->reply, c->reply_len >= 2 ? c->reply_len - 2u : 0);
-    if (code == 421) {
-        conn_finish(c, STATUS_SERVER_BUSY, "421 after AUTH");
-        return;
-    }
+    conn_reply_store(c, F_AUTH_PROBE_REPLY, REPLY_BODY);
     after_cleartext_ehlo(c);
 }
 
 /* One complete reply (the last line has arrived). */
 static void on_reply(struct conn *c, int code)
 {
+    /* 421 once the credential is out: the server hung up on it */
+    if (code == 421 && c->phase == SMTP_AWAIT_AUTH_REPLY &&
+        conn_auth_hangup(c, c->reply, c->reply_len - c->reply_last_term))
+        return;
+    if (code == 421 && conn_auth_hangup(c, NULL, 0))
+        return;
     switch ((enum smtp_phase)c->phase) {
     case SMTP_AWAIT_GREETING:
-        rec_set_text(&c->rec, F_BANNER, c->reply, c->reply_len);
+        if (records_cleartext(c))
+            conn_reply_store(c, F_BANNER, REPLY_WHOLE);
         if (code == 220)
             send_ehlo(c);
         else if (code == 421 || code / 100 == 4)
@@ -166,9 +189,7 @@ static void on_reply(struct conn *c, int code)
         on_auth_reply(c, code);
         break;
     case SMTP_AWAIT_STARTTLS_REPLY: {
-        size_t first = c->reply_len >= 2 ? c->reply_len - 2u : 0;
-        const char *crlf = memchr(c->reply, '\r', first);
-        rec_set_text(&c->rec, F_STARTTLS_REPLY, c->reply, crlf ? (size_t)(crlf - c->reply) : first);
+        conn_reply_store(c, F_STARTTLS_REPLY, REPLY_FIRST);
         if (code == 220) {
             conn_start_tls(c);
         } else {
@@ -190,7 +211,7 @@ static void smtp_line(struct conn *c, const char *line, size_t len)
     const char *text;
     size_t tlen;
     if (smtp_parse_line(line, len, &code, &last, &text, &tlen) < 0) {
-        if (c->phase == SMTP_AWAIT_GREETING)
+        if (c->phase == SMTP_AWAIT_GREETING && records_cleartext(c))
             rec_set_text(&c->rec, F_BANNER, line, len);
         conn_finish(c, STATUS_PROTOCOL_ERROR, "not an SMTP reply line");
         return;
@@ -203,14 +224,42 @@ static void smtp_line(struct conn *c, const char *line, size_t len)
     c->reply_code = code;
     /* EHLO: every line after the first is one extension (RFC 5321 4.1.1.1) */
     if (c->phase == SMTP_AWAIT_EHLO_REPLY && code == 250 && c->reply_lines > 0) {
-        bool starttls = false;
-        smtp_ehlo_ext(&c->rec, c->is_tls, text, tlen, &starttls);
-        if (starttls && !c->is_tls)
+        struct caps_seen seen = {0};
+        smtp_ehlo_ext(records_cleartext(c) ? &c->rec : NULL, c->is_tls, text, tlen, &seen);
+        if (seen.starttls && !c->is_tls)
             c->flags |= SMTP_HAS_STARTTLS;
+        if (seen.password_mech && !c->is_tls)
+            c->flags |= SMTP_PASSWORD_MECH;
     }
     conn_reply_add(c, line, len);
     if (last)
         on_reply(c, code);
+}
+
+/* The reply in progress will never be complete: keep what arrived. */
+static void smtp_cut(struct conn *c)
+{
+    switch ((enum smtp_phase)c->phase) {
+    case SMTP_AWAIT_GREETING:
+        if (records_cleartext(c))
+            conn_store_partial(c, F_BANNER, true);
+        break;
+    case SMTP_AWAIT_EHLO_REPLY:
+        if (c->reply_lines > 1 && records_cleartext(c))
+            conn_store_partial(c, c->is_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS, false);
+        break;
+    case SMTP_AWAIT_AUTH_REPLY:
+        conn_store_partial(c, F_AUTH_PROBE_REPLY, true);
+        break;
+    case SMTP_AWAIT_STARTTLS_REPLY:
+        if (c->reply_lines == 0)
+            conn_store_partial(c, F_STARTTLS_REPLY, false);
+        else
+            conn_reply_store(c, F_STARTTLS_REPLY, REPLY_FIRST);
+        break;
+    case SMTP_AWAIT_HELO_REPLY:
+        break;
+    }
 }
 
 const struct proto_ops smtp_ops = {
@@ -219,4 +268,5 @@ const struct proto_ops smtp_ops = {
     .on_line = smtp_line,
     .on_tls_up = smtp_tls_up,
     .phase_name = smtp_phase_name,
+    .on_cut = smtp_cut,
 };

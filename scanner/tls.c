@@ -126,7 +126,7 @@ static enum tls_io map_result(struct conn *c, int ret, const char *what, char *e
         }
         snprintf(err, errlen, "%s: %s", what, strerror(saved));
         errno = saved;
-        return TLS_IO_ERROR;
+        return saved == ECONNRESET ? TLS_IO_RESET : TLS_IO_ERROR;
     }
     default: {
         unsigned long code = ERR_get_error();
@@ -146,6 +146,7 @@ static enum tls_io map_result(struct conn *c, int ret, const char *what, char *e
 enum tls_io tls_handshake(struct conn *c, char *err, size_t errlen)
 {
     ERR_clear_error();
+    errno = 0;
     int r = SSL_do_handshake(c->tls);
     if (r == 1) {
         c->tls_wants_write = false;
@@ -157,21 +158,24 @@ enum tls_io tls_handshake(struct conn *c, char *err, size_t errlen)
 enum tls_io tls_read(struct conn *c, void *buf, size_t len, size_t *n, char *err, size_t errlen)
 {
     ERR_clear_error();
+    errno = 0; /* SSL_ERROR_SYSCALL then reports this call's errno, never a stale one */
     if (SSL_read_ex(c->tls, buf, len, n) == 1) {
         c->tls_wants_write = false;
         return TLS_IO_DONE;
     }
-    return map_result(c, 0, "read", err, errlen);
+    /* -1: SSL_read_ex's 0 is any failure, not the old SSL_read's "EOF" */
+    return map_result(c, -1, "read", err, errlen);
 }
 
 enum tls_io tls_write(struct conn *c, const void *buf, size_t len, size_t *n, char *err, size_t errlen)
 {
     ERR_clear_error();
+    errno = 0;
     if (SSL_write_ex(c->tls, buf, len, n) == 1) {
         c->tls_wants_write = false;
         return TLS_IO_DONE;
     }
-    return map_result(c, 0, "write", err, errlen);
+    return map_result(c, -1, "write", err, errlen);
 }
 
 static void set_name(struct record *r, enum rec_field f, const X509_NAME *name)

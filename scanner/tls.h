@@ -18,7 +18,9 @@ struct conn;
 
 SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen);
 
-enum tls_io { TLS_IO_DONE, TLS_IO_WANT, TLS_IO_EOF, TLS_IO_ERROR };
+/* RESET: the peer reset the connection (ECONNRESET), told apart from other
+ * errors here so callers never test an errno that may be stale. */
+enum tls_io { TLS_IO_DONE, TLS_IO_WANT, TLS_IO_EOF, TLS_IO_ERROR, TLS_IO_RESET };
 
 /* Creates c->tls on c->fd with SNI from the job's host name (when it is a
  * name, not an address literal). Returns -1 on allocation failure. */

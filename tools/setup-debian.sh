@@ -41,3 +41,16 @@ if ! grep -qs "\"version\": \"$duckdb_version\"" "$duckdb_dir/node_modules/@duck
   npm install --prefix "$duckdb_dir" --no-audit --no-fund --loglevel=error \
     "@duckdb/node-api@$duckdb_version" >/dev/null
 fi
+
+# Courier-IMAP for tests/real/test_courier_auth.py. Its packages conflict with
+# postfix/dovecot, so they are unpacked (never installed, never started)
+# under /opt/mailtls-courier; couriertls needs a system user "courier".
+courier=/opt/mailtls-courier
+if [ ! -x "$courier/usr/lib/courier/courier/imaplogin" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq courier-imap courier-base courier-authlib libcourier-unicode4 libgamin0 libidn12)
+  mkdir -p "$courier"
+  for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$courier"; done
+  rm -rf "$tmp"
+fi
+id courier >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin courier

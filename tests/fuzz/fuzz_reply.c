@@ -4,7 +4,9 @@
  * The input is a server transcript. lines_next frames it the way the
  * engine does; each complete line, and the unterminated tail, goes through
  * every parser, all writing into one record (before-TLS fields for even
- * lines, after-TLS for odd ones). Checked on every line: framing lengths,
+ * lines, after-TLS for odd ones), and into the facts the verdicts come
+ * from; the framed lines are also appended to a reply text as the engine
+ * keeps it, which must be the received bytes exactly. Checked on every line: framing lengths,
  * returned pointers staying inside the line, value ranges, and the record
  * arena and list caps.
  */
@@ -62,7 +64,7 @@ static void check_record(void)
 
 static void parse_line(const char *line, size_t len, bool after_tls)
 {
-    bool flag_a = false, flag_b = false;
+    struct caps_seen seen = {0}, facts = {0};
 
     int code = -1;
     bool is_last = false;
@@ -73,23 +75,27 @@ static void parse_line(const char *line, size_t len, bool after_tls)
         FUZZ_CHECK(inside(text, text_len, line, len));
         FUZZ_CHECK(len == 3 ? is_last && text_len == 0 : is_last == (line[3] == ' '));
         FUZZ_CHECK(text + text_len == line + len);
-        smtp_ehlo_ext(&rec, after_tls, text, text_len, &flag_a);
+        smtp_ehlo_ext(&rec, after_tls, text, text_len, &seen);
     }
-    smtp_ehlo_ext(&rec, after_tls, line, len, &flag_a);
+    smtp_ehlo_ext(&rec, after_tls, line, len, &seen);
+    /* facts without a record are the same facts (the second connection of
+     * an auth probe relies on it) */
+    smtp_ehlo_ext(NULL, after_tls, line, len, &facts);
 
-    imap_caps(&rec, after_tls, line, len, &flag_a, &flag_b);
+    imap_caps(&rec, after_tls, line, len, &seen);
+    imap_caps(NULL, after_tls, line, len, &facts);
     size_t cap_len = SIZE_MAX;
     const char *caps = imap_capability_code(line, len, &cap_len);
     if (caps) {
         FUZZ_CHECK(inside(caps, cap_len, line, len));
         FUZZ_CHECK(caps + cap_len < line + len && caps[cap_len] == ']');
-        imap_caps(&rec, !after_tls, caps, cap_len, &flag_a, &flag_b);
+        imap_caps(&rec, !after_tls, caps, cap_len, &seen);
     }
     caps = imap_capability_untagged(line, len, &cap_len);
     if (caps) {
         FUZZ_CHECK(inside(caps, cap_len, line, len));
         FUZZ_CHECK(caps + cap_len == line + len);
-        imap_caps(&rec, after_tls, caps, cap_len, &flag_a, &flag_b);
+        imap_caps(&rec, after_tls, caps, cap_len, &seen);
     }
 
     long lit = imap_literal_len(line, len);
@@ -115,7 +121,17 @@ static void parse_line(const char *line, size_t len, bool after_tls)
             FUZZ_CHECK(inside(rest, rest_len, line, len) && rest + rest_len == line + len);
     }
 
-    pop3_capa(&rec, after_tls, line, len, &flag_a, &flag_b);
+    pop3_capa(&rec, after_tls, line, len, &seen);
+    pop3_capa(NULL, after_tls, line, len, &facts);
+    FUZZ_CHECK(!facts.starttls || text_contains(line, len, "STARTTLS") || text_contains(line, len, "STLS"));
+    FUZZ_CHECK(!facts.logindisabled || text_contains(line, len, "LOGINDISABLED"));
+    FUZZ_CHECK(!facts.user || text_contains(line, len, "USER"));
+    /* a password mechanism is never claimed without its name in the line */
+    FUZZ_CHECK(!facts.password_mech || text_contains(line, len, "PLAIN") || text_contains(line, len, "LOGIN"));
+    /* the verdict does not depend on the list caps: what the line names,
+     * the facts see, whether or not the record had room */
+    if (facts.password_mech)
+        FUZZ_CHECK(seen.password_mech);
     int st = pop3_status(line, len);
     FUZZ_CHECK(st >= -1 && st <= 1);
     if (st == 1)
@@ -140,8 +156,36 @@ static void parse_line(const char *line, size_t len, bool after_tls)
     FUZZ_CHECK(rec.arena_used <= REC_ARENA_BYTES);
 }
 
+/* The reply text a connection keeps: the framed lines appended with their
+ * own line ends are exactly the bytes received, up to the cap (issue 18:
+ * no CR invented for a bare LF, nothing reordered), and cut is set iff
+ * bytes were dropped. */
+#define FUZZ_REPLY_CAP 512
+static char reply_buf[FUZZ_REPLY_CAP];
+
+static void check_reply_append(const uint8_t *data, size_t size)
+{
+    size_t pos = 0, used = 0;
+    bool cut = false;
+    while (pos < size) {
+        size_t line_len;
+        size_t n = lines_next(data + pos, size - pos, &line_len);
+        if (n == 0)
+            break;
+        size_t before = used;
+        used = reply_append(reply_buf, sizeof reply_buf, used, (const char *)data + pos, line_len,
+                            n - line_len, &cut);
+        FUZZ_CHECK(used >= before && used <= sizeof reply_buf);
+        pos += n;
+    }
+    FUZZ_CHECK(used == (pos < sizeof reply_buf ? pos : sizeof reply_buf));
+    FUZZ_CHECK(memcmp(reply_buf, data, used) == 0);
+    FUZZ_CHECK(cut == (pos > sizeof reply_buf));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_reply_append(data, size);
     rec_reset(&rec);
     size_t pos = 0;
     unsigned lineno = 0;

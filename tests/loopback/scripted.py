@@ -10,6 +10,8 @@ A case is a script of steps the server plays against one connection:
   ("drip", b"...", secs)  send one byte every `secs`
   ("hold",)               keep the connection open, say nothing, until the client leaves
 Each case listens on its own 127.0.0.1 port; every server runs in a thread.
+A server may play a different script on its second, third... connection
+(`then`: a list of scripts, one per later connection; the last one repeats).
 Only loopback is ever bound.
 """
 import os
@@ -33,8 +35,10 @@ def make_cert(tmpdir, cn="scripted.test"):
 
 
 class ScriptedServer:
-    def __init__(self, script, tls_ctx, port=0):
+    def __init__(self, script, tls_ctx, port=0, then=()):
         self.script = script
+        self.scripts = [script] + list(then)
+        self.accepted = 0  # connections accepted so far
         self.tls_ctx = tls_ctx
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -59,7 +63,9 @@ class ScriptedServer:
                 continue
             except OSError:
                 return
-            threading.Thread(target=self._play, args=(conn,), daemon=True).start()
+            script = self.scripts[min(self.accepted, len(self.scripts) - 1)]
+            self.accepted += 1
+            threading.Thread(target=self._play, args=(conn, script), daemon=True).start()
 
     def _readline(self, conn, buf, deadline):
         while b"\n" not in buf[0]:
@@ -71,10 +77,10 @@ class ScriptedServer:
         line, buf[0] = buf[0].split(b"\n", 1)
         return line.rstrip(b"\r")
 
-    def _play(self, conn):
+    def _play(self, conn, script):
         buf = [b""]
         try:
-            for step in self.script:
+            for step in script:
                 op = step[0]
                 if op == "send":
                     conn.sendall(step[1])

@@ -85,7 +85,7 @@ static void test_smtp_ehlo(void)
     struct parsed p;
     feed(ehlo, sizeof ehlo - 1, NULL, 0, &p);
     rec_reset(&rec);
-    bool starttls = false;
+    struct caps_seen seen = {0};
     int lasts = 0;
     for (int i = 0; i < p.lines; i++) {
         int code;
@@ -96,10 +96,10 @@ static void test_smtp_ehlo(void)
         CHECK(code == 250);
         lasts += last;
         if (i > 0)
-            smtp_ehlo_ext(&rec, false, text, tl, &starttls);
+            smtp_ehlo_ext(&rec, false, text, tl, &seen);
     }
     CHECK(lasts == 1);
-    CHECK(starttls);
+    CHECK(seen.starttls && seen.password_mech);
     CHECK(rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "PLAIN", false));
     CHECK(rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "LOGIN", false));
     CHECK(rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "CRAM-MD5", false));
@@ -145,16 +145,16 @@ static void test_imap(void)
     const char *caps = imap_capability_code(p.line[0], p.len[0], &n);
     CHECK(caps && n == strlen("IMAP4rev1 SASL-IR STARTTLS AUTH=PLAIN LOGINDISABLED"));
     rec_reset(&rec);
-    bool starttls = false, disabled = false;
-    imap_caps(&rec, false, caps, n, &starttls, &disabled);
-    CHECK(starttls && disabled);
+    struct caps_seen seen = {0};
+    imap_caps(&rec, false, caps, n, &seen);
+    CHECK(seen.starttls && seen.logindisabled && seen.password_mech);
     CHECK(rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "PLAIN", false));
     CHECK(rec_list_contains(&rec, F_CAPS_BEFORE_TLS, "LOGINDISABLED", false));
     caps = imap_capability_untagged(p.line[1], p.len[1], &n);
     CHECK(caps != NULL);
-    starttls = disabled = false;
-    imap_caps(&rec, true, caps, n, &starttls, &disabled);
-    CHECK(starttls && !disabled);
+    seen = (struct caps_seen){0};
+    imap_caps(&rec, true, caps, n, &seen);
+    CHECK(seen.starttls && !seen.logindisabled && seen.password_mech);
     CHECK(rec_list_contains(&rec, F_AUTH_AFTER_TLS, "LOGIN", false));
     CHECK(imap_capability_untagged("* CAPABILITYX", 13, &n) == NULL);
     const char *rest;
@@ -181,14 +181,65 @@ static void test_pop3(void)
     CHECK(pop3_status("-ERR no", 7) == -1);
     CHECK(pop3_status("+OKAY", 5) == 0);
     rec_reset(&rec);
-    bool stls = false, user = false;
+    struct caps_seen seen = {0};
     for (int i = 1; i < 5; i++)
-        pop3_capa(&rec, false, p.line[i], p.len[i], &stls, &user);
-    CHECK(stls && user);
+        pop3_capa(&rec, false, p.line[i], p.len[i], &seen);
+    CHECK(seen.starttls && seen.user && seen.password_mech);
     CHECK(rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "USER", false));
     CHECK(rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "PLAIN", false));
     CHECK(rec.span[F_CAPS_BEFORE_TLS].len == 4);
     CHECK(p.len[5] == 1 && p.line[5][0] == '.');
+}
+
+/* Issue 18 item 6: the verdict comes from the whole reply. 40 mechanisms
+ * fill the 32-item auth list; PLAIN and LOGIN come after them. */
+static void test_verdict_past_cap(void)
+{
+    char line[1024];
+    size_t n = (size_t)snprintf(line, sizeof line, "AUTH");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(line + n, sizeof line - n, " X-MECH-%02d", i);
+    n += (size_t)snprintf(line + n, sizeof line - n, " PLAIN LOGIN");
+    rec_reset(&rec);
+    struct caps_seen seen = {0};
+    smtp_ehlo_ext(&rec, false, line, n, &seen);
+    CHECK(seen.password_mech);
+    CHECK(rec.span[F_AUTH_BEFORE_TLS].len == 32);
+    CHECK(!rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "PLAIN", false));
+    CHECK((rec.truncated >> F_AUTH_BEFORE_TLS) & 1u);
+    /* IMAP: 40 AUTH= atoms, then AUTH=PLAIN */
+    n = 0;
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(line + n, sizeof line - n, "AUTH=X-MECH-%02d ", i);
+    n += (size_t)snprintf(line + n, sizeof line - n, "AUTH=PLAIN");
+    rec_reset(&rec);
+    seen = (struct caps_seen){0};
+    imap_caps(&rec, false, line, n, &seen);
+    CHECK(seen.password_mech && (rec.truncated >> F_AUTH_BEFORE_TLS) & 1u);
+    /* POP3 SASL line, same shape */
+    n = (size_t)snprintf(line, sizeof line, "SASL");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(line + n, sizeof line - n, " X-MECH-%02d", i);
+    n += (size_t)snprintf(line + n, sizeof line - n, " LOGIN");
+    rec_reset(&rec);
+    seen = (struct caps_seen){0};
+    pop3_capa(&rec, false, line, n, &seen);
+    CHECK(seen.password_mech && (rec.truncated >> F_AUTH_BEFORE_TLS) & 1u);
+    /* facts only: no record */
+    seen = (struct caps_seen){0};
+    smtp_ehlo_ext(NULL, false, "STARTTLS", 8, &seen);
+    imap_caps(NULL, false, "LOGINDISABLED AUTH=LOGIN", 24, &seen);
+    pop3_capa(NULL, false, "USER", 4, &seen);
+    CHECK(seen.starttls && seen.logindisabled && seen.password_mech && seen.user);
+}
+
+/* The line end is part of what was received: lines_next tells it apart. */
+static void test_line_ends(void)
+{
+    size_t ll;
+    CHECK(lines_next((const unsigned char *)"220 x\n", 6, &ll) == 6 && ll == 5);
+    CHECK(lines_next((const unsigned char *)"220 x\r\n", 7, &ll) == 7 && ll == 5);
+    CHECK(lines_next((const unsigned char *)"220 x\r\r\n", 8, &ll) == 8 && ll == 6);
 }
 
 static void test_record_bounds(void)
@@ -218,6 +269,8 @@ int main(void)
     test_smtp_ehlo();
     test_imap();
     test_pop3();
+    test_verdict_past_cap();
+    test_line_ends();
     test_record_bounds();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
