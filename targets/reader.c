@@ -4,6 +4,7 @@
 #include "reader.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +16,17 @@ void tgt_reader_init(struct tgt_reader *r, int fd)
     r->start = 0;
     r->len = 0;
     r->lineno = 0;
+    r->is_tty = isatty(fd) == 1;
+}
+
+/* A terminal is never switched to O_NONBLOCK (the shell shares it and would
+ * keep the flag after we exit), so ask first whether a line is there: in
+ * canonical mode it is readable only once a whole line (or Ctrl-D) was
+ * typed. True when read(2) would block. */
+static bool tty_would_block(const struct tgt_reader *r)
+{
+    struct pollfd p = {.fd = r->fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 0;
 }
 
 /* One read into the free tail of buf; the only place EINTR/EAGAIN appear.
@@ -28,6 +40,8 @@ static int fill(struct tgt_reader *r, int *errnum)
         r->start = 0;
     }
     for (;;) {
+        if (r->is_tty && tty_would_block(r))
+            return -2;
         got = read(r->fd, r->buf + r->len, sizeof r->buf - r->len);
         if (got > 0) {
             r->len += (size_t)got;
@@ -37,8 +51,10 @@ static int fill(struct tgt_reader *r, int *errnum)
             r->is_eof = true;
             return 0;
         }
-        if (errno == EINTR)
+        if (errno == EINTR && !r->is_tty)
             continue;
+        if (errno == EINTR) /* Ctrl-C at the terminal: let the caller see its stop */
+            return -2;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return -2;
         *errnum = errno;
