@@ -11,8 +11,9 @@
  * On a nonblocking fd, EAGAIN gives WAIT: call again when the fd is
  * readable. EINTR is retried here, never seen by the caller.
  *
- * A terminal (isatty at init) is read without blocking although it is not
- * O_NONBLOCK: the reader polls it first and gives WAIT while no line has
+ * A terminal or FIFO that is not O_NONBLOCK (checked at init; a terminal
+ * must not be switched, the shell shares it) is read without blocking all
+ * the same: the reader polls it first and gives WAIT while no line has
  * been typed, and an EINTR there is WAIT too, so a Ctrl-C reaches the
  * caller's event loop instead of leaving it stuck in read(2).
  */
@@ -37,7 +38,7 @@ struct tgt_reader {
     int fd;
     bool is_eof;
     bool is_skipping; /* inside an over-long line, dropping bytes */
-    bool is_tty;      /* fd is a terminal: poll before each read */
+    bool is_polled;   /* blocking terminal or FIFO: poll before each read */
     size_t start;     /* first unconsumed byte in buf */
     size_t len;       /* unconsumed bytes */
     uint64_t lineno;  /* number of the line last returned (1-based) */
