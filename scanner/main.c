@@ -203,8 +203,10 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
     if (add_inputs(o, sc->src) < 0)
         return SUMMARY_EXIT_USAGE;
     sc->ctx = tls_client_ctx(o->ca_file, err, sizeof err);
-    if (!sc->ctx)
+    if (!sc->ctx) {
+        status = o->ca_file ? SUMMARY_EXIT_USAGE : SUMMARY_EXIT_FATAL; /* else OpenSSL itself failed */
         goto fail;
+    }
     bool csv = strcmp(o->format, "csv") == 0;
     if (o->resume) {
         uint64_t kept, redo;

@@ -101,6 +101,26 @@ def fatal_io(tmp):
           "output write fails (/dev/full): exit 1, path named (%d, %r)" % (r.returncode, r.stderr.strip()[-200:]))
 
 
+def out_of_memory(tmp):
+    """Less and less address space (prlimit --as) until the scan cannot
+    start: the first run that fails must exit 1 and say why, never 2 and
+    never a crash. (ASan reserves terabytes of shadow: skipped there.)"""
+    out = os.path.join(tmp, "oom.json")
+    for mib in (200, 100, 50, 30, 20):
+        r = subprocess.run(["prlimit", "--nofile=4096:4096", "--as=%d" % (mib << 20), SCAN, "-c", "4000",
+                            "--threads", "1", "-p", "%d/smtp" % free_port(), "-o", out, "127.0.0.1"],
+                           capture_output=True, text=True, timeout=60)
+        if "AddressSanitizer" in r.stderr:
+            print("skip out of memory: not under ASan")
+            return
+        if r.returncode != 0:
+            check(r.returncode == 1 and "memory" in last_line(r.stderr),
+                  "out of memory at %d MiB: exit 1, last line says so (%d, %r)" % (mib, r.returncode,
+                                                                                  last_line(r.stderr)))
+            return
+    check(False, "out of memory: the scan ran even at 20 MiB of address space")
+
+
 def malformed(tmp):
     out = os.path.join(tmp, "malformed.json")
     path = os.path.join(tmp, "targets.txt")
@@ -268,6 +288,7 @@ def main():
     complete(tmp)
     usage(tmp)
     fatal_io(tmp)
+    out_of_memory(tmp)
     malformed(tmp)
     unresolved(tmp)
     interrupt_and_resume(tmp)
