@@ -100,7 +100,8 @@ static void eta_text(double secs, char *buf, size_t len)
     else if (t < 86400)
         snprintf(buf, len, "%lluh%02llum", (unsigned long long)(t / 3600), (unsigned long long)(t / 60 % 60));
     else
-        snprintf(buf, len, "%llud%02lluh", (unsigned long long)(t / 86400), (unsigned long long)(t / 3600 % 24));
+        snprintf(buf, len, "%llud%02lluh", (unsigned long long)(t / 86400),
+                 (unsigned long long)(t / 3600 % 24));
 }
 
 /* Work left, in records: from the known total, or once the input is read,
@@ -138,7 +139,8 @@ void summary_status_line(struct summary *s, uint64_t now, const struct summary_l
         eta_text(left ? (double)left / avg : 0, eta, sizeof eta);
     if (s->total)
         snprintf(of, sizeof of, " of %llu", (unsigned long long)s->total);
-    fprintf(stderr, "\r%6.0fs  done %llu%s  in flight %llu  queued %llu  %.0f/s  ETA %s  STARTTLS offered %.1f%%   ",
+    fprintf(stderr,
+            "\r%6.0fs  done %llu%s  in flight %llu  queued %llu  %.0f/s  ETA %s  STARTTLS offered %.1f%%   ",
             elapsed, (unsigned long long)(s->records + l->skipped), of, (unsigned long long)l->open,
             (unsigned long long)l->queued, rate, eta, share);
 }
@@ -316,8 +318,8 @@ void summary_plan_line(char *buf, size_t len, uint64_t targets, size_t n_ports, 
     } else {
         snprintf(took, sizeof took, "with no --rate limit");
     }
-    snprintf(buf, len, "%s targets x %zu port%s = %s probes, %s (Ctrl-C stops, --resume continues)", t, n_ports,
-             n_ports == 1 ? "" : "s", r, took);
+    snprintf(buf, len, "%s targets x %zu port%s = %s probes, %s (Ctrl-C stops, --resume continues)", t,
+             n_ports, n_ports == 1 ? "" : "s", r, took);
 }
 
 /* Bytes a shell takes literally outside quotes. */
