@@ -92,7 +92,7 @@ void summary_set_total(struct summary *s, uint64_t records)
 /* "45s", "12m05s", "3h07m", "2d04h" */
 static void eta_text(double secs, char *buf, size_t len)
 {
-    uint64_t t = (uint64_t)(secs + 0.5);
+    uint64_t t = secs < 1e12 ? (uint64_t)(secs + 0.5) : UINT64_C(1000000000000); /* no overflowing cast */
     if (t < 60)
         snprintf(buf, len, "%llus", (unsigned long long)t);
     else if (t < 3600)
