@@ -72,13 +72,11 @@ static int sink_tick(void *ctx, uint64_t now)
     struct sink *s = ctx;
     /* Open connections are the engines' count; the feed's probes_out also
      * holds jobs waiting in the engines' queues (for a place in a full
-     * subnet, a rate token). The other loops update their counters without
-     * this lock: a display-only snapshot, a tick late at worst. */
-    struct engine_stats es;
-    workers_stats(g_workers, &es);
+     * subnet, a rate token). */
+    uint64_t open = workers_open_conns(g_workers);
     uint64_t handed_out = s->feed ? s->feed->probes_out : 0;
-    struct summary_live live = {.open = es.in_flight,
-                                .queued = handed_out > es.in_flight ? handed_out - es.in_flight : 0,
+    struct summary_live live = {.open = open,
+                                .queued = handed_out > open ? handed_out - open : 0,
                                 .skipped = s->resumed,
                                 .input_read = s->feed && s->feed->input_read};
     summary_status_line(s->sum, now, &live);
