@@ -67,6 +67,17 @@ def first_line(proc, secs=5.0):
     return buf.decode(errors="replace")
 
 
+def finish(proc, timeout=30):
+    """proc's stderr once it exits; killed if it does not within timeout
+    (a scan of 127.0.0.0/8 left running would go on for days)."""
+    try:
+        err = proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        err = proc.communicate()[1]
+    return err.decode(errors="replace") if isinstance(err, bytes) else err
+
+
 def records(path):
     with open(path) as f:
         return [json.loads(line) for line in f]
@@ -156,7 +167,7 @@ def interrupt_and_resume(tmp):
         scan = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)
         scan.send_signal(signal.SIGINT)
-        _, err = scan.communicate(timeout=30)
+        err = finish(scan)
     finally:
         p.kill()
         p.wait()
@@ -186,7 +197,7 @@ def interrupt_stdout(tmp):
                                  "127.24.0.0/28"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(0.7)
         scan.send_signal(signal.SIGTERM)
-        _, err = scan.communicate(timeout=30)
+        err = finish(scan)
     finally:
         p.kill()
         p.wait()
@@ -206,7 +217,7 @@ def big_range(tmp):
     first = first_line(scan)
     time.sleep(2.5)
     scan.send_signal(signal.SIGINT)
-    err = scan.communicate(timeout=30)[1].decode()
+    err = finish(scan)
     check("16,777,216 targets x 1 port = 16,777,216 probes, at --rate 50 at least 3.9 days" in first,
           "/8: one line with the count and the time first (%r)" % first)
     check(scan.returncode == 3 and "--resume" in last_line(err), "/8: SIGINT gives exit 3 and the resume hint")
@@ -243,11 +254,7 @@ def terminal(tmp):
         check(os.path.exists(out) and len(records(out)) == 2, "terminal: typed targets scanned while waiting for more")
         t0 = time.time()
         os.write(master, end)
-        try:
-            err = scan.communicate(timeout=10)[1].decode()
-        except subprocess.TimeoutExpired:
-            scan.kill()
-            err = scan.communicate()[1].decode()
+        err = finish(scan, 10)
         os.close(master)
         name = "Ctrl-C" if want == 3 else "Ctrl-D"
         check(scan.returncode == want and time.time() - t0 < 5,
