@@ -305,7 +305,9 @@ bool rec_list_contains(const struct record *r, enum rec_field f, const char *s, 
 
 int64_t rec_int(const struct record *r, enum rec_field f)
 {
-    return r->num[f];
+    /* rec_reset leaves num[] as it was: an unset field must not read a
+     * stale number from the record this struct held before */
+    return rec_has(r, f) ? r->num[f] : 0;
 }
 
 const unsigned char *rec_text(const struct record *r, enum rec_field f, size_t *len)

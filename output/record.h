@@ -182,7 +182,7 @@ bool rec_list_contains(const struct record *r, enum rec_field f, const char *s, 
 bool rec_list_contains_bytes(const struct record *r, enum rec_field f, const void *data, size_t len,
                              bool nocase);
 
-/* Read access for writers. */
+/* Read access for writers. rec_int of a field that is not set is 0. */
 int64_t rec_int(const struct record *r, enum rec_field f);
 const unsigned char *rec_text(const struct record *r, enum rec_field f, size_t *len);
 /* Iterate a list: pass *cursor = 0 first; returns 0 when done. */

@@ -117,7 +117,7 @@ static void launch(struct engine *e, const struct job *job, uint64_t subnet)
     c->phase = PHASE_CONNECTING;
     fill_record_identity(c);
     e->stats.launched++;
-    e->stats.in_flight++;
+    __atomic_fetch_add(&e->stats.in_flight, 1, __ATOMIC_RELAXED); /* read live by workers_open_conns */
 
     c->fd = socket(job->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0 && (errno == EMFILE || errno == ENFILE) && e->stats.in_flight > 1) {
@@ -128,7 +128,7 @@ static void launch(struct engine *e, const struct job *job, uint64_t subnet)
         timer_remove(&e->timers, c);
         e->free_slots[e->free_n++] = slot;
         e->stats.launched--;
-        e->stats.in_flight--;
+        __atomic_fetch_sub(&e->stats.in_flight, 1, __ATOMIC_RELAXED);
         if (subnet)
             subnet_release(e->subnets, subnet);
         pending_push(e, job); /* launch_ready keeps one ring slot for this */
@@ -169,7 +169,7 @@ void engine_conn_finished(struct engine *e, struct conn *c, enum rec_status stat
 {
     struct record *r = &c->rec;
     e->stats.finished++;
-    e->stats.in_flight--;
+    __atomic_fetch_sub(&e->stats.in_flight, 1, __ATOMIC_RELAXED);
     if (!is_test)
         e->stats.by_status[status]++;
     if (is_test) {

@@ -23,10 +23,11 @@
 #include "workers.h"
 
 static struct workers *g_workers;
+static volatile sig_atomic_t g_stop_signal; /* SIGINT/SIGTERM received, for the exit status */
 
 static void on_signal(int sig)
 {
-    (void)sig;
+    g_stop_signal = sig;
     if (g_workers)
         workers_request_stop(g_workers);
 }
@@ -62,7 +63,16 @@ static int sink_emit_held(void *ctx, struct record *r)
 static int sink_tick(void *ctx, uint64_t now)
 {
     struct sink *s = ctx;
-    summary_status_line(s->sum, now, s->feed ? s->feed->probes_out : 0, s->feed && s->feed->input_read);
+    /* Open connections are the engines' count; the feed's probes_out also
+     * holds jobs waiting in the engines' queues (for a place in a full
+     * subnet, a rate token). */
+    uint64_t open = workers_open_conns(g_workers);
+    uint64_t handed_out = s->feed ? s->feed->probes_out : 0;
+    struct summary_live live = {.open = open,
+                                .queued = handed_out > open ? handed_out - open : 0,
+                                .skipped = s->resumed,
+                                .input_read = s->feed && s->feed->input_read};
+    summary_status_line(s->sum, now, &live);
     if (out_tick(s->w, now) < 0) {
         fprintf(stderr, "mailtls-scan: %s\n", out_error(s->w));
         return -1;
@@ -97,6 +107,20 @@ static const char *default_ehlo_name(void)
     if (gethostname(name, sizeof name - 1) < 0 || !name[0])
         snprintf(name, sizeof name, "mailtls.invalid");
     return name;
+}
+
+/* Whether the targets come from stdin: no target and no -i, or a "-". */
+static bool reads_stdin(const struct options *o)
+{
+    if (o->n_targets == 0 && o->n_inputs == 0)
+        return true;
+    for (int i = 0; i < o->n_targets; i++)
+        if (strcmp(o->targets[i], "-") == 0)
+            return true;
+    for (int i = 0; i < o->n_inputs; i++)
+        if (strcmp(o->inputs[i], "-") == 0)
+            return true;
+    return false;
 }
 
 static int add_inputs(const struct options *o, struct tgt_source *src)
@@ -150,19 +174,30 @@ static void scan_free(struct scan *sc)
     resume_free(sc->resume);
 }
 
-/* Builds inputs, TLS, output, feed and engines. -1 after printing why. */
+/* Builds inputs, TLS, output, feed and engines. 0, or the exit status
+ * after printing why: SUMMARY_EXIT_USAGE for anything the command line
+ * names that cannot be used (an input, list, CA, database or output file,
+ * a resolver address), SUMMARY_EXIT_FATAL when the machine lacks memory
+ * or descriptors for the engines. */
 static int scan_build(struct scan *sc, const struct options *o, int argc, char **argv, struct tgt_port *ports,
                       size_t n_ports)
 {
     char err[256];
+    int status = SUMMARY_EXIT_USAGE;
     struct tgt_source_opts so = {.seed = o->seed, .shards = o->shards, .shard = o->shard,
                                  .no_default_blocklist = o->no_default_blocklist};
     sc->src = tgt_source_new(&so);
-    if (!sc->src || add_inputs(o, sc->src) < 0)
-        return -1;
+    if (!sc->src) {
+        fprintf(stderr, "mailtls-scan: out of memory\n");
+        return SUMMARY_EXIT_FATAL;
+    }
+    if (add_inputs(o, sc->src) < 0)
+        return SUMMARY_EXIT_USAGE;
     sc->ctx = tls_client_ctx(o->ca_file, err, sizeof err);
-    if (!sc->ctx)
+    if (!sc->ctx) {
+        status = o->ca_file ? SUMMARY_EXIT_USAGE : SUMMARY_EXIT_FATAL; /* else OpenSSL itself failed */
         goto fail;
+    }
     bool csv = strcmp(o->format, "csv") == 0;
     if (o->resume) {
         struct resume_counts rc;
@@ -187,6 +222,7 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
     sc->feed = calloc(1, sizeof *sc->feed);
     if (!sc->sum || !sc->feed) {
         snprintf(err, sizeof err, "out of memory");
+        status = SUMMARY_EXIT_FATAL;
         goto fail;
     }
     struct feed *feed = sc->feed;
@@ -223,13 +259,31 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
     if (feed_dns_setup(feed, o, &io, err, sizeof err) < 0)
         goto fail;
     g_workers = workers_new(&cfg, &io, o->threads, err, sizeof err);
-    if (!g_workers)
+    if (!g_workers) {
+        status = SUMMARY_EXIT_FATAL;
         goto fail;
+    }
     feed_dns_attach(feed, workers_main_engine(g_workers)); /* c-ares lives in engine 0's loop */
     return 0;
 fail:
     fprintf(stderr, "mailtls-scan: %s\n", err);
-    return -1;
+    return status;
+}
+
+/* Before the first packet: say what the scan will cost when it is large,
+ * and give the status line its total. */
+static void announce_plan(const struct options *o, struct summary *sum, const struct tgt_port *ports,
+                          size_t n_ports)
+{
+    uint64_t targets, records;
+    if (!summary_plan(o, ports, n_ports, &targets, &records))
+        return;
+    summary_set_total(sum, records);
+    if (o->quiet || records <= 1000000)
+        return;
+    char line[256];
+    summary_plan_line(line, sizeof line, targets, n_ports, records, o->rate);
+    fprintf(stderr, "mailtls-scan: %s\n", line);
 }
 
 int main(int argc, char **argv)
@@ -237,18 +291,19 @@ int main(int argc, char **argv)
     struct options o;
     int rc = options_parse(argc, argv, &o);
     if (rc != 0)
-        return rc > 0 ? 0 : 2;
+        return rc > 0 ? SUMMARY_EXIT_COMPLETE : SUMMARY_EXIT_USAGE;
     char err[256];
     struct tgt_port ports[64];
     size_t n_ports;
     if (tgt_parse_ports(o.ports, ports, 64, &n_ports, err, sizeof err) < 0) {
         fprintf(stderr, "mailtls-scan: --ports: %s\n", err);
-        return 2;
+        return SUMMARY_EXIT_USAGE;
     }
     struct scan sc = {0};
-    if (scan_build(&sc, &o, argc, argv, ports, n_ports) < 0) {
+    int built = scan_build(&sc, &o, argc, argv, ports, n_ports);
+    if (built != 0) {
         scan_free(&sc);
-        return 2;
+        return built;
     }
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -256,6 +311,11 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    announce_plan(&o, sc.sum, ports, n_ports);
+    bool is_stdin = reads_stdin(&o), is_tty = is_stdin && isatty(STDIN_FILENO);
+    if (is_tty) /* else a user sees nothing happen and cannot tell why */
+        fprintf(stderr, "mailtls-scan: reading targets from the terminal, one per line; end with Ctrl-D "
+                        "(Ctrl-C stops)\n");
     int run = workers_run(g_workers);
     if (feed_dns_finish(sc.feed) < 0) /* names still in resolution after a stop */
         run = -1;
@@ -274,6 +334,14 @@ int main(int argc, char **argv)
     workers_stats(g_workers, &es);
     summary_finish(sc.sum, &es, &tc, sc.feed);
     int meta = o.metadata ? summary_write_json(sc.sum, o.metadata) : 0;
+    int status = SUMMARY_EXIT_FATAL;
+    if (run == 0 && closed == 0 && meta == 0) {
+        struct summary_end end = {.signal = g_stop_signal, .input_read = sc.feed->input_read,
+                                  .malformed = sc.feed->malformed, .unresolved = sc.feed->unresolved_records,
+                                  .output_is_stdout = strcmp(o.output, "-") == 0, .input_is_stdin = is_stdin,
+                                  .input_is_tty = is_tty, .argc = argc, .argv = argv};
+        status = summary_exit_status(sc.sum, &end); /* the last line on stderr */
+    }
     scan_free(&sc);
-    return run < 0 || closed < 0 || meta < 0 ? 1 : 0;
+    return status;
 }

@@ -36,8 +36,8 @@ static const struct opt_def opt_table[] = {
     {"format", 'f', OT_STR, OFF(format), "json|csv", "json", 0, 0, "record format: NDJSON or CSV with a header row"},
     {"gzip", 0, OT_FLAG, OFF(gzip), NULL, NULL, 0, 0, "gzip the output whatever its name"},
     {"concurrency", 'c', OT_U32, OFF(concurrency), "N", "1000", 1, 1000000, "probes in flight at most"},
-    {"threads", 0, OT_U32, OFF(threads), "N", NULL, 1, 64,
-     "event loops, one per thread, sharing the target stream and the output (default: number of cores)"},
+    {"threads", 0, OT_U32, OFF(threads), "N", NULL, 1, OPT_MAX_THREADS,
+     "event loops, one per thread, sharing the target stream and the output (default: number of cores, at most 64)"},
     {"rate", 0, OT_RATE, OFF(rate), "N", "1000", 0, 10000000, "new connections per second at most (0 = no limit)"},
     {"per-subnet", 0, OT_U32, OFF(per_subnet), "N", "32", 0, 1000000,
      "probes in flight at most per /24 (IPv4) or /48 (IPv6): mail servers answer bursts with 421 (0 = no cap)"},
@@ -90,6 +90,13 @@ static const struct opt_def opt_table[] = {
 };
 #define N_OPTS (sizeof opt_table / sizeof opt_table[0])
 
+uint32_t options_default_threads(long cores)
+{
+    if (cores < 1)
+        return 1; /* sysconf failed: one loop always works */
+    return cores > OPT_MAX_THREADS ? OPT_MAX_THREADS : (uint32_t)cores;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mailtls-scan [options] [TARGET ...]\n\n"
@@ -110,6 +117,16 @@ static void usage(FILE *f)
         fputc('\n', f);
     }
     fprintf(f, "  %-28s %s\n  %-28s %s\n", "-h, --help", "this help", "-V, --version", "print the version");
+    fprintf(f, "\nWithout targets or -i, targets are read from stdin; from a terminal, mailtls-scan says so\n"
+               "on stderr and reads until Ctrl-D (Ctrl-C stops, exit status 3).\n"
+               "\nExit status:\n"
+               "  0  every target has its final record\n"
+               "  1  fatal I/O or resource error during the scan (output write failed, out of memory)\n"
+               "  2  usage error, nothing scanned: bad option or port list, an input, list, database or\n"
+               "     output file that cannot be opened\n"
+               "  3  the scan ended but is incomplete: interrupted (SIGINT/SIGTERM), malformed input lines\n"
+               "     skipped, or host names not resolved for lack of --resolver; the last stderr line\n"
+               "     says why and, after an interruption, gives the --resume command that continues\n");
 }
 
 static void print_schema(void)
@@ -235,10 +252,8 @@ int options_parse(int argc, char **argv, struct options *o)
         if (!d || set_value(o, d, optarg) < 0)
             return -1;
     }
-    if (o->threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        o->threads = cores > 0 && cores <= 64 ? (uint32_t)cores : 1;
-    }
+    if (o->threads == 0)
+        o->threads = options_default_threads(sysconf(_SC_NPROCESSORS_ONLN));
     o->targets = argv + optind;
     o->n_targets = argc - optind;
 

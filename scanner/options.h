@@ -13,6 +13,7 @@
 
 #define OPT_MAX_INPUTS 64
 #define OPT_MAX_RESOLVERS 8
+#define OPT_MAX_THREADS 64 /* workers.c WORKERS_MAX */
 
 struct options {
     const char *ports;
@@ -55,5 +56,8 @@ struct options {
 /* Parses argv. Returns 0 to run, 1 when it already printed --help,
  * --version or --schema (exit 0), -1 after printing a one-line error. */
 int options_parse(int argc, char **argv, struct options *o);
+/* --threads default for a machine with `cores` online cores (sysconf's
+ * answer, -1 on error): that many, at most OPT_MAX_THREADS, at least 1. */
+uint32_t options_default_threads(long cores);
 
 #endif

@@ -202,6 +202,14 @@ void workers_stats(const struct workers *w, struct engine_stats *out)
     }
 }
 
+uint64_t workers_open_conns(const struct workers *w)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < w->n; i++)
+        n += __atomic_load_n(&engine_stats(w->engines[i])->in_flight, __ATOMIC_RELAXED);
+    return n;
+}
+
 void workers_free(struct workers *w)
 {
     if (!w)

@@ -26,6 +26,8 @@ void workers_request_stop(struct workers *w);
 struct engine *workers_main_engine(struct workers *w);
 /* Sum of every engine's counters. */
 void workers_stats(const struct workers *w, struct engine_stats *out);
+/* Connections open now in all loops; safe while they run (the status line). */
+uint64_t workers_open_conns(const struct workers *w);
 void workers_free(struct workers *w);
 
 #endif

@@ -4,8 +4,30 @@
 #include "reader.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* A terminal is never switched to O_NONBLOCK (the shell shares it and would
+ * keep the flag after we exit), nor is a FIFO given with -i: such an fd is
+ * asked first whether a line is there (a terminal in canonical mode is
+ * readable only once a whole line or Ctrl-D was typed). Regular files
+ * never block; nonblocking fds say EAGAIN themselves. */
+static bool must_poll(int fd)
+{
+    struct stat st;
+    int flags = fcntl(fd, F_GETFL);
+    return fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && flags >= 0 && !(flags & O_NONBLOCK);
+}
+
+/* True when read(2) would block. */
+static bool would_block(const struct tgt_reader *r)
+{
+    struct pollfd p = {.fd = r->fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 0;
+}
 
 void tgt_reader_init(struct tgt_reader *r, int fd)
 {
@@ -15,6 +37,7 @@ void tgt_reader_init(struct tgt_reader *r, int fd)
     r->start = 0;
     r->len = 0;
     r->lineno = 0;
+    r->is_polled = must_poll(fd);
 }
 
 /* One read into the free tail of buf; the only place EINTR/EAGAIN appear.
@@ -28,6 +51,8 @@ static int fill(struct tgt_reader *r, int *errnum)
         r->start = 0;
     }
     for (;;) {
+        if (r->is_polled && would_block(r))
+            return -2;
         got = read(r->fd, r->buf + r->len, sizeof r->buf - r->len);
         if (got > 0) {
             r->len += (size_t)got;
@@ -37,8 +62,10 @@ static int fill(struct tgt_reader *r, int *errnum)
             r->is_eof = true;
             return 0;
         }
-        if (errno == EINTR)
+        if (errno == EINTR && !r->is_polled)
             continue;
+        if (errno == EINTR) /* Ctrl-C at the terminal: let the caller see its stop */
+            return -2;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return -2;
         *errnum = errno;

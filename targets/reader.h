@@ -10,6 +10,12 @@
  *
  * On a nonblocking fd, EAGAIN gives WAIT: call again when the fd is
  * readable. EINTR is retried here, never seen by the caller.
+ *
+ * A terminal or FIFO that is not O_NONBLOCK (checked at init; a terminal
+ * must not be switched, the shell shares it) is read without blocking all
+ * the same: the reader polls it first and gives WAIT while no line has
+ * been typed, and an EINTR there is WAIT too, so a Ctrl-C reaches the
+ * caller's event loop instead of leaving it stuck in read(2).
  */
 #ifndef MAILTLS_TGT_READER_H
 #define MAILTLS_TGT_READER_H
@@ -32,6 +38,7 @@ struct tgt_reader {
     int fd;
     bool is_eof;
     bool is_skipping; /* inside an over-long line, dropping bytes */
+    bool is_polled;   /* blocking terminal or FIFO: poll before each read */
     size_t start;     /* first unconsumed byte in buf */
     size_t len;       /* unconsumed bytes */
     uint64_t lineno;  /* number of the line last returned (1-based) */

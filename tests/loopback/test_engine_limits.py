@@ -89,7 +89,7 @@ def bad_input(tmp):
         f.write("# comment\n127.0.0.1,ok.example\nnot an address!\n\n127.0.0.1:99999\n")
     run = subprocess.run([SCAN, "-p", "%d/smtp" % (PORT + 1), "-i", path, "-o", os.devnull,
                           "--connect-timeout", "1"], capture_output=True, text=True, timeout=60)
-    check(run.returncode == 0, "malformed lines do not stop the scan")
+    check(run.returncode == 3, "malformed lines do not stop the scan; exit 3 says they were skipped")
     check("%s:3:" % path in run.stderr and "%s:5:" % path in run.stderr,
           "malformed lines reported with file:line (%r)" % run.stderr.strip()[:300])
     check("2 malformed" in run.stderr, "malformed lines counted in the summary")

@@ -177,8 +177,9 @@ def no_resolver(fx, work):
     out = os.path.join(work, "noresolver.json")
     r, _ = scan(BUILD, fx, ["-p", f"{fx.smtp_port}/smtp", "mx7.hosting.test"], out)
     recs = dnsfix.read_records(out) if os.path.exists(out) else []
+    # exit 3: the scan is incomplete, and its last stderr line says why
     check("noresolver.local-error",
-          r.returncode == 0 and len(recs) == 1 and recs[0]["status"] == "local-error" and recs[0]["ip"] is None
+          r.returncode == 3 and "no --resolver given" in r.stderr.strip().splitlines()[-1] and len(recs) == 1 and recs[0]["status"] == "local-error" and recs[0]["ip"] is None
           and "--resolver" in (recs[0]["error"] or ""), f"rc {r.returncode} {recs}")
     r, _ = scan(BUILD, fx, ["--mx", "-p", f"{fx.smtp_port}/smtp", "d1.test"], out)
     check("noresolver.mx-refused", r.returncode == 2 and "--resolver" in r.stderr, f"rc {r.returncode} {r.stderr}")
