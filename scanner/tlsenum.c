@@ -848,7 +848,9 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
     finish_target(t, tg);
     return;
   }
-  if (!ok && status == STATUS_TLS_FAILED && !tg->setup_failed &&
+  /* a chain over the memory caps (tls.h) says nothing about the offer */
+  bool limit = !ok && tls_limit_hit(ssl);
+  if (!ok && status == STATUS_TLS_FAILED && !tg->setup_failed && !limit &&
       !alert_exchanged(ssl)) {
     /* no alert either way: the server did not turn the offer down, the
      * connection was reset or hung up mid-handshake (inconclusive) */
@@ -889,7 +891,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
     schedule(t, tg);
     return;
   }
-  if (status == STATUS_TLS_FAILED && !tg->setup_failed) {
+  if (status == STATUS_TLS_FAILED && !tg->setup_failed && !limit) {
     /* the server turned this offer down */
     switch ((enum te_step)tg->step) {
     case TE_VERSION:
