@@ -20,9 +20,10 @@
  *
  * Any other outcome (refused connection, timeout, STARTTLS refused, reset
  * before TLS, and a handshake that the network ended - reset or hang-up
- * with no TLS alert either way) proves nothing about the offer: the same test is retried
- * once, then the point is recorded as undecided in tls_enum_incomplete and
- * the version is left out of tls_versions_tested - never "not accepted".
+ * with no TLS alert either way) proves nothing about the offer: the same
+ * test is retried once, then the point is recorded as undecided in
+ * tls_enum_incomplete and the version is left out of tls_versions_tested -
+ * never "not accepted".
  * SSLv2/SSLv3 and suites OpenSSL 3.0 cannot send (export, RC4, DES, ...)
  * are never tested.
  *
