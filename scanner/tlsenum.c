@@ -19,8 +19,9 @@
  *                  first choice -> it enforces its own order.
  *
  * Any other outcome (refused connection, timeout, STARTTLS refused, reset
- * before TLS, and a handshake that the network ended - reset or hang-up
- * with no TLS alert either way) proves nothing about the offer: the same
+ * before TLS, a handshake reset mid-way with no TLS alert either way, and
+ * a refusal of the version the main probe completed) proves nothing about
+ * the offer: the same
  * test is retried once, then the point is recorded as undecided in
  * tls_enum_incomplete and the version is left out of tls_versions_tested -
  * never "not accepted".
@@ -850,12 +851,21 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
     return;
   }
   /* a chain over the memory caps (tls.h) says nothing about the offer */
-  bool limit = !ok && tls_limit_hit(ssl);
-  if (!ok && status == STATUS_TLS_FAILED && !tg->setup_failed && !limit &&
-      !alert_exchanged(ssl)) {
-    /* no alert either way: the server did not turn the offer down, the
-     * connection was reset or hung up mid-handshake (inconclusive) */
-    status = error && strstr(error, "closed") ? STATUS_CLOSED : STATUS_RESET;
+  bool inconclusive = !ok && tls_limit_hit(ssl);
+  if (!ok && status == STATUS_TLS_FAILED && !tg->setup_failed &&
+      !inconclusive) {
+    bool alert = alert_exchanged(ssl);
+    /* hanging up after the ClientHello is how some servers refuse (Dovecot
+     * sends no alert); a reset or another socket error is the network */
+    bool eof = !alert && error && strstr(error, "closed");
+    if (!alert && !eof) {
+      status = STATUS_RESET;
+    } else if (tg->step == TE_VERSION && (tg->accepted >> tg->ver & 1u)) {
+      /* the main probe completed this version: a refusal contradicts it */
+      if (eof)
+        status = STATUS_CLOSED;
+      inconclusive = true;
+    }
   }
   if (ok && chosen) {
     if (t->o.save_certs)
@@ -892,7 +902,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
     schedule(t, tg);
     return;
   }
-  if (status == STATUS_TLS_FAILED && !tg->setup_failed && !limit) {
+  if (status == STATUS_TLS_FAILED && !tg->setup_failed && !inconclusive) {
     /* the server turned this offer down */
     switch ((enum te_step)tg->step) {
     case TE_VERSION:

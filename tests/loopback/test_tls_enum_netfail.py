@@ -3,10 +3,11 @@
 (issue 18 item 7). A scripted STARTTLS server on 127.0.12.2 completes the
 main probe (connection 1) and then treats every extra connection of
 --ciphers one way: resets it in the middle of the handshake (RST after the
-ClientHello), hangs up there (FIN, no alert), refuses it (the listener is
-gone), or never answers the ClientHello. Each must leave `tls_grade` null
-and say why in `tls_enum_incomplete`; a plain server (control) still gets a
-grade, so the checks can tell the two apart."""
+ClientHello), hangs up there (FIN, no alert: a refusal, as Dovecot does it,
+except for the version the main probe completed), refuses it (the listener
+is gone), or never answers the ClientHello. Each must leave `tls_grade`
+null and say why in `tls_enum_incomplete`; a plain server (control) still
+gets a grade, so the checks can tell the two apart."""
 import os
 import shutil
 import socket
@@ -100,6 +101,14 @@ def main():
             c.check(r["tls_grade"] is None, "%s: no grade" % mode, r["tls_grade"])
             c.check(len(inc) >= 1 and all(why in x for x in inc),
                     "%s: tls_enum_incomplete says %r" % (mode, why), inc)
+            if mode == "close":
+                # a hang-up after the ClientHello is a refusal (Dovecot's way) for TLSv1..1.2,
+                # but not for TLSv1.3, which the main probe just completed
+                c.check(inc == ["TLSv1.3: closed"], "close: only the contradicted TLSv1.3 test is undecided", inc)
+                c.check(r["tls_versions_tested"] == ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+                        and r["tls_versions"] == ["TLSv1.3"],
+                        "close: the other versions count as refused", (r["tls_versions_tested"], r["tls_versions"]))
+                continue
             c.check(r["tls_versions_tested"] == ["TLSv1.3"],
                     "%s: only the probe's own version counts as tested" % mode, r["tls_versions_tested"])
     except Exception as ex:
