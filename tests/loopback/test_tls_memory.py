@@ -82,7 +82,7 @@ def scan(tmp, port, n, net):
     out = os.path.join(tmp, "out-%d-%d.json" % (port, n))
     targets = ["127.%d.%d.%d:%d/smtps" % (net, i // 250, i % 250 + 1, port) for i in range(n)]
     p = subprocess.Popen([SCAN, "-q", "--threads", "1", "-c", str(n), "--rate", "0", "--per-subnet", "0",
-                          "--read-timeout", "6", "-o", out, "-i", "-"], stdin=subprocess.PIPE)
+                          "--read-timeout", "10", "-o", out, "-i", "-"], stdin=subprocess.PIPE)
     p.stdin.write(("\n".join(targets) + "\n").encode())
     p.stdin.close()
     deadline = time.monotonic() + 90
