@@ -2,6 +2,8 @@
 #include "subnet.h"
 
 #include <netinet/in.h>
+
+#include "../targets/addr.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,11 +28,21 @@ void subnet_free(struct subnet_table *t)
     pthread_mutex_destroy(&t->lock);
 }
 
+static uint64_t key_v4(const unsigned char *a)
+{
+    return (4ull << 56) | ((uint64_t)a[0] << 16) | ((uint64_t)a[1] << 8) | a[2];
+}
+
 uint64_t subnet_key(const struct sockaddr_storage *addr)
 {
+    struct in_addr v4;
+    /* ::ffff:a.b.c.d and the other IPv6 spellings of an IPv4 host share
+     * its /24: otherwise they would be a way around --per-subnet */
+    if (tgt_addr_embedded_v4(addr, &v4))
+        return key_v4((const unsigned char *)&v4.s_addr);
     if (addr->ss_family == AF_INET) {
         const unsigned char *a = (const unsigned char *)&((const struct sockaddr_in *)addr)->sin_addr;
-        return (4ull << 56) | ((uint64_t)a[0] << 16) | ((uint64_t)a[1] << 8) | a[2];
+        return key_v4(a);
     }
     if (addr->ss_family == AF_INET6) {
         const unsigned char *a = ((const struct sockaddr_in6 *)addr)->sin6_addr.s6_addr;

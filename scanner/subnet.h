@@ -26,7 +26,9 @@ struct subnet_table {
 
 int subnet_init(struct subnet_table *t, uint32_t max_in_flight);
 void subnet_free(struct subnet_table *t);
-/* The subnet of an address: nonzero key for AF_INET/AF_INET6. */
+/* The subnet of an address: nonzero key for AF_INET/AF_INET6. An IPv6
+ * address embedding an IPv4 one (tgt_addr_embedded_v4) gets that IPv4
+ * address's /24 key. */
 uint64_t subnet_key(const struct sockaddr_storage *addr);
 /* Counts one more probe in key's subnet if it has fewer than cap. */
 bool subnet_acquire(struct subnet_table *t, uint64_t key, uint32_t cap);

@@ -10,6 +10,8 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,99 @@ static int load_system_store(SSL_CTX *ctx)
     return SSL_CTX_load_verify_dir(ctx, dir ? dir : X509_get_default_cert_dir());
 }
 
+/* ---- what a server's chain may make us hold ----------------------------
+ *
+ * OpenSSL parses the whole Certificate message into X509 objects and keeps
+ * them until SSL_free, and verification caches decoded extensions (every
+ * subjectAltName entry) on them. Decoded, DER grows a lot: about 3 KiB per
+ * certificate whatever its size, and 10 to 15 times its size for a
+ * certificate made of tiny extensions or SAN entries. So besides the byte
+ * cap (TLS_MAX_CERT_LIST) the chain's certificate count and its extension
+ * and name-entry count are capped, and a big chain is verified on copies
+ * that are freed at once. A chain over a cap ends the handshake right after
+ * it was parsed (tls_handshake), before the connection can wait. */
+
+/* SSL ex_data: why the chain was refused (enum chain_limit << 16 | count). */
+static int g_limit_idx = -1;
+static pthread_once_t g_limit_once = PTHREAD_ONCE_INIT;
+enum chain_limit { LIMIT_NONE, LIMIT_CERTS, LIMIT_ITEMS };
+
+static void limit_idx_init(void) { g_limit_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+
+static void limit_set(SSL *ssl, enum chain_limit what, int count)
+{
+    if (ssl && g_limit_idx >= 0)
+        SSL_set_ex_data(ssl, g_limit_idx, (void *)(((uintptr_t)what << 16) | (uint16_t)count));
+}
+
+static uintptr_t limit_get(const SSL *ssl)
+{
+    return ssl && g_limit_idx >= 0 ? (uintptr_t)SSL_get_ex_data(ssl, g_limit_idx) : 0;
+}
+
+bool tls_limit_hit(const SSL *ssl) { return limit_get(ssl) != 0; }
+
+/* The same verification on deep copies of the chain: the extension caches
+ * it fills die with the copies. The verdict goes back into xs, where
+ * OpenSSL reads it (SSL_get_verify_result). */
+static int verify_on_copies(X509_STORE_CTX *xs, STACK_OF(X509) *chain)
+{
+    STACK_OF(X509) *copy = sk_X509_new_null();
+    X509_STORE_CTX *mine = X509_STORE_CTX_new();
+    int ok = 0, err = X509_V_ERR_OUT_OF_MEM;
+    for (int i = 0; copy && i < sk_X509_num(chain); i++) {
+        X509 *x = X509_dup(sk_X509_value(chain, i));
+        if (!x || !sk_X509_push(copy, x)) {
+            X509_free(x);
+            goto out;
+        }
+    }
+    if (!copy || !mine || sk_X509_num(copy) == 0 ||
+        !X509_STORE_CTX_init(mine, X509_STORE_CTX_get0_store(xs), sk_X509_value(copy, 0), copy))
+        goto out;
+    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(mine), X509_STORE_CTX_get0_param(xs));
+    ok = X509_verify_cert(mine) == 1;
+    err = X509_STORE_CTX_get_error(mine);
+out:
+    X509_STORE_CTX_free(mine);
+    sk_X509_pop_free(copy, X509_free);
+    X509_STORE_CTX_set_error(xs, ok ? X509_V_OK : err);
+    return ok;
+}
+
+/* SSL_CTX_set_cert_verify_callback: runs as soon as the Certificate
+ * message is parsed. With SSL_VERIFY_NONE a 0 does not stop OpenSSL; the
+ * limit mark does (tls_handshake). */
+static int verify_chain(X509_STORE_CTX *xs, void *arg)
+{
+    (void)arg;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(xs);
+    int n = chain ? sk_X509_num(chain) : 0, items = 0;
+    long bytes = 0;
+    if (n > TLS_MAX_CHAIN_CERTS) {
+        limit_set(ssl, LIMIT_CERTS, n);
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_CHAIN_TOO_LONG);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        X509 *x = sk_X509_value(chain, i);
+        items += X509_get_ext_count(x) + X509_NAME_entry_count(X509_get_subject_name(x)) +
+                 X509_NAME_entry_count(X509_get_issuer_name(x));
+        int len = i2d_X509(x, NULL);
+        bytes += len > 0 ? len : 0;
+    }
+    if (items > TLS_MAX_CHAIN_ITEMS) {
+        limit_set(ssl, LIMIT_ITEMS, items);
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+    }
+    /* the usual chain (a few KiB) is verified in place: no copy cost */
+    if (bytes <= TLS_VERIFY_IN_PLACE_BYTES || !chain)
+        return X509_verify_cert(xs);
+    return verify_on_copies(xs, chain);
+}
+
 SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -51,13 +146,20 @@ SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
      * describe, not skip. */
     SSL_CTX_set_options(ctx, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    /* OpenSSL refuses certificate messages over 100 KiB; real servers send
-     * bigger ones (thousands of SANs), and we want to describe them. Still
-     * a hard bound per connection. */
-    SSL_CTX_set_max_cert_list(ctx, 256 * 1024);
+    /* The Certificate message is held whole in OpenSSL's handshake buffer
+     * and then parsed into X509 objects while the connection waits: its
+     * size bounds the biggest part of a probe's memory (tls.h). */
+    SSL_CTX_set_max_cert_list(ctx, TLS_MAX_CERT_LIST);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    pthread_once(&g_limit_once, limit_idx_init);
+    if (g_limit_idx < 0) {
+        snprintf(err, errlen, "SSL_get_ex_new_index failed");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_cert_verify_callback(ctx, verify_chain, NULL);
     int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : load_system_store(ctx);
     if (!ok) {
         snprintf(err, errlen, "%s: cannot load CA certificates", ca_file ? ca_file : "system store");
@@ -95,6 +197,14 @@ void tls_detach(struct conn *c)
         SSL_free(c->tls);
         c->tls = NULL;
     }
+}
+
+/* Waiting for (or refusing) a message whose size max_cert_list bounds:
+ * the server's Certificate, or its CertificateRequest (a CA list). */
+static bool cert_state(const SSL *ssl)
+{
+    OSSL_HANDSHAKE_STATE st = SSL_get_state(ssl);
+    return st == TLS_ST_CR_CERT || st == TLS_ST_CR_CERT_REQ;
 }
 
 /* Maps an SSL call's result; drains the error queue into err so nothing
@@ -137,10 +247,34 @@ static enum tls_io map_result(struct conn *c, int ret, const char *what, char *e
             snprintf(err, errlen, "%s: connection closed by peer", what);
             return TLS_IO_EOF;
         }
+        if (code && ERR_GET_REASON(code) == SSL_R_EXCESSIVE_MESSAGE_SIZE && cert_state(c->tls)) {
+            snprintf(err, errlen, "%s: certificate message exceeds %d bytes (the per-probe limit)",
+                     what, TLS_MAX_CERT_LIST);
+            return TLS_IO_ERROR;
+        }
         snprintf(err, errlen, "%s: %s", what, reason ? reason : "TLS error");
         return TLS_IO_ERROR;
     }
     }
+}
+
+/* A chain over a cap (verify_chain) ends the handshake here, in the same
+ * loop step that parsed it. */
+static bool chain_refused(struct conn *c, const char *what, char *err, size_t errlen)
+{
+    uintptr_t v = limit_get(c->tls);
+    if (!v)
+        return false;
+    ERR_clear_error();
+    if (v >> 16 == LIMIT_CERTS)
+        snprintf(err, errlen, "%s: certificate chain of %u certificates exceeds %d (the per-probe limit)",
+                 what, (unsigned)(v & 0xffff), TLS_MAX_CHAIN_CERTS);
+    else
+        snprintf(err, errlen,
+                 "%s: certificate chain of %u extensions and name entries exceeds %d (the per-probe limit)",
+                 what, (unsigned)(v & 0xffff), TLS_MAX_CHAIN_ITEMS);
+    c->tls_wants_write = false;
+    return true;
 }
 
 enum tls_io tls_handshake(struct conn *c, char *err, size_t errlen)
@@ -148,6 +282,8 @@ enum tls_io tls_handshake(struct conn *c, char *err, size_t errlen)
     ERR_clear_error();
     errno = 0;
     int r = SSL_do_handshake(c->tls);
+    if (chain_refused(c, "handshake", err, errlen))
+        return TLS_IO_ERROR;
     if (r == 1) {
         c->tls_wants_write = false;
         return TLS_IO_DONE;

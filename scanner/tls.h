@@ -12,9 +12,31 @@
 #define MAILTLS_TLS_H
 
 #include <openssl/ssl.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct conn;
+
+/* Largest Certificate (or CertificateRequest) message accepted from a
+ * server, in bytes. Real mail-server chains are 2 to 10 KiB, multi-domain
+ * hosting certificates a few tens of KiB; 64 KiB leaves room for those and
+ * keeps a hostile chain from costing more than the per-probe memory
+ * ceiling (README "Resources"). OpenSSL's own default is 100 KiB. A bigger
+ * message ends the handshake: tls-failed, "certificate message exceeds
+ * 65536 bytes". */
+#define TLS_MAX_CERT_LIST (64 * 1024)
+/* Certificates in that message: real chains have 2 to 5; a parsed
+ * certificate costs about 3 KiB whatever its size. */
+#define TLS_MAX_CHAIN_CERTS 16
+/* Extensions plus subject and issuer name entries over the whole chain:
+ * real certificates have about 10 + 2 x 5; each decoded one costs 100 to
+ * 200 bytes, so 16 certificates made of tiny extensions would otherwise
+ * hold ten times their size. */
+#define TLS_MAX_CHAIN_ITEMS 512
+/* A chain bigger than this (DER) is verified on copies freed at once: the
+ * extension caches verification fills (every SAN entry, decoded) do not
+ * stay with the connection. Real chains are smaller and cost no copy. */
+#define TLS_VERIFY_IN_PLACE_BYTES 8192
 
 SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen);
 
@@ -34,6 +56,9 @@ enum tls_io tls_write(struct conn *c, const void *buf, size_t len, size_t *n, ch
 /* Fills tls_version, tls_cipher and the cert_* fields of c->rec. */
 void tls_record_facts(struct conn *c);
 void tls_detach(struct conn *c);
+/* true once the server's chain went over TLS_MAX_CHAIN_CERTS or
+ * TLS_MAX_CHAIN_ITEMS (the handshake then fails with a message saying so). */
+bool tls_limit_hit(const SSL *ssl);
 /* Name of the handshake's ephemeral key exchange into out ("X25519",
  * "secp256r1", "ffdhe2048", "DHE-1024"); "" for static RSA. */
 void tls_group_name(SSL *ssl, char *out, size_t outlen);

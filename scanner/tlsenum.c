@@ -19,9 +19,12 @@
  *                  first choice -> it enforces its own order.
  *
  * Any other outcome (refused connection, timeout, STARTTLS refused, reset
- * before TLS) proves nothing about the offer: the same test is retried
- * once, then the point is recorded as undecided in tls_enum_incomplete and
- * the version is left out of tls_versions_tested - never "not accepted".
+ * before TLS, a handshake reset mid-way with no TLS alert either way, and
+ * a refusal of the version the main probe completed) proves nothing about
+ * the offer: the same
+ * test is retried once, then the point is recorded as undecided in
+ * tls_enum_incomplete and the version is left out of tls_versions_tested -
+ * never "not accepted".
  * SSLv2/SSLv3 and suites OpenSSL 3.0 cannot send (export, RC4, DES, ...)
  * are never tested.
  *
@@ -39,6 +42,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +151,11 @@ static uint16_t g_n_suites;
 static uint16_t
     g_offerable[TE_NVER];   /* suites a client can send at each version */
 static int g_ex_index = -1; /* SSL_CTX ex_data slot holding the enumerator */
+/* SSL ex_data slot of a test handshake: TE_ALERT_* bits (a number stored as
+ * the pointer value, nothing to free). */
+static int g_alert_index = -1;
+static pthread_once_t g_alert_once = PTHREAD_ONCE_INIT;
+enum { TE_ALERT_READ = 1, TE_ALERT_WRITTEN = 2 };
 
 /* ---- suite table ------------------------------------------------------ */
 
@@ -706,11 +715,36 @@ static bool remaining_list(const struct te_target *tg, int v, char *buf,
   return n > 0 && (size_t)n < len - used;
 }
 
+static void alert_index_init(void) {
+  g_alert_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* Remembers whether a TLS alert crossed the wire: a handshake that failed
+ * without one was ended by the network (reset, hang-up), which says
+ * nothing about the offer. */
+static void alert_seen(const SSL *ssl, int where, int ret) {
+  (void)ret;
+  if (!(where & SSL_CB_ALERT) || g_alert_index < 0)
+    return;
+  uintptr_t bits = (uintptr_t)SSL_get_ex_data(ssl, g_alert_index);
+  bits |= where & SSL_CB_READ ? TE_ALERT_READ : TE_ALERT_WRITTEN;
+  SSL_set_ex_data((SSL *)ssl, g_alert_index, (void *)bits);
+}
+
+static bool alert_exchanged(SSL *ssl) {
+  return ssl && g_alert_index >= 0 && SSL_get_ex_data(ssl, g_alert_index);
+}
+
 void tls_enum_setup(void *arg, const struct job *j, SSL *ssl) {
   struct tls_enum *t = arg;
   struct te_target *tg = target_of(t, j);
   if (!tg)
     return;
+  pthread_once(&g_alert_once, alert_index_init);
+  if (g_alert_index >= 0) {
+    SSL_set_ex_data(ssl, g_alert_index, NULL);
+    SSL_set_info_callback(ssl, alert_seen);
+  }
   char list[4096];
   int v = tg->step == TE_ORDER ? tg->order_ver : tg->ver;
   bool ok = SSL_set_min_proto_version(ssl, ver_code[v]) &&
@@ -816,6 +850,23 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
     finish_target(t, tg);
     return;
   }
+  /* a chain over the memory caps (tls.h) says nothing about the offer */
+  bool inconclusive = !ok && tls_limit_hit(ssl);
+  if (!ok && status == STATUS_TLS_FAILED && !tg->setup_failed &&
+      !inconclusive) {
+    bool alert = alert_exchanged(ssl);
+    /* hanging up after the ClientHello is how some servers refuse (Dovecot
+     * sends no alert); a reset or another socket error is the network */
+    bool eof = !alert && error && strstr(error, "closed");
+    if (!alert && !eof) {
+      status = STATUS_RESET;
+    } else if (tg->step == TE_VERSION && (tg->accepted >> tg->ver & 1u)) {
+      /* the main probe completed this version: a refusal contradicts it */
+      if (eof)
+        status = STATUS_CLOSED;
+      inconclusive = true;
+    }
+  }
   if (ok && chosen) {
     if (t->o.save_certs)
       tls_enum_chain_seen(ssl);
@@ -851,7 +902,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
     schedule(t, tg);
     return;
   }
-  if (status == STATUS_TLS_FAILED && !tg->setup_failed) {
+  if (status == STATUS_TLS_FAILED && !tg->setup_failed && !inconclusive) {
     /* the server turned this offer down */
     switch ((enum te_step)tg->step) {
     case TE_VERSION:
@@ -877,7 +928,6 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
     target_wait(t, tg);
     return;
   }
-  (void)error;
   give_up(tg, rec_status_name(status));
   schedule(t, tg);
 }

@@ -4,6 +4,7 @@
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -112,4 +113,37 @@ int tgt_cidr_parse(const char *s, size_t len, int *family, unsigned char addr[16
     *family = fam;
     *prefix_len = plen;
     return 0;
+}
+
+bool tgt_addr_v4_in_v6(const unsigned char a6[16], unsigned char v4[4])
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
+    static const unsigned char zero[12];
+    const unsigned char *at = NULL;
+
+    if (memcmp(a6, mapped, 12) == 0 || memcmp(a6, nat64, 12) == 0)
+        at = a6 + 12;
+    else if (memcmp(a6, zero, 12) == 0)
+        /* IPv4-compatible; :: and ::1 are the IPv6 unspecified/loopback */
+        at = (a6[12] | a6[13] | a6[14]) == 0 && a6[15] <= 1 ? NULL : a6 + 12;
+    else if (a6[0] == 0x20 && a6[1] == 0x02)
+        at = a6 + 2;
+    if (!at)
+        return false;
+    if (v4)
+        memcpy(v4, at, 4);
+    return true;
+}
+
+bool tgt_addr_embedded_v4(const struct sockaddr_storage *a, struct in_addr *v4)
+{
+    unsigned char b[4];
+
+    if (a->ss_family != AF_INET6 ||
+        !tgt_addr_v4_in_v6(((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr, b))
+        return false;
+    if (v4)
+        memcpy(&v4->s_addr, b, 4);
+    return true;
 }

@@ -276,18 +276,35 @@ static int lookup(struct table *t, u128 v)
     return (int)t->flat[lo - 1].rule;
 }
 
-bool tgt_bl_is_blocked(struct tgt_blocklist *bl, int family, const unsigned char *addr)
+/* The verdict of one table alone: rule, or the allowlist default. */
+static bool table_blocks(struct tgt_blocklist *bl, int family, const unsigned char *addr)
 {
-    int rule;
+    int rule = lookup(family == AF_INET ? &bl->v4 : &bl->v6, to_u128(family, addr));
 
-    if (family != AF_INET && family != AF_INET6)
-        return true;
-    rule = lookup(family == AF_INET ? &bl->v4 : &bl->v6, to_u128(family, addr));
     if (rule == -2)
         return true;
     if (rule == -1)
         return bl->has_allowlist;
     return rule == TGT_BL_BLOCK;
+}
+
+bool tgt_bl_is_blocked(struct tgt_blocklist *bl, int family, const unsigned char *addr)
+{
+    unsigned char v4[4];
+
+    if (family != AF_INET && family != AF_INET6)
+        return true;
+    if (family == AF_INET || !tgt_addr_v4_in_v6(addr, v4))
+        return table_blocks(bl, family, addr);
+    /* An IPv6 spelling of an IPv4 host (::ffff:a.b.c.d, 2002:..., NAT64)
+     * reaches that host: the IPv4 rules decide, allowlist included. An
+     * IPv6 BLOCK rule that covers the spelling itself (the default
+     * ::ffff:0:0/96, 2002::/16...) still blocks; an IPv6 ALLOW rule opens
+     * nothing the IPv4 rules keep closed. */
+    int rule6 = lookup(&bl->v6, to_u128(AF_INET6, addr));
+    if (rule6 == -2 || rule6 == TGT_BL_BLOCK)
+        return true;
+    return table_blocks(bl, AF_INET, v4);
 }
 
 bool tgt_bl_has_allowlist(const struct tgt_blocklist *bl) { return bl->has_allowlist; }

@@ -46,6 +46,10 @@ int tgt_bl_load_file(struct tgt_blocklist *bl, const char *path, enum tgt_bl_rul
                      size_t errlen);
 
 /* true if addr (AF_INET: 4 bytes, AF_INET6: 16) must not be probed.
+ * An IPv6 address that embeds an IPv4 one (IPv4-mapped, IPv4-compatible,
+ * 6to4, NAT64 64:ff9b::/96: tgt_addr_v4_in_v6) is judged as that IPv4
+ * address, whatever the lists loaded; an IPv6 BLOCK rule covering the
+ * IPv6 form blocks it as well, an IPv6 ALLOW rule alone does not open it.
  * Not const: it may rebuild the lookup table; a failed rebuild (OOM)
  * answers true, because failing closed sends nothing. */
 bool tgt_bl_is_blocked(struct tgt_blocklist *bl, int family, const unsigned char *addr);

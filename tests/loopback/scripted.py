@@ -128,7 +128,9 @@ class ScriptedServer:
 
 
 def make_long_chain(tmpdir, depth=50):
-    """A leaf plus 49 intermediates: a chain of `depth` certificates."""
+    """A leaf plus depth-1 intermediates: a chain of `depth` certificates."""
+    tmpdir = os.path.join(tmpdir, "chain%d" % depth)
+    os.makedirs(tmpdir, exist_ok=True)
     prev_key = prev_crt = None
     chain = []
     for i in range(depth):
@@ -153,12 +155,13 @@ def make_long_chain(tmpdir, depth=50):
     return bundle, prev_key
 
 
-def make_big_cert(tmpdir, sans=1700):
-    """A certificate of over 100 KiB (DER): above OpenSSL's default limit for a
-    certificate message, made of thousands of subjectAltName entries."""
-    key = os.path.join(tmpdir, "big.key")
-    crt = os.path.join(tmpdir, "big.crt")
-    cnf = os.path.join(tmpdir, "big.cnf")
+def make_big_cert(tmpdir, sans=1700, name="big"):
+    """A certificate made of `sans` long subjectAltName entries: 1700 make
+    over 100 KiB (DER), above OpenSSL's default limit for a certificate
+    message and mailtls's 64 KiB; 900 make about 60 KiB."""
+    key = os.path.join(tmpdir, name + ".key")
+    crt = os.path.join(tmpdir, name + ".crt")
+    cnf = os.path.join(tmpdir, name + ".cnf")
     with open(cnf, "w") as f:
         f.write("[req]\ndistinguished_name=dn\nx509_extensions=ext\n[dn]\n[ext]\nsubjectAltName=@alt\n[alt]\n")
         for i in range(sans):

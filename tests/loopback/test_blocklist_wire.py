@@ -36,7 +36,7 @@ class Recorder:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            self.seen.append(conn.getsockname()[0])
+            self.seen.append(conn.getsockname()[0])  # an IPv4-mapped connect arrives as IPv4
             conn.close()  # the probe records `closed`; what matters is the address
 
 
@@ -47,6 +47,40 @@ def scan(srv, tmp, name, *extra):
     return r.returncode, [json.loads(line) for line in open(out)]
 
 
+def scan_list(srv, tmp, name, targets, *extra):
+    out = os.path.join(tmp, name + ".json")
+    r = subprocess.run([SCAN, "-q", "-p", "%d/smtp" % srv.port, "--per-subnet", "0", "--rate", "0", "-o", out]
+                       + list(extra) + targets, capture_output=True, text=True, timeout=120)
+    return r.returncode, [json.loads(line) for line in open(out)]
+
+
+def embedded_v4(check, srv, tmp):
+    """Issue 18 item 5: the IPv4-mapped spelling of a blocklisted IPv4
+    address is blocked too, with or without the default list (which blocks
+    ::ffff:0:0/96 as a whole); its unlisted neighbour is reached."""
+    bl = os.path.join(tmp, "block-mapped.txt")
+    with open(bl, "w") as f:
+        f.write("127.52.1.2/32\n")
+    for extra in (["--no-default-blocklist"], []):
+        srv.seen.clear()
+        targets = ["::ffff:127.52.1.2", "[::ffff:127.52.1.2]:%d/smtp" % srv.port, "::ffff:127.52.1.3"]
+        rc, recs = scan_list(srv, tmp, "mapped", targets, "--blocklist", bl, *extra)
+        label = " ".join(extra) or "default list"
+        status = [(r["ip"], r["status"]) for r in recs]
+        check(rc == 0 and len(recs) >= 2, "mapped (%s): records for both addresses: %s" % (label, status))
+        blocked = [r for r in recs if r["ip"] == "::ffff:127.52.1.2"]
+        check(blocked and all(r["status"] == "blocklisted" for r in blocked),
+              "mapped (%s): ::ffff:127.52.1.2 is `blocklisted`: %s" % (label, status))
+        check("127.52.1.2" not in srv.seen, "mapped (%s): no connection reached 127.52.1.2 (%s)" % (label, srv.seen))
+        other = [r for r in recs if r["ip"] == "::ffff:127.52.1.3"]
+        if extra:
+            check(len(other) == 1 and other[0]["status"] != "blocklisted" and "127.52.1.3" in srv.seen,
+                  "mapped (%s): the unlisted ::ffff:127.52.1.3 is probed (%s)" % (label, srv.seen))
+        else:
+            check(len(other) == 1 and other[0]["status"] == "blocklisted" and not srv.seen,
+                  "mapped (%s): the default list blocks every IPv4-mapped address (%s)" % (label, srv.seen))
+
+
 def main():
     check = looplib.Checks()
 
@@ -54,6 +88,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="mailtls-blocklist-")
     srv = Recorder()
     try:
+        embedded_v4(check, srv, tmp)
         bl = os.path.join(tmp, "block.txt")
         with open(bl, "w") as f:
             f.write("# opt-out requests\n127.52.0.0/26   # a whole /26\n127.52.0.200\n")

@@ -90,6 +90,19 @@ def run(srv, cap, out, threads=1, conc=200):
     return r.returncode, recs, dict(srv.peak)
 
 
+def run_mapped(srv, cap, out):
+    """One /24 named two ways: 127.51.2.1-20 and ::ffff:127.51.2.21-40
+    (IPv4-mapped: the connection is IPv4). Issue 18 item 5: the mapped
+    spelling counts in the same /24."""
+    srv.peak.clear()
+    targets = ["127.51.2.%d" % i for i in range(1, 21)] + ["::ffff:127.51.2.%d" % i for i in range(21, 41)]
+    r = subprocess.run([SCAN, "-q", "--threads", "1", "-p", "%d/smtp" % srv.port, "-c", "40", "--rate", "0",
+                        "--no-default-blocklist", "--per-subnet", str(cap), "-o", out] + targets,
+                       capture_output=True, text=True, timeout=120)
+    recs = [json.loads(line) for line in open(out)]
+    return r.returncode, recs, dict(srv.peak)
+
+
 def main():
     check = looplib.Checks()
 
@@ -108,6 +121,11 @@ def main():
         rc, recs, peak = run(srv, 32, os.path.join(tmp, "room.json"), threads=2, conc=60)
         check(rc == 0 and len(recs) == 512, "-c 60 --per-subnet 32 --threads 2: 512 records")
         check(srv.total_peak == 60, "-c 60 with room in both /24s: all 60 in flight (%d)" % srv.total_peak)
+        rc, recs, peak = run_mapped(srv, 4, os.path.join(tmp, "mapped.json"))
+        check(rc == 0 and len(recs) == 40 and all(r["status"] == "ok" for r in recs),
+              "--per-subnet 4, IPv4 and IPv4-mapped targets: 40 records, all ok (%d)" % len(recs))
+        check(peak.get("127.51.2", 99) <= 4,
+              "--per-subnet 4: ::ffff:127.51.2.x counts in 127.51.2.0/24 (%s)" % peak)
         rc, recs, peak = run(srv, 0, os.path.join(tmp, "uncapped.json"))
         check(rc == 0 and len(recs) == 512, "--per-subnet 0: 512 records")
         check(peak and max(peak.values()) > 8, "--per-subnet 0: more than 8 at once per /24 (%s)" % peak)

@@ -112,11 +112,22 @@ CASES = [
     ("smtps-chain-of-50", "smtps",
      [("tls",), ("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250 x\r\n"), ("expect", b"QUIT"),
       ("send", b"221 bye\r\n")],
-     {"status": "ok", "cert_subject": "CN=level49", "cert_trusted": False}, "chain50"),
+     # over the per-probe memory caps (README "Resources"): refused, saying why
+     {"status": "tls-failed", "cert_subject": None,
+      "error": "handshake: certificate chain of 50 certificates exceeds 16 (the per-probe limit)"}, "chain50"),
+    ("smtps-chain-of-16", "smtps",
+     [("tls",), ("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250 x\r\n"), ("expect", b"QUIT"),
+      ("send", b"221 bye\r\n")],
+     {"status": "ok", "cert_subject": "CN=level15", "cert_trusted": False, "cert_chain_len": 16}, "chain16"),
     ("smtps-100kb-certificate", "smtps",
      [("tls",), ("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250 x\r\n"), ("expect", b"QUIT"),
       ("send", b"221 bye\r\n")],
-     {"status": "ok", "cert_subject": "CN=big.test", "truncated": ["cert_san"]}, "big"),
+     {"status": "tls-failed", "cert_subject": None,
+      "error": "handshake: certificate message exceeds 65536 bytes (the per-probe limit)"}, "big"),
+    ("smtps-60kb-certificate", "smtps",
+     [("tls",), ("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250 x\r\n"), ("expect", b"QUIT"),
+      ("send", b"221 bye\r\n")],
+     {"status": "ok", "cert_subject": "CN=big.test", "truncated": ["cert_san"]}, "big60"),
     ("smtps-nul-in-cn", "smtps",
      [("tls",), ("send", b"220 x\r\n"), ("expect", b"EHLO"), ("send", b"250 x\r\n"), ("expect", b"QUIT"),
       ("send", b"221 bye\r\n")],
@@ -145,6 +156,7 @@ def main():
     servers = {}
     targets = []
     certs = {"chain50": scripted.make_long_chain(tmp), "big": scripted.make_big_cert(tmp),
+             "chain16": scripted.make_long_chain(tmp, 16), "big60": scripted.make_big_cert(tmp, 900, "big60"),
              "nulcn": scripted.make_nul_cn_cert(tmp)}
     for name, proto, script, _, *cert in CASES:
         case_ctx = scripted.tls_context(*certs[cert[0]]) if cert else ctx

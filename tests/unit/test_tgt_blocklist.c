@@ -2,6 +2,7 @@
  * test_tgt_blocklist.c - longest-prefix BLOCK/ALLOW rules, the built-in
  * list, and ZMap-format files.
  */
+#include "../../targets/addr.h"
 #include "../../targets/blocklist.h"
 
 #include <arpa/inet.h>
@@ -66,7 +67,9 @@ static void test_defaults(void)
           blocked(bl, "255.255.255.254") && blocked(bl, "255.255.255.255"));
     CHECK(!blocked(bl, "8.8.8.8") && !blocked(bl, "1.1.1.1") && !blocked(bl, "193.0.0.1"));
     /* IPv6. */
-    CHECK(blocked(bl, "::") && !blocked(bl, "::2"));
+    /* ::2 is the IPv4-compatible form of 0.0.0.2 ("this network") */
+    CHECK(blocked(bl, "::") && blocked(bl, "::2") && !blocked(bl, "::8.8.8.8") &&
+          blocked(bl, "::10.1.2.3"));
     CHECK(blocked(bl, "::ffff:8.8.8.8") && blocked(bl, "64:ff9b::808:808") &&
           blocked(bl, "64:ff9b:1::1"));
     CHECK(blocked(bl, "100::1") && !blocked(bl, "100:0:0:1::1"));
@@ -133,6 +136,118 @@ static void test_longest_prefix(void)
               strstr(err, "example.com"));
         CHECK(tgt_bl_is_blocked(bl, 12345, a)); /* unknown family: fail closed */
     }
+    tgt_bl_free(bl);
+}
+
+/* The embedded IPv4 address of each IPv6 form, and the forms left alone. */
+static void test_embedded_decode(void)
+{
+    static const struct {
+        const char *v6, *v4; /* v4 NULL: nothing embedded */
+    } cases[] = {
+        {"::ffff:127.0.0.2", "127.0.0.2"},
+        {"::ffff:0:0", "0.0.0.0"},
+        {"::ffff:ffff:ffff", "255.255.255.255"},
+        {"::127.0.0.2", "127.0.0.2"},
+        {"::2", "0.0.0.2"},
+        {"::0.1.0.0", "0.1.0.0"},
+        {"::", NULL},
+        {"::1", NULL},
+        {"2002:7f00:2::", "127.0.0.2"},
+        {"2002:7f00:0002:1234:5678::9", "127.0.0.2"},
+        {"2002:c000:0204::1", "192.0.2.4"},
+        {"64:ff9b::7f00:2", "127.0.0.2"},
+        {"64:ff9b::10.0.0.1", "10.0.0.1"},
+        /* local-use NAT64: the prefix length is the operator's choice */
+        {"64:ff9b:1::7f00:2", NULL},
+        {"64:ff9b:0:0:1::7f00:2", NULL},
+        {"::fffe:127.0.0.2", NULL},
+        {"::1:ffff:127.0.0.2", NULL},
+        {"2003:7f00:2::", NULL},
+        {"2001:0:7f00:2::", NULL}, /* Teredo */
+        {"2606:4700::1111", NULL},
+        {"fe80::ffff:127.0.0.2", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned char a6[16], got[4] = {0}, want[4] = {0};
+        CHECK(inet_pton(AF_INET6, cases[i].v6, a6) == 1);
+        bool has = tgt_addr_v4_in_v6(a6, got);
+        if (cases[i].v4)
+            CHECK(inet_pton(AF_INET, cases[i].v4, want) == 1);
+        if (has != (cases[i].v4 != NULL) || (has && memcmp(got, want, 4) != 0)) {
+            fprintf(stderr, "FAIL: %s -> %s\n", cases[i].v6, cases[i].v4 ? cases[i].v4 : "none");
+            CHECK(false);
+        }
+        /* the sockaddr wrapper agrees */
+        struct sockaddr_storage ss = {0};
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        struct in_addr v4;
+        sin6->sin6_family = AF_INET6;
+        memcpy(&sin6->sin6_addr, a6, 16);
+        CHECK(tgt_addr_embedded_v4(&ss, &v4) == has);
+        CHECK(!has || memcmp(&v4.s_addr, want, 4) == 0);
+        CHECK(tgt_addr_v4_in_v6(a6, NULL) == has);
+    }
+    /* an AF_INET sockaddr embeds nothing */
+    struct sockaddr_storage ss = {0};
+    ss.ss_family = AF_INET;
+    CHECK(!tgt_addr_embedded_v4(&ss, NULL));
+}
+
+/* The IPv6 spellings of a blocked IPv4 host are blocked under every
+ * combination of lists (issue 18 item 5): --no-default-blocklist with a
+ * blocklist entry, defaults plus a blocklist, an allowlist with or without
+ * defaults. */
+static void test_embedded_blocked(void)
+{
+    static const char *const spell_blocked[] = {"::ffff:127.0.0.2", "::127.0.0.2",
+                                                "2002:7f00:2::", "2002:7f00:2:ffff::1",
+                                                "64:ff9b::7f00:2"};
+    static const char *const spell_free[] = {"::ffff:127.0.0.3", "::127.0.0.3", "2002:7f00:3::",
+                                             "64:ff9b::7f00:3"};
+    for (int defaults = 0; defaults < 2; defaults++)
+        for (int allow = 0; allow < 3; allow++) {
+            struct tgt_blocklist *bl = tgt_bl_new();
+            if (defaults)
+                CHECK(tgt_bl_add_defaults(bl) == 0);
+            add(bl, "127.0.0.2/32", TGT_BL_BLOCK);
+            if (allow == 1)
+                add(bl, "127.0.0.0/8", TGT_BL_ALLOW);
+            if (allow == 2) /* an allowlist naming the IPv6 forms opens nothing more */
+                add(bl, "::/0", TGT_BL_ALLOW);
+            CHECK(blocked(bl, "127.0.0.2"));
+            for (size_t i = 0; i < sizeof spell_blocked / sizeof *spell_blocked; i++)
+                if (!blocked(bl, spell_blocked[i])) {
+                    fprintf(stderr, "FAIL: %s allowed (defaults %d, allow %d)\n", spell_blocked[i],
+                            defaults, allow);
+                    CHECK(false);
+                }
+            for (size_t i = 0; i < sizeof spell_free / sizeof *spell_free; i++) {
+                /* the defaults block the IPv6 prefixes themselves; the
+                 * ::/0 allowlist allows no IPv4 host */
+                bool want = (defaults && i != 1) || allow == 2;
+                if (blocked(bl, spell_free[i]) != want) {
+                    fprintf(stderr, "FAIL: %s blocked=%d (defaults %d, allow %d)\n", spell_free[i],
+                            !want, defaults, allow);
+                    CHECK(false);
+                }
+            }
+            /* the loopback ::1 and ordinary IPv6 are not IPv4 spellings */
+            CHECK(blocked(bl, "::1") == (allow == 1));
+            CHECK(blocked(bl, "2606:4700::1111") == (allow == 1));
+            tgt_bl_free(bl);
+        }
+    /* an IPv4 blocklist entry wider than a host, and the allowlist side:
+     * a mapped address outside the allowlist is blocked like its IPv4 */
+    struct tgt_blocklist *bl = tgt_bl_new();
+    add(bl, "10.0.0.0/8", TGT_BL_BLOCK);
+    add(bl, "10.1.0.0/16", TGT_BL_ALLOW);
+    CHECK(blocked(bl, "::ffff:10.2.3.4") && !blocked(bl, "::ffff:10.1.3.4"));
+    CHECK(blocked(bl, "2002:a02:304::") && !blocked(bl, "2002:a01:304::"));
+    CHECK(blocked(bl, "::ffff:8.8.8.8")); /* allowlist mode: not allowed */
+    /* an IPv6 BLOCK rule on the spelling itself still holds */
+    add(bl, "2002:a01::/32", TGT_BL_BLOCK);
+    CHECK(blocked(bl, "2002:a01:304::") && !blocked(bl, "::ffff:10.1.3.4"));
     tgt_bl_free(bl);
 }
 
@@ -288,6 +403,8 @@ int main(void)
     }
     test_defaults();
     test_longest_prefix();
+    test_embedded_decode();
+    test_embedded_blocked();
     test_against_naive();
     test_files();
     {
