@@ -70,7 +70,7 @@ static int sink_tick(void *ctx, uint64_t now)
     uint64_t handed_out = s->feed ? s->feed->probes_out : 0;
     struct summary_live live = {.open = open,
                                 .queued = handed_out > open ? handed_out - open : 0,
-                                .skipped = s->resumed,
+                                .skipped = s->feed ? s->feed->resumed : 0,
                                 .input_read = s->feed && s->feed->input_read};
     summary_status_line(s->sum, now, &live);
     if (out_tick(s->w, now) < 0) {

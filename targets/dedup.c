@@ -46,15 +46,25 @@ struct tgt_key tgt_key(const struct tgt_keyspec *k)
     size_t nlen = k->name ? k->name_len : 0;
     unsigned char addr[16] = {0};
 
+    int family = k->family;
+    unsigned prefix_len = k->prefix_len;
     if (alen)
         memcpy(addr, k->addr, alen);
-    /* Address normalisation (IPv4-mapped, 6to4, NAT64 -> IPv4) belongs
-     * here, before anything is hashed, so dedup and resume agree. */
+    /* One address that embeds an IPv4 one (mapped, compatible, 6to4,
+     * NAT64) is that IPv4 address, as for the blocklist and --per-subnet;
+     * normalised before anything is hashed, so dedup and resume agree. */
+    unsigned char v4[4];
+    if (family == AF_INET6 && prefix_len == 128 && tgt_addr_v4_in_v6(addr, v4)) {
+        memset(addr, 0, sizeof addr);
+        memcpy(addr, v4, 4);
+        family = AF_INET;
+        prefix_len = 32;
+    }
     buf[n++] = (unsigned char)k->kind;
-    buf[n++] = (unsigned char)(k->family == AF_INET ? 4 : k->family == AF_INET6 ? 6 : 0);
+    buf[n++] = (unsigned char)(family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0);
     memcpy(buf + n, addr, 16);
     n += 16;
-    buf[n++] = (unsigned char)(k->family ? k->prefix_len : 0);
+    buf[n++] = (unsigned char)(family ? prefix_len : 0);
     buf[n++] = (unsigned char)(k->port >> 8);
     buf[n++] = (unsigned char)k->port;
     buf[n++] = (unsigned char)(k->proto + 1);
