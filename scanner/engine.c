@@ -235,12 +235,6 @@ void engine_conn_finished(struct engine *e, struct conn *c, enum rec_status stat
     e->input_waiting = false; /* a finished probe may make new jobs (TLS tests) */
 }
 
-static void expire(struct engine *e, uint64_t now)
-{
-    struct conn *c;
-    while ((c = timer_top(&e->timers)) && c->deadline_ms <= now)
-        conn_on_deadline(c);
-}
 
 /* ---- launching under the rate limit ---------------------------------- */
 
@@ -408,18 +402,45 @@ static int serve_ready(struct engine *e, struct epoll_event *evs, int timeout_ms
     int n = epoll_wait(e->epfd, evs, EV_BATCH, timeout_ms);
     int saved = errno;
     clock_read(e, (uint64_t)timeout_ms + LOOP_STALL_MS);
-    if (n < 0)
-        return saved == EINTR ? 0 : -1;
     uint32_t rounds = e->cfg.concurrency / EV_BATCH + 2;
     for (;;) {
+        if (n < 0) {
+            /* EINTR: a signal, or SIGCONT after a stop (signal(7)); the
+             * sockets that became ready meanwhile must still be looked at */
+            if (saved != EINTR)
+                return -1;
+            if (--rounds == 0)
+                return 0;
+            n = epoll_wait(e->epfd, evs, EV_BATCH, 0);
+            saved = errno;
+            continue;
+        }
         for (int i = 0; i < n && !e->fatal; i++)
             dispatch(e, &evs[i]);
         if (n < EV_BATCH || e->fatal || --rounds == 0)
             return 0;
         n = epoll_wait(e->epfd, evs, EV_BATCH, 0);
-        if (n < 0)
-            return errno == EINTR ? 0 : -1;
+        saved = errno;
     }
+}
+
+/* Fires the deadlines that are due. Before blaming any server, reads what
+ * already arrived: the loop may have stalled after its last epoll_wait
+ * (stopped in the middle of a batch), and an answer waiting on a socket
+ * is an answer in time. Returns the loop clock it judged by; -1 on an
+ * epoll failure. */
+static int expire(struct engine *e, struct epoll_event *evs, uint64_t *now)
+{
+    struct conn *c = timer_top(&e->timers);
+    *now = engine_clock_ms(e);
+    if (!c || c->deadline_ms > *now)
+        return 0;
+    if (serve_ready(e, evs, 0) < 0)
+        return -1;
+    *now = engine_clock_ms(e);
+    while ((c = timer_top(&e->timers)) && c->deadline_ms <= *now)
+        conn_on_deadline(c);
+    return 0;
 }
 
 /* A job taken from the input that never started still gets its answer. */
@@ -466,10 +487,8 @@ int engine_run(struct engine *e)
             break;
         if (e->stats.in_flight == 0 && e->pending_n == 0 && (e->input_done || e->stop_at_ms))
             break;
-        if (serve_ready(e, evs, wait_timeout_ms(e, engine_clock_ms(e))) < 0)
+        if (serve_ready(e, evs, wait_timeout_ms(e, engine_clock_ms(e))) < 0 || expire(e, evs, &now) < 0)
             return -1;
-        now = engine_clock_ms(e);
-        expire(e, now);
         if (e->io.on_timer) {
             e->io.on_timer(e->io.ctx, now_ms()); /* the resolver runs on the monotonic clock */
             e->input_waiting = false;
