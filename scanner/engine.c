@@ -16,6 +16,8 @@
  */
 #include "engine_int.h"
 
+#include "tls.h"
+
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -565,6 +567,19 @@ void engine_free(struct engine *e)
 {
     if (!e)
         return;
+    /* A loop that stopped on a fatal error (the output failed) leaves
+     * probes in flight: nothing can record them any more, but their
+     * sockets and TLS state are still ours to release. */
+    for (uint32_t i = 0; e->pool && i < e->cfg.concurrency; i++) {
+        struct conn *c = &e->pool[i];
+        if (!c->eng || c->phase == PHASE_FREE)
+            continue;
+        tls_detach(c);
+        if (c->fd >= 0)
+            close(c->fd);
+        c->fd = -1;
+        c->phase = PHASE_FREE;
+    }
     if (e->epfd >= 0)
         close(e->epfd);
     timer_free(&e->timers);
