@@ -173,6 +173,13 @@ int out_tick(struct out_writer *w, uint64_t now_ms)
     }
     if (now_ms - w->last_flush_ms < w->interval_ms)
         return 0;
+    /* Background, and the writer is still busy with earlier buffers (a
+     * stalled reader): this buffer could not reach the file sooner anyway.
+     * Keep filling it (the size threshold still hands it over), so a long
+     * stall queues a few large buffers instead of one small one a second;
+     * the next tick tries again. */
+    if (w->q && outq_backlog(w->q) > 0)
+        return 0;
     w->last_flush_ms = now_ms;
     return flush(w);
 }
