@@ -15,8 +15,8 @@ struct outq_node {
 
 struct outq {
     pthread_mutex_t mu;
-    pthread_cond_t work; /* the writer waits for a buffer */
-    pthread_cond_t idle; /* outq_drain waits for an empty queue */
+    pthread_cond_t work;           /* the writer waits for a buffer */
+    pthread_cond_t idle;           /* outq_drain waits for an empty queue */
     struct outq_node *head, *tail; /* pushed, oldest first */
     struct outq_node *spare;
     unsigned spare_n;

@@ -237,7 +237,6 @@ void engine_conn_finished(struct engine *e, struct conn *c, enum rec_status stat
     e->input_waiting = false; /* a finished probe may make new jobs (TLS tests) */
 }
 
-
 /* ---- launching under the rate limit ---------------------------------- */
 
 static void refill_tokens(struct engine *e, uint64_t now)
@@ -429,8 +428,8 @@ static int serve_ready(struct engine *e, struct epoll_event *evs, int timeout_ms
 /* Fires the deadlines that are due. Before blaming any server, reads what
  * already arrived: the loop may have stalled after its last epoll_wait
  * (stopped in the middle of a batch), and an answer waiting on a socket
- * is an answer in time. Returns the loop clock it judged by; -1 on an
- * epoll failure. */
+ * is an answer in time. *now: the loop clock it judged by. -1 on an epoll
+ * failure. */
 static int expire(struct engine *e, struct epoll_event *evs, uint64_t *now)
 {
     struct conn *c = timer_top(&e->timers);

@@ -32,12 +32,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
+#define CHECK(cond)                                                                                          \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                         \
+            failures++;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
 static char tmpdir[] = "/tmp/test_out_queue.XXXXXX";
@@ -54,9 +54,9 @@ static uint64_t mono_ms(void)
 struct gate {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int permits;     /* writes allowed to finish; -1 = any number */
-    int done;        /* writes finished */
-    int fail_at;     /* this write (1-based) fails; 0 = none */
+    int permits; /* writes allowed to finish; -1 = any number */
+    int done;    /* writes finished */
+    int fail_at; /* this write (1-based) fails; 0 = none */
     unsigned char out[65536];
     size_t out_len;
 };
