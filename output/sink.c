@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -16,6 +17,8 @@
 struct sink {
     int fd;
     bool owns_fd;
+    bool regular;  /* a regular file: a failed write can be cut off again */
+    bool appends;  /* O_APPEND: every write goes to the end whatever the offset */
     bool use_gzip;
     bool failed;
     bool wrote_member;
@@ -31,6 +34,40 @@ static void fail(struct sink *s, int errnum)
         return;
     s->failed = true;
     snprintf(s->err, sizeof s->err, "%s: %s", s->path, strerror(errnum));
+}
+
+static bool is_space_error(int errnum)
+{
+    return errnum == ENOSPC || errnum == EDQUOT || errnum == EFBIG;
+}
+
+/* Where the next write lands, to cut a failed one off again; -1 = cannot. */
+static off_t write_offset(const struct sink *s)
+{
+    if (!s->regular)
+        return -1;
+    return lseek(s->fd, 0, s->appends ? SEEK_END : SEEK_CUR);
+}
+
+/* A write failed part-way (full disk, quota, file size limit): cut the
+ * file back to where that write began, so it ends on the last whole
+ * record (whole gzip member) and --resume can continue it later. */
+static void cut_back(struct sink *s, off_t at, int errnum)
+{
+    if (at < 0)
+        return;
+    if (ftruncate(s->fd, at) < 0) {
+        int e = errno;
+        snprintf(s->err, sizeof s->err, "%s: %s; the last record may be cut short (ftruncate: %s)", s->path,
+                 strerror(errnum), strerror(e));
+        return;
+    }
+    lseek(s->fd, at, SEEK_SET);
+    if (s->owns_fd && is_space_error(errnum))
+        snprintf(s->err, sizeof s->err,
+                 "%s: %s; the file ends with the last complete record: free space, then run the same command "
+                 "with --resume to continue",
+                 s->path, strerror(errnum));
 }
 
 /* The one place that knows write(2)'s quirks. Returns 0 or an errno. */
@@ -83,6 +120,10 @@ struct sink *sink_open(const char *path, bool use_gzip, bool append, bool *was_e
             *was_empty = lseek(s->fd, 0, SEEK_END) <= 0;
         s->owns_fd = true;
     }
+    struct stat st;
+    s->regular = fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode);
+    int fl = fcntl(s->fd, F_GETFL);
+    s->appends = fl >= 0 && (fl & O_APPEND);
     if (use_gzip) {
         /* windowBits 15 + 16 selects the gzip wrapper. */
         int rc = deflateInit2(&s->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
@@ -97,6 +138,7 @@ struct sink *sink_open(const char *path, bool use_gzip, bool append, bool *was_e
     return s;
 }
 
+/* One gzip member. 0, an errno of write(2), or -1 when zlib failed. */
 static int write_member(struct sink *s, const void *data, size_t len)
 {
     /* deflateReset after each member starts the next one with a fresh
@@ -116,10 +158,8 @@ static int write_member(struct sink *s, const void *data, size_t len)
             return -1;
         }
         int e = write_all(s->fd, s->zout, SINK_ZOUT_BYTES - s->z.avail_out);
-        if (e) {
-            fail(s, e);
-            return -1;
-        }
+        if (e)
+            return e; /* the caller fails and cuts the member off */
     } while (rc != Z_STREAM_END);
     deflateReset(&s->z);
     s->wrote_member = true;
@@ -130,11 +170,21 @@ int sink_write(struct sink *s, const void *data, size_t len)
 {
     if (s->failed)
         return -1;
-    if (s->use_gzip)
-        return write_member(s, data, len);
-    int e = write_all(s->fd, data, len);
+    off_t at = write_offset(s);
+    int e;
+    if (s->use_gzip) {
+        e = write_member(s, data, len);
+        if (e < 0) { /* zlib failed (message set): drop the member's start too */
+            if (at >= 0 && ftruncate(s->fd, at) == 0)
+                lseek(s->fd, at, SEEK_SET);
+            return -1;
+        }
+    } else {
+        e = write_all(s->fd, data, len);
+    }
     if (e) {
         fail(s, e);
+        cut_back(s, at, e);
         return -1;
     }
     return 0;
@@ -143,7 +193,7 @@ int sink_write(struct sink *s, const void *data, size_t len)
 int sink_close(struct sink *s, char *err, size_t errlen)
 {
     if (!s->failed && s->use_gzip && !s->wrote_member)
-        write_member(s, "", 0);
+        sink_write(s, "", 0);
     if (s->use_gzip)
         deflateEnd(&s->z);
     /* close() can report a deferred write error (NFS, some FUSE). */

@@ -9,6 +9,13 @@
  *
  * Errors are sticky: after the first failure every call returns -1 and
  * sink_error() keeps the first message, "<path>: <strerror>".
+ *
+ * A sink_write() that fails part-way on a regular file (full disk, quota,
+ * RLIMIT_FSIZE) is cut off again with ftruncate: the file keeps exactly
+ * the bytes of the calls that succeeded, so it ends on a record boundary
+ * (a writer hands whole records) and on a complete gzip member. For a file
+ * sink_open() opened, a full disk's message also says how to continue
+ * (--resume). A pipe cannot be cut: it fails only when its reader is gone.
  */
 #ifndef MAILTLS_SINK_H
 #define MAILTLS_SINK_H

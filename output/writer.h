@@ -21,12 +21,24 @@
  *    passed (the first out_tick() only starts the clock).
  *  - opts may be NULL (NDJSON, no gzip, 1000 ms). One writer is not
  *    thread-safe: callers on several threads serialise around it.
+ *  - opts->background: the buffers are written by a thread of the writer's
+ *    own (output/outq.h), so out_write/out_tick never wait for the disk or
+ *    a pipe's reader. A write error then shows at a later call. The
+ *    backlog is bounded by backpressure, never by dropping records: while
+ *    more than queue_bytes wait, out_backpressure() reads true and the
+ *    caller should stop producing new records (the scanner launches no
+ *    new probe but finishes those in flight).
+ *  - A failed write (full disk) leaves a regular file ending on a record
+ *    boundary and, with gzip, on a complete member: the partial write is
+ *    cut off again (sink.h). The error names the path once per writer.
  * Formats and escaping: output/SCHEMA-OUTPUT.md.
  */
 #ifndef MAILTLS_WRITER_H
 #define MAILTLS_WRITER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "record.h"
@@ -38,6 +50,8 @@ struct out_options {
     bool gzip;
     unsigned flush_interval_ms; /* 0 = default 1000 */
     bool append;                /* add to the file (--resume); CSV header only if it is empty */
+    bool background;            /* write on a thread of the writer's own (see above) */
+    size_t queue_bytes;         /* background: backpressure above this backlog; 0 = default 2 MiB */
 };
 
 struct out_writer;
@@ -48,5 +62,10 @@ int out_write(struct out_writer *w, const struct record *r);
 int out_tick(struct out_writer *w, uint64_t now_ms);
 int out_close(struct out_writer *w);
 const char *out_error(const struct out_writer *w);
+/* background: true while the backlog is above queue_bytes (readable from
+ * any thread without a lock). NULL for a writer without background. */
+const atomic_bool *out_backpressure(struct out_writer *w);
+/* background: waits until every record handed over so far is written. */
+void out_sync(struct out_writer *w);
 
 #endif

@@ -40,7 +40,7 @@ void conn_set_deadline(struct conn *c, uint64_t phase_deadline_ms)
 static void set_phase(struct conn *c, int phase, uint32_t timeout_ms)
 {
     c->phase = phase;
-    conn_set_deadline(c, now_ms() + timeout_ms);
+    conn_set_deadline(c, engine_clock_ms(c->eng) + timeout_ms);
 }
 
 /* ---- epoll interest ----------------------------------------------------- */
@@ -86,7 +86,7 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
             rec_set_text(r, F_ERROR, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     }
     rec_set_str(r, F_PHASE, phase_name(c));
-    rec_set_int(r, F_TIME_MS, (int64_t)(now_ms() - c->start_ms));
+    rec_set_int(r, F_TIME_MS, (int64_t)(engine_clock_ms(e) - c->start_ms));
     bool is_test = c->job.kind == JOB_TLS_TEST;
     if (is_test && !c->test_reported && e->io.tls_test_done) {
         size_t elen = 0;

@@ -2,16 +2,21 @@
  * engine.c - the epoll loop, the conn pool, launching under the limits.
  *
  * Loop turn:
- *   1. launch new probes while a slot and a rate token are free;
+ *   1. launch new probes while a slot and a rate token are free and the
+ *      output is not asking for backpressure;
  *   2. epoll_wait, bounded by the nearest deadline / next token / tick;
- *   3. dispatch readiness to conns (stale events are dropped by generation);
- *   4. expire deadlines from the top of the timer heap;
+ *   3. dispatch readiness to conns (stale events are dropped by generation),
+ *      asking epoll again while batches come back full, so every ready
+ *      socket is served before step 4;
+ *   4. expire deadlines from the top of the timer heap (loop clock);
  *   5. tick the caller (output flush, status line).
  * A finished conn emits its record at once, closes its socket and returns
  * to the free list; the slot is reused only on a later turn. What happens
  * on one connection (sending, framing lines, TLS, deadlines) is conn.c.
  */
 #include "engine_int.h"
+
+#include "tls.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -27,6 +32,27 @@ uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One reading of the monotonic clock: the loop clock advances by the gap
+ * since the previous reading, but by no more than budget_ms; the rest is
+ * a stall (engine.h). Monotonic by construction. */
+static uint64_t clock_read(struct engine *e, uint64_t budget_ms)
+{
+    uint64_t real = now_ms();
+    uint64_t gap = real - e->clock_real_ms;
+    e->clock_real_ms = real;
+    if (gap > budget_ms) {
+        e->stats.stalled_ms += gap - budget_ms;
+        gap = budget_ms;
+    }
+    e->clock_ms += gap;
+    return e->clock_ms;
+}
+
+uint64_t engine_clock_ms(struct engine *e)
+{
+    return clock_read(e, LOOP_STALL_MS);
 }
 
 /* ---- connect --------------------------------------------------------- */
@@ -92,6 +118,37 @@ static bool pending_take(struct engine *e, struct job *out, uint64_t *subnet)
     return false;
 }
 
+/* No room for one more socket (descriptors, epoll watches, kernel
+ * memory): not the target's fault. Give the slot back, keep the job for
+ * later and run with what the system allows from now on. */
+static void launch_defer(struct engine *e, struct conn *c, const struct job *job, uint64_t subnet,
+                         const char *what, int err)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->subnet = 0;
+    c->phase = PHASE_FREE;
+    timer_remove(&e->timers, c);
+    e->free_slots[e->free_n++] = c->slot;
+    e->stats.launched--;
+    __atomic_fetch_sub(&e->stats.in_flight, 1, __ATOMIC_RELAXED);
+    if (subnet)
+        subnet_release(e->subnets, subnet);
+    pending_push(e, job); /* launch_ready keeps one ring slot for this */
+    e->max_in_flight = e->stats.in_flight;
+    if (!e->warned_fd) {
+        e->warned_fd = true;
+        fprintf(stderr, "mailtls-scan: %s%s; running with %llu probes in flight\n", what, strerror(err),
+                (unsigned long long)e->max_in_flight);
+    }
+}
+
+static bool out_of_room(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOSPC || err == ENOMEM || err == ENOBUFS;
+}
+
 static void launch(struct engine *e, const struct job *job, uint64_t subnet)
 {
     uint32_t slot = e->free_slots[--e->free_n];
@@ -103,7 +160,7 @@ static void launch(struct engine *e, const struct job *job, uint64_t subnet)
     }
     c->job = *job;
     c->ops = ops_for(job->port.proto);
-    c->start_ms = now_ms();
+    c->start_ms = engine_clock_ms(e);
     c->total_deadline_ms = c->start_ms + e->cfg.total_timeout_ms;
     c->tls = NULL;
     c->is_tls = c->tls_wants_write = c->quitting = c->test_reported = false;
@@ -121,23 +178,7 @@ static void launch(struct engine *e, const struct job *job, uint64_t subnet)
 
     c->fd = socket(job->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0 && (errno == EMFILE || errno == ENFILE) && e->stats.in_flight > 1) {
-        /* out of descriptors: not the target's fault. Give the slot back,
-         * keep the job for later and run with what the system allows. */
-        int saved = errno;
-        c->phase = PHASE_FREE;
-        timer_remove(&e->timers, c);
-        e->free_slots[e->free_n++] = slot;
-        e->stats.launched--;
-        __atomic_fetch_sub(&e->stats.in_flight, 1, __ATOMIC_RELAXED);
-        if (subnet)
-            subnet_release(e->subnets, subnet);
-        pending_push(e, job); /* launch_ready keeps one ring slot for this */
-        e->max_in_flight = e->stats.in_flight;
-        if (!e->warned_fd) {
-            e->warned_fd = true;
-            fprintf(stderr, "mailtls-scan: %s; running with %llu probes in flight\n", strerror(saved),
-                    (unsigned long long)e->max_in_flight);
-        }
+        launch_defer(e, c, job, subnet, "", errno);
         return;
     }
     if (c->fd < 0) {
@@ -156,7 +197,14 @@ static void launch(struct engine *e, const struct job *job, uint64_t subnet)
     }
     struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = conn_ev_key(c)};
     if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+        /* Never a silent hang: the socket is not watched, so the probe
+         * either waits for a place (max_user_watches, kernel memory) or
+         * ends with a local-error record. */
         int saved = errno;
+        if (out_of_room(saved) && e->stats.in_flight > 1) {
+            launch_defer(e, c, job, subnet, "epoll_ctl: ", saved);
+            return;
+        }
         conn_finish(c, STATUS_LOCAL_ERROR, "epoll_ctl: %s", strerror(saved));
         return;
     }
@@ -189,13 +237,6 @@ void engine_conn_finished(struct engine *e, struct conn *c, enum rec_status stat
     e->input_waiting = false; /* a finished probe may make new jobs (TLS tests) */
 }
 
-static void expire(struct engine *e, uint64_t now)
-{
-    struct conn *c;
-    while ((c = timer_top(&e->timers)) && c->deadline_ms <= now)
-        conn_on_deadline(c);
-}
-
 /* ---- launching under the rate limit ---------------------------------- */
 
 static void refill_tokens(struct engine *e, uint64_t now)
@@ -209,14 +250,17 @@ static void refill_tokens(struct engine *e, uint64_t now)
     e->tokens_at_ms = now;
 }
 
+/* Watches the input for more lines. When epoll cannot watch it, the
+ * input is still asked again at every tick (TICK_MS): slower, never stuck. */
 static void watch_input(struct engine *e, bool on)
 {
     int fd = e->io.wait_fd ? e->io.wait_fd(e->io.ctx) : -1;
     if (on && fd >= 0 && e->input_fd_registered != fd) {
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)INPUT_SLOT << 32};
-        epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
-        e->input_fd_registered = fd;
+        if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST)
+            e->input_fd_registered = fd;
     } else if (!on && e->input_fd_registered >= 0) {
+        /* ENOENT/EBADF: the input was closed meanwhile, which removed it */
         epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->input_fd_registered, NULL);
         e->input_fd_registered = -1;
     }
@@ -228,10 +272,28 @@ static bool input_open(const struct engine *e)
     return !e->input_done && !e->input_waiting && e->pending_n < PENDING_MAX - 1;
 }
 
+/* The output's backlog is above its high water (out_backpressure). */
+static bool output_held(const struct engine *e)
+{
+    return e->cfg.backpressure && atomic_load_explicit(e->cfg.backpressure, memory_order_relaxed);
+}
+
 static bool may_launch(const struct engine *e)
 {
     return !e->stop_at_ms && e->free_n > 0 && !e->fatal &&
-           !(e->max_in_flight && e->stats.in_flight >= e->max_in_flight);
+           !(e->max_in_flight && e->stats.in_flight >= e->max_in_flight) && !output_held(e);
+}
+
+/* Counts the time launching waited for the output. */
+static void note_backpressure(struct engine *e, uint64_t now)
+{
+    bool held = output_held(e);
+    if (held && !e->held_since_ms) {
+        e->held_since_ms = now;
+    } else if (!held && e->held_since_ms) {
+        e->stats.backpressure_ms += now - e->held_since_ms;
+        e->held_since_ms = 0;
+    }
 }
 
 static void launch_ready(struct engine *e, uint64_t now)
@@ -280,11 +342,16 @@ static int wait_timeout_ms(struct engine *e, uint64_t now)
     if (e->stop_at_ms)
         until = min_u64(until, e->stop_at_ms);
     if (e->io.next_deadline) {
-        uint64_t d = e->io.next_deadline(e->io.ctx);
-        if (d)
-            until = min_u64(until, d);
+        uint64_t d = e->io.next_deadline(e->io.ctx); /* the resolver's: monotonic, not the loop clock */
+        if (d) {
+            uint64_t real = now_ms();
+            until = min_u64(until, now + (d > real ? d - real : 0));
+        }
     }
-    bool can_launch = may_launch(e) && ((e->pending_n > 0 && !e->pending_blocked) || input_open(e));
+    bool work = (e->pending_n > 0 && !e->pending_blocked) || input_open(e);
+    if (work && output_held(e) && !e->stop_at_ms)
+        until = min_u64(until, now + BACKPRESSURE_POLL_MS); /* the flag has no descriptor to wait on */
+    bool can_launch = may_launch(e) && work;
     if (can_launch) {
         if (e->cfg.rate <= 0 || e->tokens >= 1.0)
             return 0;
@@ -326,6 +393,57 @@ static void dispatch(struct engine *e, const struct epoll_event *ev)
     conn_on_event(c, ev->events);
 }
 
+/* Waits up to timeout_ms for readiness, then serves every ready socket:
+ * while a batch comes back full more may be waiting, and all must be read
+ * before any deadline is judged (after a stall, answers wait on many
+ * sockets at once). epoll hands out level-triggered fds round-robin, so
+ * pool/EV_BATCH + 2 rounds reach each ready socket at least once. */
+static int serve_ready(struct engine *e, struct epoll_event *evs, int timeout_ms)
+{
+    int n = epoll_wait(e->epfd, evs, EV_BATCH, timeout_ms);
+    int saved = errno;
+    clock_read(e, (uint64_t)timeout_ms + LOOP_STALL_MS);
+    uint32_t rounds = e->cfg.concurrency / EV_BATCH + 2;
+    for (;;) {
+        if (n < 0) {
+            /* EINTR: a signal, or SIGCONT after a stop (signal(7)); the
+             * sockets that became ready meanwhile must still be looked at */
+            if (saved != EINTR)
+                return -1;
+            if (--rounds == 0)
+                return 0;
+            n = epoll_wait(e->epfd, evs, EV_BATCH, 0);
+            saved = errno;
+            continue;
+        }
+        for (int i = 0; i < n && !e->fatal; i++)
+            dispatch(e, &evs[i]);
+        if (n < EV_BATCH || e->fatal || --rounds == 0)
+            return 0;
+        n = epoll_wait(e->epfd, evs, EV_BATCH, 0);
+        saved = errno;
+    }
+}
+
+/* Fires the deadlines that are due. Before blaming any server, reads what
+ * already arrived: the loop may have stalled after its last epoll_wait
+ * (stopped in the middle of a batch), and an answer waiting on a socket
+ * is an answer in time. *now: the loop clock it judged by. -1 on an epoll
+ * failure. */
+static int expire(struct engine *e, struct epoll_event *evs, uint64_t *now)
+{
+    struct conn *c = timer_top(&e->timers);
+    *now = engine_clock_ms(e);
+    if (!c || c->deadline_ms > *now)
+        return 0;
+    if (serve_ready(e, evs, 0) < 0)
+        return -1;
+    *now = engine_clock_ms(e);
+    while ((c = timer_top(&e->timers)) && c->deadline_ms <= *now)
+        conn_on_deadline(c);
+    return 0;
+}
+
 /* A job taken from the input that never started still gets its answer. */
 static void interrupt_pending(struct engine *e, const struct job *j)
 {
@@ -357,26 +475,23 @@ static void interrupt_all(struct engine *e)
 int engine_run(struct engine *e)
 {
     struct epoll_event evs[EV_BATCH];
-    e->tokens_at_ms = now_ms();
+    e->clock_real_ms = now_ms(); /* the time before the loop ran is no stall of it */
+    e->tokens_at_ms = engine_clock_ms(e);
     e->tokens = 1.0;
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = engine_clock_ms(e);
         if (e->stop_requested && !e->stop_at_ms)
             e->stop_at_ms = now + e->cfg.grace_ms;
+        note_backpressure(e, now);
         launch_ready(e, now);
         if (e->fatal)
             break;
         if (e->stats.in_flight == 0 && e->pending_n == 0 && (e->input_done || e->stop_at_ms))
             break;
-        int n = epoll_wait(e->epfd, evs, EV_BATCH, wait_timeout_ms(e, now_ms()));
-        if (n < 0 && errno != EINTR)
+        if (serve_ready(e, evs, wait_timeout_ms(e, engine_clock_ms(e))) < 0 || expire(e, evs, &now) < 0)
             return -1;
-        for (int i = 0; i < n && !e->fatal; i++)
-            dispatch(e, &evs[i]);
-        now = now_ms();
-        expire(e, now);
         if (e->io.on_timer) {
-            e->io.on_timer(e->io.ctx, now);
+            e->io.on_timer(e->io.ctx, now_ms()); /* the resolver runs on the monotonic clock */
             e->input_waiting = false;
         }
         if (e->stop_at_ms && now >= e->stop_at_ms)
@@ -387,7 +502,7 @@ int engine_run(struct engine *e)
              * and their probes may have freed places in a shared subnet */
             e->input_waiting = false;
             e->pending_blocked = false;
-            if (e->io.tick && e->io.tick(e->io.ctx, now) < 0)
+            if (e->io.tick && e->io.tick(e->io.ctx, now_ms()) < 0)
                 e->fatal = true;
         }
         if (e->fatal)
@@ -407,13 +522,21 @@ struct engine *engine_new(const struct engine_config *cfg, const struct engine_i
     e->cfg = *cfg;
     e->io = *io;
     e->input_fd_registered = -1;
+    e->clock_real_ms = e->clock_ms = now_ms();
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
     e->pool = calloc(cfg->concurrency, sizeof *e->pool);
     e->free_slots = calloc(cfg->concurrency, sizeof *e->free_slots);
     e->pending = calloc(PENDING_MAX, sizeof *e->pending);
     e->scratch = malloc(sizeof *e->scratch);
-    if (e->epfd < 0 || !e->pool || !e->free_slots || !e->pending || !e->scratch || timer_init(&e->timers, cfg->concurrency) < 0 ||
-        (!cfg->subnets && subnet_init(&e->own_subnets, cfg->concurrency) < 0)) {
+    bool ok = e->epfd >= 0 && e->pool && e->free_slots && e->pending && e->scratch &&
+              timer_init(&e->timers, cfg->concurrency) == 0;
+    if (ok && !cfg->subnets) {
+        /* set before the check: engine_free frees what subnet_init got,
+         * even when only half of it */
+        e->subnets = &e->own_subnets;
+        ok = subnet_init(&e->own_subnets, cfg->concurrency) == 0;
+    }
+    if (!ok) {
         snprintf(err, errlen, "cannot set up the engine for %u connections: %s", cfg->concurrency,
                  strerror(errno));
         engine_free(e);
@@ -443,6 +566,19 @@ void engine_free(struct engine *e)
 {
     if (!e)
         return;
+    /* A loop that stopped on a fatal error (the output failed) leaves
+     * probes in flight: nothing can record them any more, but their
+     * sockets and TLS state are still ours to release. */
+    for (uint32_t i = 0; e->pool && i < e->cfg.concurrency; i++) {
+        struct conn *c = &e->pool[i];
+        if (!c->eng || c->phase == PHASE_FREE)
+            continue;
+        tls_detach(c);
+        if (c->fd >= 0)
+            close(c->fd);
+        c->fd = -1;
+        c->phase = PHASE_FREE;
+    }
     if (e->epfd >= 0)
         close(e->epfd);
     timer_free(&e->timers);

@@ -5,13 +5,25 @@
  * heap, one token bucket for --rate. The engine pulls jobs from its caller
  * (next_job) whenever a slot and a token are free, and hands each finished
  * record to emit(); it never blocks: connects are nonblocking, TLS runs on
- * nonblocking sockets, and the only sleep is epoll_wait bounded by the
+ * nonblocking sockets, output goes to a queue written by a thread of its
+ * own (output/outq.h), and the only sleep is epoll_wait bounded by the
  * nearest deadline.
+ *
+ * Stalls (a SIGSTOP, a VM pause, swapping, a loop starved of CPU) must not
+ * turn answered probes into timeouts. Two rules ensure it:
+ *  - every socket that is ready is served before any deadline is judged:
+ *    after epoll_wait returned a full batch the loop asks again (without
+ *    waiting, a bounded number of times) before expiring deadlines;
+ *  - deadlines run on the loop's own clock (engine_clock_ms), which counts
+ *    a gap between two readings only up to what the loop asked to wait
+ *    plus LOOP_STALL_MS; the rest was time the loop did not run, and a
+ *    server is not blamed for it. time_ms in records uses the same clock.
  */
 #ifndef MAILTLS_ENGINE_H
 #define MAILTLS_ENGINE_H
 
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,6 +41,9 @@ struct engine_config {
     const char *ehlo_name;
     bool probe_auth;
     SSL_CTX *ssl_ctx;
+    /* Output backpressure (out_backpressure()): while it reads true no new
+     * probe starts; probes in flight go on and finish. NULL = none. */
+    const atomic_bool *backpressure;
 };
 
 enum job_next { JOB_READY, JOB_WAIT, JOB_END, JOB_FATAL };
@@ -66,6 +81,8 @@ struct engine_stats {
     uint64_t by_status[STATUS_COUNT];
     uint64_t starttls_ok;
     uint64_t tls_tests; /* enumeration handshakes (no record of their own) */
+    uint64_t stalled_ms;  /* time the loop did not run, left out of its clock */
+    uint64_t backpressure_ms; /* time launching waited for the output */
 };
 
 struct engine;
@@ -83,6 +100,10 @@ void engine_request_stop(struct engine *e);
 const struct engine_stats *engine_stats(const struct engine *e);
 void engine_free(struct engine *e);
 
+/* CLOCK_MONOTONIC in ms. */
 uint64_t now_ms(void);
+/* The loop's clock for deadlines: monotonic, stalls left out (see above).
+ * Only on the loop's own thread. */
+uint64_t engine_clock_ms(struct engine *e);
 
 #endif

@@ -18,6 +18,11 @@
 #define INPUT_SLOT UINT32_MAX
 #define EXT_SLOT (UINT32_MAX - 1) /* fds of the caller (resolver); low bits = fd */
 #define PENDING_MAX 1024          /* jobs taken from the input but not yet started */
+/* A gap between two clock readings longer than the loop asked to wait,
+ * plus this, was a stall: only this much of it is counted (engine.h). */
+#define LOOP_STALL_MS 500
+/* How often a loop held back by output backpressure looks again. */
+#define BACKPRESSURE_POLL_MS 20
 
 struct engine {
     struct engine_config cfg;
@@ -49,6 +54,11 @@ struct engine {
     uint64_t max_in_flight;
     bool warned_fd;
     uint64_t last_tick_ms;
+    /* the loop clock (engine_clock_ms): clock_ms advanced by the gaps
+     * between readings of the monotonic clock, each at most its budget */
+    uint64_t clock_ms;
+    uint64_t clock_real_ms; /* monotonic time of the last reading */
+    uint64_t held_since_ms; /* backpressure began (loop clock); 0 = not held */
 };
 
 static inline uint64_t min_u64(uint64_t a, uint64_t b)

@@ -38,7 +38,18 @@ struct sink {
     struct summary *sum;
     struct geo_db *geo;        /* NULL without --geoip/--asn */
     const struct feed *feed;   /* for the status line's in-flight count */
+    bool out_err_told;         /* the output error is printed once, whoever meets it */
 };
+
+/* Output failed: say so once (every loop, and the close, meet the same
+ * sticky error). Returns -1 for the caller to pass on. */
+static int sink_failed(struct sink *s, const char *msg)
+{
+    if (!s->out_err_told && msg)
+        fprintf(stderr, "mailtls-scan: %s\n", msg);
+    s->out_err_told = true;
+    return -1;
+}
 
 static int sink_emit(void *ctx, const struct job *j, struct record *r)
 {
@@ -47,10 +58,8 @@ static int sink_emit(void *ctx, const struct job *j, struct record *r)
     if (s->geo)
         geo_enrich(s->geo, r);
     summary_count(s->sum, r);
-    if (out_write(s->w, r) < 0) {
-        fprintf(stderr, "mailtls-scan: %s\n", out_error(s->w));
-        return -1;
-    }
+    if (out_write(s->w, r) < 0)
+        return sink_failed(s, out_error(s->w));
     return 0;
 }
 
@@ -73,10 +82,8 @@ static int sink_tick(void *ctx, uint64_t now)
                                 .skipped = s->feed ? s->feed->resumed : 0,
                                 .input_read = s->feed && s->feed->input_read};
     summary_status_line(s->sum, now, &live);
-    if (out_tick(s->w, now) < 0) {
-        fprintf(stderr, "mailtls-scan: %s\n", out_error(s->w));
-        return -1;
-    }
+    if (out_tick(s->w, now) < 0)
+        return sink_failed(s, out_error(s->w));
     return 0;
 }
 
@@ -214,7 +221,9 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
         if (!sc->geo)
             goto fail;
     }
-    struct out_options oo = {.format = csv ? OUT_CSV : OUT_JSON, .gzip = o->gzip, .append = o->resume};
+    /* background: the loops never wait for the output (engine.h) */
+    struct out_options oo = {.format = csv ? OUT_CSV : OUT_JSON, .gzip = o->gzip, .append = o->resume,
+                             .background = true};
     sc->w = out_open(o->output, &oo, err, sizeof err);
     if (!sc->w)
         goto fail;
@@ -244,6 +253,7 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
         .ehlo_name = o->ehlo_name ? o->ehlo_name : default_ehlo_name(),
         .probe_auth = o->probe_auth,
         .ssl_ctx = sc->ctx,
+        .backpressure = out_backpressure(sc->w),
     };
     struct engine_io io = {.ctx = feed, .next_job = feed_next, .wait_fd = feed_wait_fd,
                            .emit = feed_emit, .tick = feed_tick,
@@ -324,7 +334,7 @@ int main(int argc, char **argv)
     int closed = out_close(sc.w);
     sc.w = NULL;
     if (closed < 0)
-        fprintf(stderr, "mailtls-scan: %s\n", out_error(NULL));
+        sink_failed(&sc.sink, out_error(NULL));
     if (sc.resume && !o.quiet)
         fprintf(stderr, "mailtls-scan: %llu targets skipped: done in the earlier run\n",
                 (unsigned long long)sc.feed->resumed);

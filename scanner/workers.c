@@ -114,12 +114,12 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
     pthread_mutex_init(&w->lock, NULL);
     w->shared = *io;
     w->n = threads;
+    w->has_subnets = true; /* workers_free frees even half of a failed init */
     if (subnet_init(&w->subnets, cfg->concurrency) < 0) {
         snprintf(err, errlen, "out of memory");
-        free(w);
+        workers_free(w);
         return NULL;
     }
-    w->has_subnets = true;
     for (unsigned i = 0; i < threads; i++) {
         struct engine_config c = *cfg;
         c.concurrency = cfg->concurrency / threads + (i < cfg->concurrency % threads ? 1 : 0);
@@ -197,6 +197,8 @@ void workers_stats(const struct workers *w, struct engine_stats *out)
         out->in_flight += s->in_flight;
         out->starttls_ok += s->starttls_ok;
         out->tls_tests += s->tls_tests;
+        out->stalled_ms += s->stalled_ms;
+        out->backpressure_ms += s->backpressure_ms;
         for (int k = 0; k < STATUS_COUNT; k++)
             out->by_status[k] += s->by_status[k];
     }

@@ -5,7 +5,11 @@
  * Every call an engine makes into the shared engine_io (next_job, emit,
  * tick, the TLS-test hooks) is serialised by one mutex, so the feed, the
  * enumerator and the writer need no locking of their own, and the output
- * stays one stream ordered by completion. The resolver hooks (on_fd,
+ * stays one stream ordered by completion. The lock is only ever held for
+ * work in memory: the writer formats into its queue and a thread of its
+ * own does the writing (writer.h, background), so a slow disk or a paused
+ * reader of stdout never stalls a loop through this lock; it only stops
+ * the loops from launching (engine_config.backpressure). The resolver hooks (on_fd,
  * next_deadline, on_timer) go to engine 0 only: c-ares lives in that loop.
  * The SSL_CTX is shared (OpenSSL 3 allows SSL_new from many threads).
  */

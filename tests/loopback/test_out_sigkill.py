@@ -36,12 +36,12 @@ def read_members(data):
     return bytes(out), members
 
 
-def run(rate, min_needed):
+def run(rate, min_needed, extra=()):
     """One kill at `rate` records/s; returns a list of failure messages."""
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "kill.json.gz")
-        p = subprocess.Popen([TOOL, "stream", "--rate", str(rate), "--interval-ms", "1000", path],
+        p = subprocess.Popen([TOOL, "stream", "--rate", str(rate), "--interval-ms", "1000"] + list(extra) + [path],
                              stdout=subprocess.PIPE, text=True)
         reports = []  # (monotonic ms of the helper, records handed over)
         start = time.monotonic()
@@ -85,7 +85,7 @@ def run(rate, min_needed):
         zc = subprocess.run(["sh", "-c", 'zcat "$0" 2>/dev/null', path], capture_output=True).stdout
         if not zc.startswith(text):
             failures.append("zcat output differs from the member-by-member read")
-        print("rate %d/s: handed over %d, needed %d, recovered %d in %d members (file %d bytes)"
+        print(" ".join(list(extra) + [""]) + "rate %d/s: handed over %d, needed %d, recovered %d in %d members (file %d bytes)"
               % (rate, reports[-1][1] if reports else 0, must_have, len(seqs), members, len(data)))
     return failures
 
@@ -94,6 +94,8 @@ def main():
     # 2000/s fills the 256 KiB buffer several times a second (size flushes);
     # 100/s never does, so only the 1 s interval flush saves the records.
     failures = run(2000, 2000) + run(100, 100)
+    # the same with the writer thread the scanner uses (writer.h background)
+    failures += run(2000, 2000, ["--background"]) + run(100, 100, ["--background"])
     for f in failures:
         print("FAIL:", f)
     print("PASS" if not failures else "%d failure(s)" % len(failures))

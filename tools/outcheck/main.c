@@ -9,7 +9,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage:\n"
                "  mailtls-outcheck hostile [--csv] [--gzip] OUT MANIFEST\n"
-               "  mailtls-outcheck stream [--rate N] [--interval-ms N] [--csv] [--gzip] OUT\n"
+               "  mailtls-outcheck stream [--rate N] [--interval-ms N] [--background] [--csv] [--gzip] OUT\n"
                "  mailtls-outcheck generate [--count N] [--seed N] [--csv] [--gzip] OUT\n"
                "  mailtls-outcheck geo [--country DB] [--asn DB] IP...\n");
 }

@@ -49,6 +49,9 @@ int stream_main(int argc, char **argv)
         } else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc) {
             rate = (unsigned)strtoul(argv[i + 1], NULL, 10);
             i += 2;
+        } else if (strcmp(argv[i], "--background") == 0) { /* the scanner's way: a writer thread */
+            o.background = true;
+            i++;
         } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = (unsigned)strtoul(argv[i + 1], NULL, 10);
             i += 2;
@@ -60,7 +63,7 @@ int stream_main(int argc, char **argv)
         }
     }
     if (!path || rate == 0) {
-        fprintf(stderr, "usage: mailtls-outcheck stream [--rate N] [--seconds N] [--csv] [--gzip] OUT\n");
+        fprintf(stderr, "usage: mailtls-outcheck stream [--rate N] [--seconds N] [--background] [--csv] [--gzip] OUT\n");
         return 2;
     }
     char err[512];
