@@ -48,7 +48,9 @@ fi
 courier=/opt/mailtls-courier
 if [ ! -x "$courier/usr/lib/courier/courier/imaplogin" ]; then
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download -qq courier-imap courier-base courier-authlib libcourier-unicode4 libgamin0 libidn12)
+  courier_debs="courier-imap courier-base courier-authlib libcourier-unicode4 libgamin0 libidn12"
+  # apt's lists may be missing when every other package was already there
+  (cd "$tmp" && { apt-get download -qq $courier_debs || { apt-get update -qq && apt-get download -qq $courier_debs; }; })
   mkdir -p "$courier"
   for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$courier"; done
   rm -rf "$tmp"
