@@ -7,8 +7,9 @@
 
 #include <signal.h>
 
+#include "../output/lib/rate.h"
+#include "conn.h"
 #include "engine.h"
-#include "feed.h"
 #include "subnet.h"
 #include "timer.h"
 
@@ -34,8 +35,7 @@ struct engine {
     struct timer_heap timers;
     struct engine_stats stats;
 
-    double tokens;
-    uint64_t tokens_at_ms;
+    struct rate_limit rate; /* --rate */
     bool input_done;
     bool input_waiting;
     int input_fd_registered;
@@ -74,7 +74,11 @@ void conn_begin_tls(struct conn *c);
 void conn_on_event(struct conn *c, uint32_t events);
 void conn_on_deadline(struct conn *c);
 
-/* engine.c */
+/* loop.c */
+/* One reading of the monotonic clock: the loop clock advances by the gap
+ * since the previous reading, but by no more than budget_ms; the rest is
+ * a stall (engine.h). */
+uint64_t loop_clock_read(struct engine *e, uint64_t budget_ms);
 void engine_conn_finished(struct engine *e, struct conn *c, enum rec_status status, bool is_test);
 
 #endif

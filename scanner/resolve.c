@@ -29,8 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../output/lib/hash.h"
 #include "../targets/target.h"
-#include "feed.h"
+#include "job.h"
 
 #define T_A 1
 #define T_MX 15
@@ -179,12 +180,7 @@ static int fail_rank(enum rres r)
 
 static uint32_t name_hash(int kind, const char *s)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)kind;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return hash_fnv1a32(HASH_FNV32_INIT ^ (uint32_t)kind, s, strlen(s));
 }
 
 static void lru_unlink(struct resolver *r, struct entry *e)
@@ -559,12 +555,7 @@ static void task_release(struct resolver *r, struct task *t)
 
 static uint32_t seen_hash(const struct seen_key *k)
 {
-    uint64_t h = 1469598103934665603ull;
-    const unsigned char *p = (const unsigned char *)k;
-    for (size_t i = 0; i < sizeof *k; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
+    uint64_t h = hash_fnv1a64(k, sizeof *k);
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -709,21 +700,7 @@ static void domain_record(struct resolver *r, struct task *t, struct record *rec
 
 static void job_identity(struct job *j, const struct raddr *a, const struct tgt_port *port)
 {
-    memset(&j->addr, 0, sizeof j->addr);
-    if (a->family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&j->addr;
-        sin->sin_family = AF_INET;
-        memcpy(&sin->sin_addr, a->a, 4);
-        sin->sin_port = htons(port->port);
-        j->addr_len = sizeof *sin;
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&j->addr;
-        sin6->sin6_family = AF_INET6;
-        memcpy(&sin6->sin6_addr, a->a, 16);
-        sin6->sin6_port = htons(port->port);
-        j->addr_len = sizeof *sin6;
-    }
-    j->port = *port;
+    job_set_addr(j, a->family, a->a, port);
     j->kind = JOB_PROBE;
     j->test = 0;
     j->owner = NULL;
@@ -733,10 +710,7 @@ static void job_identity(struct job *j, const struct raddr *a, const struct tgt_
 static void name_failure_record(struct task *t, const struct tgt_port *port, struct record *rec)
 {
     struct job j;
-    memset(&j, 0, sizeof j);
-    j.addr.ss_family = AF_UNSPEC;
-    j.port = *port;
-    snprintf(j.host, sizeof j.host, "%s", t->name);
+    job_for_name(&j, t->name, port);
     job_to_record(&j, rec);
     rec_set_status(rec, rec_status_of((enum rres)t->res));
     char err[300];
@@ -799,8 +773,7 @@ enum resolve_out resolve_next(struct resolver *r, struct job *job, struct record
             }
             if (tgt_source_is_blocked(r->src, a->family, a->a)) {
                 r->stats.blocklisted++;
-                job_to_record(job, rec);
-                rec_set_status(rec, STATUS_BLOCKLISTED);
+                job_local_record(job, rec, STATUS_BLOCKLISTED, NULL);
                 return RESOLVE_RECORD;
             }
             r->stats.jobs++;
@@ -952,13 +925,8 @@ int resolve_abandon(struct resolver *r, int (*emit)(void *ctx, const struct job 
         } else {
             for (size_t p = 0; p < t->n_ports; p++) {
                 struct job j;
-                memset(&j, 0, sizeof j);
-                j.addr.ss_family = AF_UNSPEC;
-                j.port = t->ports[p];
-                snprintf(j.host, sizeof j.host, "%s", t->name);
-                job_to_record(&j, scratch);
-                rec_set_status(scratch, STATUS_INTERRUPTED);
-                rec_set_str(scratch, F_ERROR, "scan stopped before the name was resolved");
+                job_for_name(&j, t->name, &t->ports[p]);
+                job_local_record(&j, scratch, STATUS_INTERRUPTED, "scan stopped before the name was resolved");
                 if (emit(ctx, NULL, scratch) < 0)
                     return -1;
             }

@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 
+#include "../output/lib/hash.h"
 #include "../targets/addr.h"
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,7 @@ uint64_t subnet_key(const struct sockaddr_storage *addr)
 
 static uint32_t slot_of(const struct subnet_table *t, uint64_t key)
 {
-    uint64_t h = key * 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(h >> 32) & t->mask;
+    return hash_fib32(key) & t->mask;
 }
 
 /* The slot holding key, or the empty slot where it would go. */

@@ -36,6 +36,8 @@
  */
 #include "tlsenum.h"
 
+#include "../output/lib/hash.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -255,10 +257,7 @@ static uint32_t addr_hash(const struct sockaddr_storage *a) {
     p = (const unsigned char *)&((const struct sockaddr_in6 *)a)->sin6_addr;
     n = 16;
   }
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ p[i]) * 16777619u;
-  return h;
+  return hash_fnv1a32(HASH_FNV32_INIT, p, n);
 }
 
 static bool addr_equal(const struct sockaddr_storage *a,

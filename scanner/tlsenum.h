@@ -20,7 +20,7 @@
 #include <openssl/ssl.h>
 #include <stdbool.h>
 
-#include "conn.h"
+#include "job.h"
 
 struct tls_enum_opts {
   bool versions;          /* --tls-versions */

@@ -7,18 +7,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../output/lib/hash.h"
 #include "addr.h"
 
 /* splitmix64's finaliser: every input bit reaches every output bit. */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= UINT64_C(0xbf58476d1ce4e5b9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94d049bb133111eb);
-    x ^= x >> 31;
-    return x;
-}
+#define mix hash_mix64
 
 /* Two independent 64-bit lanes over the canonical bytes. */
 static struct tgt_key hash128(const unsigned char *p, size_t n)
