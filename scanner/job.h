@@ -27,7 +27,7 @@ struct job {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     struct tgt_port port;
-    char host[TGT_NAME_MAX + 1];   /* "" when the target has no name */
+    char host[TGT_NAME_MAX + 1]; /* "" when the target has no name */
     enum job_kind kind;
     uint32_t test;                 /* JOB_TLS_TEST: which test, for its owner */
     void *owner;                   /* JOB_TLS_TEST: the enumeration it belongs to */

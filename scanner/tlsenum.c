@@ -51,14 +51,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "certsave.h"
 #include "tls.h"
 
 #define TE_NVER 4 /* TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 */
 #define TE_TLS13 3
 #define TE_MAX_SUITES 64  /* accepted suites kept per version */
 #define TE_MAX_ATTEMPTS 2 /* a test with an inconclusive outcome runs twice */
-#define TE_CERTSET_SLOTS 16384 /* hashes of saved certificates remembered */
-#define TE_MAX_CHAIN 16        /* certificates of one chain saved at most */
 #define TE_NONE UINT32_MAX
 
 static const int ver_code[TE_NVER] = {TLS1_VERSION, TLS1_1_VERSION,
@@ -139,12 +138,7 @@ struct tls_enum {
   uint32_t *buckets, bucket_mask;
   uint32_t ready_head, ready_tail;
 
-  /* tls.c calls tls_enum_chain_seen from every engine thread (--threads)
-   * outside the engine_io lock: the set and the files have their own. */
-  pthread_mutex_t cert_lock;
-  unsigned char (*certset)[32];
-  uint32_t certset_used;
-  bool certset_warned, save_warned;
+  struct certsave *certs; /* --save-certs (certsave.h), or NULL */
 };
 
 /* Suites OpenSSL can offer, shared by every enumerator: index -> cipher. */
@@ -152,7 +146,6 @@ static const SSL_CIPHER *g_suites[512];
 static uint16_t g_n_suites;
 static uint16_t
     g_offerable[TE_NVER];   /* suites a client can send at each version */
-static int g_ex_index = -1; /* SSL_CTX ex_data slot holding the enumerator */
 /* SSL ex_data slot of a test handshake: TE_ALERT_* bits (a number stored as
  * the pointer value, nothing to free). */
 static int g_alert_index = -1;
@@ -490,11 +483,6 @@ static void note_handshake(struct te_target *tg, SSL *ssl,
 
 /* ---- public interface ------------------------------------------------- */
 
-static void free_ex(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
-                    long argl, void *argp) {
-  (void)parent, (void)ptr, (void)ad, (void)idx, (void)argl, (void)argp;
-}
-
 struct tls_enum *tls_enum_new(const struct tls_enum_opts *o,
                               int (*emit)(void *, struct record *),
                               void *emit_ctx, char *err, size_t errlen) {
@@ -536,22 +524,8 @@ struct tls_enum *tls_enum_new(const struct tls_enum_opts *o,
       t->buckets[i] = TE_NONE;
   }
   if (t->o.save_certs) {
-    struct stat st;
-    if (stat(t->o.save_certs, &st) < 0 || !S_ISDIR(st.st_mode)) {
-      snprintf(err, errlen, "--save-certs %s: not a directory",
-               t->o.save_certs);
-      tls_enum_free(t);
-      return NULL;
-    }
-    pthread_mutex_init(&t->cert_lock, NULL);
-    t->certset = calloc(TE_CERTSET_SLOTS, sizeof *t->certset);
-    if (!t->certset)
-      goto oom;
-    if (g_ex_index < 0)
-      g_ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_ex);
-    if (g_ex_index < 0 || !o->ssl_ctx ||
-        !SSL_CTX_set_ex_data(o->ssl_ctx, g_ex_index, t)) {
-      snprintf(err, errlen, "--save-certs: cannot attach to the TLS context");
+    t->certs = certsave_new(t->o.save_certs, o->ssl_ctx, err, errlen);
+    if (!t->certs) {
       tls_enum_free(t);
       return NULL;
     }
@@ -566,17 +540,12 @@ oom:
 void tls_enum_free(struct tls_enum *t) {
   if (!t)
     return;
-  if (t->o.save_certs && t->o.ssl_ctx && g_ex_index >= 0 &&
-      SSL_CTX_get_ex_data(t->o.ssl_ctx, g_ex_index) == t)
-    SSL_CTX_set_ex_data(t->o.ssl_ctx, g_ex_index, NULL);
+  certsave_free(t->certs);
   free(t->slots);
   free(t->free_slots);
   free(t->ips);
   free(t->free_ips);
   free(t->buckets);
-  if (t->certset)
-    pthread_mutex_destroy(&t->cert_lock);
-  free(t->certset);
   free(t);
 }
 
@@ -868,7 +837,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
   }
   if (ok && chosen) {
     if (t->o.save_certs)
-      tls_enum_chain_seen(ssl);
+      certsave_chain_seen(ssl);
     note_handshake(tg, ssl, chosen);
     int v = tg->ver;
     switch ((enum te_step)tg->step) {
@@ -945,95 +914,3 @@ int tls_enum_flush(struct tls_enum *t) {
   return t->failed;
 }
 
-/* ---- --save-certs ---------------------------------------------------- */
-
-/* true when the hash was already there; false after inserting it (or
- * when the set is full: then the file system check alone decides). */
-static bool certset_seen(struct tls_enum *t, const unsigned char md[32]) {
-  uint32_t h;
-  memcpy(&h, md, sizeof h);
-  for (uint32_t n = 0; n < TE_CERTSET_SLOTS; n++) {
-    unsigned char *slot = t->certset[(h + n) & (TE_CERTSET_SLOTS - 1)];
-    static const unsigned char zero[32];
-    if (memcmp(slot, md, 32) == 0)
-      return true;
-    if (memcmp(slot, zero, 32) == 0) {
-      if (t->certset_used >= TE_CERTSET_SLOTS / 4 * 3)
-        return false; /* keep probes short: stop remembering */
-      memcpy(slot, md, 32);
-      t->certset_used++;
-      return false;
-    }
-  }
-  return false;
-}
-
-/* Writes one certificate as DIR/<sha256>.pem: the PEM goes to a temporary
- * name created with O_EXCL, then link() gives it the final name only if
- * that does not exist yet; a killed scan leaves at most a temporary file,
- * never a partial <sha256>.pem. */
-static void save_cert(struct tls_enum *t, X509 *cert, const char *hex) {
-  char final_path[4096], tmp_path[4096];
-  int n1 = snprintf(final_path, sizeof final_path, "%s/%s.pem", t->o.save_certs,
-                    hex);
-  int n2 = snprintf(tmp_path, sizeof tmp_path, "%s/.%s.%ld.tmp",
-                    t->o.save_certs, hex, (long)getpid());
-  if (n1 < 0 || (size_t)n1 >= sizeof final_path || n2 < 0 ||
-      (size_t)n2 >= sizeof tmp_path)
-    return;
-  if (access(final_path, F_OK) == 0)
-    return;
-  int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0)
-    goto fail;
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    close(fd);
-    unlink(tmp_path);
-    goto fail;
-  }
-  int ok = PEM_write_X509(f, cert);
-  ok = (fclose(f) == 0) && ok;
-  if (!ok || (link(tmp_path, final_path) < 0 && errno != EEXIST)) {
-    unlink(tmp_path);
-    goto fail;
-  }
-  unlink(tmp_path);
-  return;
-fail:
-  if (!t->save_warned) {
-    t->save_warned = true;
-    fprintf(stderr, "mailtls-scan: --save-certs: cannot write %s: %s\n",
-            final_path, strerror(errno));
-  }
-}
-
-void tls_enum_chain_seen(SSL *ssl) {
-  if (g_ex_index < 0 || !ssl)
-    return;
-  struct tls_enum *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_ex_index);
-  if (!t || !t->certset)
-    return;
-  STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
-  int n = chain ? sk_X509_num(chain) : 0;
-  pthread_mutex_lock(&t->cert_lock);
-  for (int i = 0; i < n && i < TE_MAX_CHAIN; i++) {
-    X509 *cert = sk_X509_value(chain, i);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
-      continue;
-    if (certset_seen(t, md))
-      continue;
-    static const char hexd[] = "0123456789abcdef";
-    char hex[65];
-    for (int k = 0; k < 32; k++) {
-      hex[2 * k] = hexd[md[k] >> 4];
-      hex[2 * k + 1] = hexd[md[k] & 15];
-    }
-    hex[64] = 0;
-    save_cert(t, cert, hex);
-  }
-  pthread_mutex_unlock(&t->cert_lock);
-  ERR_clear_error();
-}
