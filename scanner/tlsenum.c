@@ -52,48 +52,14 @@
 #include <unistd.h>
 
 #include "certsave.h"
+#include "tlssuites.h"
 #include "tls.h"
 
-#define TE_NVER 4 /* TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 */
-#define TE_TLS13 3
 #define TE_MAX_SUITES 64  /* accepted suites kept per version */
 #define TE_MAX_ATTEMPTS 2 /* a test with an inconclusive outcome runs twice */
 #define TE_NONE UINT32_MAX
 
-static const int ver_code[TE_NVER] = {TLS1_VERSION, TLS1_1_VERSION,
-                                      TLS1_2_VERSION, TLS1_3_VERSION};
-/* OpenSSL's names, as in the tls_version field. */
-static const char *const ver_name[TE_NVER] = {"TLSv1", "TLSv1.1", "TLSv1.2",
-                                              "TLSv1.3"};
-
-/* Every suite for TLS <= 1.2: the list starts here and is narrowed with
- * "!NAME" items; security level 0 so OpenSSL does not drop weak ones. */
-#define ALL_12 "ALL:COMPLEMENTOFALL"
-#define SECLEVEL0 ":@SECLEVEL=0"
-static const char *const suites13[] = {
-    "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
-    "TLS_AES_128_GCM_SHA256", "TLS_AES_128_CCM_SHA256",
-    "TLS_AES_128_CCM_8_SHA256"};
-#define N_SUITES13 (sizeof suites13 / sizeof suites13[0])
-
 enum te_step { TE_VERSION, TE_SUITES, TE_ORDER, TE_DONE };
-
-/* weak bits */
-enum {
-  W_TLS10 = 1 << 0,
-  W_TLS11 = 1 << 1,
-  W_NULL = 1 << 2,
-  W_ANON = 1 << 3,
-  W_EXPORT = 1 << 4,
-  W_RC4 = 1 << 5,
-  W_DES = 1 << 6,
-  W_3DES = 1 << 7,
-  W_MD5 = 1 << 8,
-};
-static const char *const weak_name[] = {"TLSv1",     "TLSv1.1", "NULL",
-                                        "anonymous", "export",  "RC4",
-                                        "DES",       "3DES",    "MD5"};
-#define N_WEAK (sizeof weak_name / sizeof weak_name[0])
 
 struct te_target {
   struct record rec;
@@ -110,7 +76,7 @@ struct te_target {
   int8_t order_ver;         /* version the order test ran at */
   bool complete;            /* nothing undecided (for the grade) */
   uint8_t n_suites[TE_NVER];
-  uint16_t suites[TE_NVER][TE_MAX_SUITES]; /* indexes into g_suites */
+  uint16_t suites[TE_NVER][TE_MAX_SUITES]; /* indexes into tlssuites_all */
 };
 
 struct te_ip {
@@ -141,102 +107,11 @@ struct tls_enum {
   struct certsave *certs; /* --save-certs (certsave.h), or NULL */
 };
 
-/* Suites OpenSSL can offer, shared by every enumerator: index -> cipher. */
-static const SSL_CIPHER *g_suites[512];
-static uint16_t g_n_suites;
-static uint16_t
-    g_offerable[TE_NVER];   /* suites a client can send at each version */
 /* SSL ex_data slot of a test handshake: TE_ALERT_* bits (a number stored as
  * the pointer value, nothing to free). */
 static int g_alert_index = -1;
 static pthread_once_t g_alert_once = PTHREAD_ONCE_INIT;
 enum { TE_ALERT_READ = 1, TE_ALERT_WRITTEN = 2 };
-
-/* ---- suite table ------------------------------------------------------ */
-
-static int load_suites(char *err, size_t errlen) {
-  if (g_n_suites)
-    return 0;
-  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-  SSL *ssl = NULL;
-  int rc = -1;
-  if (!ctx)
-    goto out;
-  SSL_CTX_set_security_level(ctx, 0);
-  if (!SSL_CTX_set_cipher_list(ctx, ALL_12 SECLEVEL0))
-    goto out;
-  char list13[256] = "";
-  for (size_t i = 0; i < N_SUITES13; i++)
-    snprintf(list13 + strlen(list13), sizeof list13 - strlen(list13), "%s%s",
-             i ? ":" : "", suites13[i]);
-  if (!SSL_CTX_set_ciphersuites(ctx, list13))
-    goto out;
-  STACK_OF(SSL_CIPHER) *all = SSL_CTX_get_ciphers(ctx);
-  for (int i = 0; i < sk_SSL_CIPHER_num(all) && g_n_suites < 512; i++)
-    g_suites[g_n_suites++] = sk_SSL_CIPHER_value(all, i);
-  for (int v = 0; v < TE_NVER; v++) {
-    ssl = SSL_new(ctx);
-    if (!ssl)
-      goto out;
-    SSL_set_min_proto_version(ssl, ver_code[v]);
-    SSL_set_max_proto_version(ssl, ver_code[v]);
-    STACK_OF(SSL_CIPHER) *sup = SSL_get1_supported_ciphers(ssl);
-    int n = 0;
-    for (int i = 0; sup && i < sk_SSL_CIPHER_num(sup); i++) {
-      bool is13 = strcmp(SSL_CIPHER_get_version(sk_SSL_CIPHER_value(sup, i)),
-                         "TLSv1.3") == 0;
-      if ((v == TE_TLS13) == is13)
-        n++;
-    }
-    sk_SSL_CIPHER_free(sup);
-    g_offerable[v] = (uint16_t)n;
-    SSL_free(ssl);
-    ssl = NULL;
-  }
-  rc = 0;
-out:
-  if (rc < 0) {
-    unsigned long code = ERR_get_error();
-    snprintf(err, errlen, "cannot list OpenSSL's cipher suites: %s",
-             code ? ERR_reason_error_string(code) : "unknown error");
-    g_n_suites = 0;
-  }
-  ERR_clear_error();
-  SSL_CTX_free(ctx);
-  return rc;
-}
-
-static int suite_index(const SSL_CIPHER *c) {
-  if (!c)
-    return -1;
-  uint32_t id = SSL_CIPHER_get_id(c);
-  for (int i = 0; i < g_n_suites; i++)
-    if (SSL_CIPHER_get_id(g_suites[i]) == id)
-      return i;
-  return -1;
-}
-
-static uint32_t weak_bits(const SSL_CIPHER *c) {
-  uint32_t w = 0;
-  int cipher = SSL_CIPHER_get_cipher_nid(c);
-  if (cipher == NID_undef)
-    w |= W_NULL;
-  else if (cipher == NID_rc4 || cipher == NID_rc4_40)
-    w |= W_RC4;
-  else if (cipher == NID_des_cbc)
-    w |= W_DES;
-  else if (cipher == NID_des_ede3_cbc)
-    w |= W_3DES;
-  if (SSL_CIPHER_get_auth_nid(c) == NID_auth_null)
-    w |= W_ANON;
-  if (SSL_CIPHER_get_digest_nid(c) == NID_md5)
-    w |= W_MD5;
-  int alg_bits = 0;
-  SSL_CIPHER_get_bits(c, &alg_bits);
-  if (cipher != NID_undef && alg_bits > 0 && alg_bits < 64)
-    w |= W_EXPORT;
-  return w;
-}
 
 /* ---- address table and queues ------------------------------------------ */
 
@@ -354,13 +229,13 @@ static void advance(struct tls_enum *t, struct te_target *tg) {
       return;
     case TE_SUITES: {
       int v = tg->ver;
-      if (tg->n_suites[v] >= g_offerable[v]) {
+      if (tg->n_suites[v] >= tlssuites_offerable[v]) {
         tg->step = TE_VERSION; /* every suite we can offer was chosen */
         tg->ver++;
         continue;
       }
       if (tg->n_suites[v] >= TE_MAX_SUITES) {
-        note_incomplete(tg, ver_name[v], "more suites than kept");
+        note_incomplete(tg, tlssuites_ver_name[v], "more suites than kept");
         tg->step = TE_VERSION;
         tg->ver++;
         continue;
@@ -420,9 +295,9 @@ static void write_fields(struct tls_enum *t, struct te_target *tg) {
   rec_list_init(r, F_TLS_VERSIONS);
   for (int v = 0; v < TE_NVER; v++) {
     if (tg->tested >> v & 1u)
-      rec_list_add(r, F_TLS_VERSIONS_TESTED, ver_name[v], strlen(ver_name[v]));
+      rec_list_add(r, F_TLS_VERSIONS_TESTED, tlssuites_ver_name[v], strlen(tlssuites_ver_name[v]));
     if (tg->accepted >> v & 1u)
-      rec_list_add(r, F_TLS_VERSIONS, ver_name[v], strlen(ver_name[v]));
+      rec_list_add(r, F_TLS_VERSIONS, tlssuites_ver_name[v], strlen(tlssuites_ver_name[v]));
   }
   if (tg->accepted & 1u)
     tg->weak |= W_TLS10;
@@ -433,8 +308,8 @@ static void write_fields(struct tls_enum *t, struct te_target *tg) {
     for (int v = 0; v < TE_NVER; v++)
       for (int i = 0; i < tg->n_suites[v]; i++) {
         char buf[96];
-        int n = snprintf(buf, sizeof buf, "%s:%s", ver_name[v],
-                         SSL_CIPHER_get_name(g_suites[tg->suites[v][i]]));
+        int n = snprintf(buf, sizeof buf, "%s:%s", tlssuites_ver_name[v],
+                         SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][i]]));
         rec_list_add(r, F_TLS_CIPHERS, buf,
                      (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
       }
@@ -444,7 +319,7 @@ static void write_fields(struct tls_enum *t, struct te_target *tg) {
   rec_list_init(r, F_TLS_WEAK);
   for (size_t i = 0; i < N_WEAK; i++)
     if (tg->weak >> i & 1u)
-      add_weak_name(r, weak_name[i]);
+      add_weak_name(r, tlssuites_weak_name[i]);
   if (tg->min_dh_bits && tg->min_dh_bits < 2048) {
     char buf[24];
     snprintf(buf, sizeof buf, "DH-%d", tg->min_dh_bits);
@@ -472,7 +347,7 @@ static void finish_target(struct tls_enum *t, struct te_target *tg) {
 /* What the outcome of a chosen suite teaches: weak bits and DH size. */
 static void note_handshake(struct te_target *tg, SSL *ssl,
                            const SSL_CIPHER *c) {
-  tg->weak |= weak_bits(c);
+  tg->weak |= tlssuites_weak_bits(c);
   char group[48];
   int bits;
   tls_group_name(ssl, group, sizeof group);
@@ -486,7 +361,7 @@ static void note_handshake(struct te_target *tg, SSL *ssl,
 struct tls_enum *tls_enum_new(const struct tls_enum_opts *o,
                               int (*emit)(void *, struct record *),
                               void *emit_ctx, char *err, size_t errlen) {
-  if (load_suites(err, errlen) < 0)
+  if (tlssuites_load(err, errlen) < 0)
     return NULL;
   struct tls_enum *t = calloc(1, sizeof *t);
   if (!t)
@@ -551,7 +426,7 @@ void tls_enum_free(struct tls_enum *t) {
 
 static int version_index(const char *name, size_t len) {
   for (int v = 0; v < TE_NVER; v++)
-    if (strlen(ver_name[v]) == len && memcmp(ver_name[v], name, len) == 0)
+    if (strlen(tlssuites_ver_name[v]) == len && memcmp(tlssuites_ver_name[v], name, len) == 0)
       return v;
   return -1;
 }
@@ -658,12 +533,12 @@ static bool remaining_list(const struct te_target *tg, int v, char *buf,
     for (size_t i = 0; i < N_SUITES13; i++) {
       bool chosen = false;
       for (int k = 0; k < tg->n_suites[v]; k++)
-        chosen |= strcmp(SSL_CIPHER_get_name(g_suites[tg->suites[v][k]]),
-                         suites13[i]) == 0;
+        chosen |= strcmp(SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][k]]),
+                         tlssuites_13[i]) == 0;
       if (chosen)
         continue;
       n = snprintf(buf + used, len - used, "%s%s", used ? ":" : "",
-                   suites13[i]);
+                   tlssuites_13[i]);
       if (n < 0 || (size_t)n >= len - used)
         return false;
       used += (size_t)n;
@@ -674,7 +549,7 @@ static bool remaining_list(const struct te_target *tg, int v, char *buf,
   used = (size_t)n;
   for (int k = 0; k < tg->n_suites[v]; k++) {
     n = snprintf(buf + used, len - used, ":!%s",
-                 SSL_CIPHER_get_name(g_suites[tg->suites[v][k]]));
+                 SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][k]]));
     if (n < 0 || (size_t)n >= len - used)
       return false;
     used += (size_t)n;
@@ -715,12 +590,12 @@ void tls_enum_setup(void *arg, const struct job *j, SSL *ssl) {
   }
   char list[4096];
   int v = tg->step == TE_ORDER ? tg->order_ver : tg->ver;
-  bool ok = SSL_set_min_proto_version(ssl, ver_code[v]) &&
-            SSL_set_max_proto_version(ssl, ver_code[v]);
+  bool ok = SSL_set_min_proto_version(ssl, tlssuites_ver_code[v]) &&
+            SSL_set_max_proto_version(ssl, tlssuites_ver_code[v]);
   SSL_set_security_level(ssl, 0);
   if (tg->step == TE_ORDER) {
-    const char *first = SSL_CIPHER_get_name(g_suites[tg->suites[v][0]]);
-    const char *second = SSL_CIPHER_get_name(g_suites[tg->suites[v][1]]);
+    const char *first = SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][0]]);
+    const char *second = SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][1]]);
     if (v == TE_TLS13) {
       snprintf(list, sizeof list, "%s:%s", second, first);
       ok = ok && SSL_set_ciphersuites(ssl, list);
@@ -749,11 +624,11 @@ static void give_up(struct te_target *tg, const char *why) {
   char what[40];
   switch ((enum te_step)tg->step) {
   case TE_VERSION:
-    note_incomplete(tg, ver_name[tg->ver], why);
+    note_incomplete(tg, tlssuites_ver_name[tg->ver], why);
     tg->ver++;
     break;
   case TE_SUITES:
-    snprintf(what, sizeof what, "%s suites", ver_name[tg->ver]);
+    snprintf(what, sizeof what, "%s suites", tlssuites_ver_name[tg->ver]);
     note_incomplete(tg, what, why);
     tg->step = TE_VERSION;
     tg->ver++;
@@ -767,17 +642,17 @@ static void give_up(struct te_target *tg, const char *why) {
 }
 
 static void add_suite(struct te_target *tg, int v, const SSL_CIPHER *c) {
-  int idx = suite_index(c);
+  int idx = tlssuites_index(c);
   for (int k = 0; k < tg->n_suites[v]; k++)
     if (tg->suites[v][k] == idx) {
       /* the server chose a suite we no longer offered: stop here */
-      note_incomplete(tg, ver_name[v], "server chose a suite not offered");
+      note_incomplete(tg, tlssuites_ver_name[v], "server chose a suite not offered");
       tg->step = TE_VERSION;
       tg->ver++;
       return;
     }
   if (idx < 0 || tg->n_suites[v] >= TE_MAX_SUITES) {
-    note_incomplete(tg, ver_name[v],
+    note_incomplete(tg, tlssuites_ver_name[v],
                     idx < 0 ? "unknown suite chosen" : "more suites than kept");
     tg->step = TE_VERSION;
     tg->ver++;
@@ -806,7 +681,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
   const SSL_CIPHER *chosen = ok && ssl ? SSL_get_current_cipher(ssl) : NULL;
   if (ok && ssl &&
       SSL_version(ssl) !=
-          ver_code[tg->step == TE_ORDER ? tg->order_ver : tg->ver])
+          tlssuites_ver_code[tg->step == TE_ORDER ? tg->order_ver : tg->ver])
     ok = false, status = STATUS_LOCAL_ERROR; /* cannot happen with min = max */
   if (tg->setup_failed) {
     ok = false;
@@ -856,7 +731,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
       add_suite(tg, v, chosen);
       break;
     case TE_ORDER: {
-      int idx = suite_index(chosen);
+      int idx = tlssuites_index(chosen);
       int ov = tg->order_ver;
       if (idx == tg->suites[ov][0])
         tg->order = 1;
