@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../output/lib/kset.h"
+
 #define CERTSAVE_SLOTS 16384  /* hashes of saved certificates remembered */
 #define CERTSAVE_MAX_CHAIN 16 /* certificates of one chain saved at most */
 
@@ -22,10 +24,17 @@ struct certsave {
     const char *dir;
     SSL_CTX *ctx;
     pthread_mutex_t cert_lock;
-    unsigned char (*certset)[32];
-    uint32_t certset_used;
+    struct kset certset; /* SHA-256 of the certificates saved */
     bool save_warned;
 };
+
+/* The set's keys are SHA-256 digests: their first bytes are the slot. */
+static uint64_t digest_slot(const void *md)
+{
+    uint32_t h;
+    memcpy(&h, md, sizeof h);
+    return h;
+}
 
 static int g_ex_index = -1; /* SSL_CTX ex_data slot holding the saver */
 
@@ -48,8 +57,8 @@ struct certsave *certsave_new(const char *dir, SSL_CTX *ctx, char *err, size_t e
     }
     t->dir = dir;
     pthread_mutex_init(&t->cert_lock, NULL);
-    t->certset = calloc(CERTSAVE_SLOTS, sizeof *t->certset);
-    if (!t->certset) {
+    kset_init(&t->certset, 32, digest_slot, CERTSAVE_SLOTS, 75, CERTSAVE_SLOTS / 4 * 3);
+    if (kset_reserve(&t->certset) < 0) {
         snprintf(err, errlen, "out of memory for TLS enumeration");
         certsave_free(t);
         return NULL;
@@ -72,30 +81,16 @@ void certsave_free(struct certsave *t)
     if (t->ctx && g_ex_index >= 0 && SSL_CTX_get_ex_data(t->ctx, g_ex_index) == t)
         SSL_CTX_set_ex_data(t->ctx, g_ex_index, NULL);
     pthread_mutex_destroy(&t->cert_lock);
-    free(t->certset);
+    kset_free(&t->certset);
     free(t);
 }
 
 /* true when the hash was already there; false after inserting it (or
- * when the set is full: then the file system check alone decides). */
+ * when the set is full: then the file system check alone decides; to keep
+ * probes short it stops remembering at 3/4). */
 static bool certset_seen(struct certsave *t, const unsigned char md[32])
 {
-    uint32_t h;
-    memcpy(&h, md, sizeof h);
-    for (uint32_t n = 0; n < CERTSAVE_SLOTS; n++) {
-        unsigned char *slot = t->certset[(h + n) & (CERTSAVE_SLOTS - 1)];
-        static const unsigned char zero[32];
-        if (memcmp(slot, md, 32) == 0)
-            return true;
-        if (memcmp(slot, zero, 32) == 0) {
-            if (t->certset_used >= CERTSAVE_SLOTS / 4 * 3)
-                return false; /* keep probes short: stop remembering */
-            memcpy(slot, md, 32);
-            t->certset_used++;
-            return false;
-        }
-    }
-    return false;
+    return kset_add(&t->certset, md) == KSET_FOUND;
 }
 
 /* Writes one certificate as DIR/<sha256>.pem: the PEM goes to a temporary
@@ -140,7 +135,7 @@ void certsave_chain_seen(SSL *ssl)
     if (g_ex_index < 0 || !ssl)
         return;
     struct certsave *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_ex_index);
-    if (!t || !t->certset)
+    if (!t || !t->certset.slots)
         return;
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
     int n = chain ? sk_X509_num(chain) : 0;

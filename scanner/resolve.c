@@ -473,6 +473,7 @@ struct resolver *resolve_new(const struct resolve_config *cfg, struct dns *dns, 
     if (!r)
         goto oom;
     r->cfg = *cfg;
+    resolve_seen_init(r);
     if (r->cfg.tasks_max < 1)
         r->cfg.tasks_max = 1;
     r->dns = dns;
@@ -514,7 +515,7 @@ void resolve_free(struct resolver *r)
     }
     free(r->buckets);
     free(r->tasks);
-    free(r->seen);
+    kset_free(&r->seen);
     free(r);
 }
 

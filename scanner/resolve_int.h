@@ -8,6 +8,7 @@
 
 #include "resolve.h"
 
+#include "../output/lib/kset.h"
 #include "../targets/target.h"
 
 #define T_A 1
@@ -101,12 +102,14 @@ struct resolver {
     struct task *free_tasks;
     uint32_t active;
     struct task *done_head, *done_tail;
-    struct seen_key *seen;
-    uint32_t seen_cap, seen_n; /* cap: slots (power of two) */
+    struct kset seen; /* of struct seen_key (resolve_out.c) */
     bool seen_warned;
     uint64_t now_ms; /* last time given by the feed; good enough for cache age */
     struct resolve_stats stats;
 };
+
+/* resolve_out.c: sets up the empty seen set. */
+void resolve_seen_init(struct resolver *r);
 
 /* resolve.c */
 enum rec_status resolve_status_of(enum rres res);

@@ -13,30 +13,15 @@
 
 /* ---- the seen set ---------------------------------------------------- */
 
-static uint32_t seen_hash(const struct seen_key *k)
+static uint64_t seen_hash(const void *key)
 {
-    uint64_t h = hash_fnv1a64(k, sizeof *k);
+    uint64_t h = hash_fnv1a64(key, sizeof(struct seen_key));
     return (uint32_t)(h ^ (h >> 32));
 }
 
-static int seen_grow(struct resolver *r)
+void resolve_seen_init(struct resolver *r)
 {
-    uint32_t cap = r->seen_cap ? r->seen_cap * 2 : 4096;
-    struct seen_key *n = calloc(cap, sizeof *n);
-    if (!n)
-        return -1;
-    for (uint32_t i = 0; i < r->seen_cap; i++) {
-        if (!r->seen[i].family)
-            continue;
-        uint32_t h = seen_hash(&r->seen[i]) & (cap - 1);
-        while (n[h].family)
-            h = (h + 1) & (cap - 1);
-        n[h] = r->seen[i];
-    }
-    free(r->seen);
-    r->seen = n;
-    r->seen_cap = cap;
-    return 0;
+    kset_init(&r->seen, sizeof(struct seen_key), seen_hash, 4096, 50, RESOLVE_SEEN_MAX);
 }
 
 /* true when (addr, port) was handed out before; remembers it otherwise. */
@@ -44,32 +29,21 @@ static bool seen_check(struct resolver *r, const struct raddr *a, uint16_t port)
 {
     struct seen_key k;
     memset(&k, 0, sizeof k);
-    k.family = a->family == AF_INET ? 4 : 6;
+    k.family = a->family == AF_INET ? 4 : 6; /* never 0: no key is all zero */
     k.port[0] = (uint8_t)(port >> 8);
     k.port[1] = (uint8_t)port;
     memcpy(k.a, a->a, a->family == AF_INET ? 4 : 16);
-    if (r->seen_cap) {
-        uint32_t h = seen_hash(&k) & (r->seen_cap - 1);
-        while (r->seen[h].family) {
-            if (memcmp(&r->seen[h], &k, sizeof k) == 0)
-                return true;
-            h = (h + 1) & (r->seen_cap - 1);
-        }
+    switch (kset_add(&r->seen, &k)) {
+    case KSET_FOUND: return true;
+    case KSET_ADDED: return false;
+    case KSET_FULL: break;
     }
-    if (r->seen_n >= RESOLVE_SEEN_MAX || ((uint64_t)(r->seen_n + 1) * 2 > r->seen_cap && seen_grow(r) < 0)) {
-        r->stats.seen_full++;
-        if (!r->seen_warned) {
-            fprintf(stderr, "mailtls-scan: more than %u distinct (address, port) pairs: later ones may be probed twice\n",
-                    r->seen_n);
-            r->seen_warned = true;
-        }
-        return false;
+    r->stats.seen_full++;
+    if (!r->seen_warned) {
+        fprintf(stderr, "mailtls-scan: more than %u distinct (address, port) pairs: later ones may be probed twice\n",
+                (unsigned)r->seen.n);
+        r->seen_warned = true;
     }
-    uint32_t h = seen_hash(&k) & (r->seen_cap - 1);
-    while (r->seen[h].family)
-        h = (h + 1) & (r->seen_cap - 1);
-    r->seen[h] = k;
-    r->seen_n++;
     return false;
 }
 

@@ -4,7 +4,8 @@
  * copies they replaced returned (the permutation's order depends on
  * splitmix64), the token bucket refills, caps and waits as --rate and
  * --dns-rate expect, the heap always yields the smallest key and keeps
- * every item's position right, and the clock is monotonic.
+ * every item's position right, the key set agrees with a brute-force
+ * list through growth and its cap, and the clock is monotonic.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 
 #include "../../output/lib/hash.h"
 #include "../../output/lib/heap.h"
+#include "../../output/lib/kset.h"
 #include "../../output/lib/now.h"
 #include "../../output/lib/rate.h"
 #include "check.h"
@@ -161,6 +163,63 @@ static void test_heap(void)
     heap_free(&h);
 }
 
+/* A bad hash (many keys on few slots) makes probing and growth work hard. */
+static uint64_t key_hash(const void *key)
+{
+    uint32_t k;
+    memcpy(&k, key, sizeof k);
+    return k % 37;
+}
+
+static void test_kset(void)
+{
+    enum { MAX = 3000 };
+    static uint32_t added[MAX];
+    int n_added = 0, found_ok = 1, has_ok = 1, added_ok = 1;
+    struct kset s;
+    kset_init(&s, sizeof(uint32_t), key_hash, 16, 70, MAX);
+    uint32_t probe = 5;
+    CHECK(!kset_has(&s, &probe));
+    CHECK(kset_bytes(&s) == 0);
+    uint64_t x = 3;
+    for (int i = 0; i < 10000; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t k = (uint32_t)((x >> 33) % 5000) + 1; /* never the all-zero key */
+        int known = 0;
+        for (int j = 0; j < n_added; j++)
+            known |= added[j] == k;
+        if (kset_has(&s, &k) != (bool)known)
+            has_ok = 0;
+        enum kset_add r = kset_add(&s, &k);
+        if (known && r != KSET_FOUND)
+            found_ok = 0;
+        if (!known && n_added < MAX && r != KSET_ADDED)
+            added_ok = 0;
+        if (!known && n_added >= MAX && r != KSET_FULL)
+            added_ok = 0;
+        if (r == KSET_ADDED)
+            added[n_added++] = k;
+    }
+    CHECK(has_ok);
+    CHECK(found_ok);
+    CHECK(added_ok);
+    CHECK(s.n == (size_t)n_added && n_added == 3000); /* 5000 values, 10000 draws: the cap is reached */
+    CHECK(s.cap >= 4096 && 100 * s.n <= 70 * s.cap);
+    CHECK(kset_bytes(&s) == s.cap * sizeof(uint32_t));
+    kset_free(&s);
+    CHECK(!kset_has(&s, &probe));
+    /* reserve allocates the first slots; a fixed set stops at its cap */
+    kset_init(&s, sizeof(uint32_t), key_hash, 64, 75, 48);
+    CHECK(kset_reserve(&s) == 0 && s.cap == 64);
+    for (uint32_t k = 1; k <= 48; k++)
+        CHECK(kset_add(&s, &k) == KSET_ADDED);
+    uint32_t k49 = 49, k1 = 1;
+    CHECK(kset_add(&s, &k49) == KSET_FULL);
+    CHECK(kset_add(&s, &k1) == KSET_FOUND);
+    CHECK(s.cap == 64);
+    kset_free(&s);
+}
+
 static void test_now(void)
 {
     uint64_t a = now_ms(), b = now_ms();
@@ -173,6 +232,7 @@ int main(void)
     test_hash();
     test_rate();
     test_heap();
+    test_kset();
     test_now();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
