@@ -37,6 +37,7 @@
 #include "tlsenum.h"
 
 #include "../output/lib/hash.h"
+#include "../output/lib/kset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,7 +82,7 @@ struct te_target {
 
 struct te_ip {
   struct sockaddr_storage addr; /* port zeroed */
-  uint32_t hash_next, ready_next;
+  uint32_t ready_next;
   uint32_t wait_head, wait_tail;
   uint32_t refs;      /* held targets of this address */
   uint32_t in_flight; /* tests running */
@@ -101,7 +102,7 @@ struct tls_enum {
 
   struct te_ip *ips;
   uint32_t *free_ips, free_ips_n;
-  uint32_t *buckets, bucket_mask;
+  struct kset by_addr; /* struct te_addr_key -> index in ips (uint32_t) */
   uint32_t ready_head, ready_tail;
 
   struct certsave *certs; /* --save-certs (certsave.h), or NULL */
@@ -115,45 +116,52 @@ enum { TE_ALERT_READ = 1, TE_ALERT_WRITTEN = 2 };
 
 /* ---- address table and queues ------------------------------------------ */
 
-static uint32_t addr_hash(const struct sockaddr_storage *a) {
-  const unsigned char *p;
-  size_t n;
+/* An address as a key of by_addr: family 4 or 6 (never all zero). */
+struct te_addr_key {
+  uint8_t family;
+  uint8_t pad[3];
+  uint8_t a[16];
+};
+
+static struct te_addr_key addr_key(const struct sockaddr_storage *a) {
+  struct te_addr_key k;
+  memset(&k, 0, sizeof k);
   if (a->ss_family == AF_INET) {
-    p = (const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr;
-    n = 4;
+    k.family = 4;
+    memcpy(k.a, &((const struct sockaddr_in *)a)->sin_addr, 4);
   } else {
-    p = (const unsigned char *)&((const struct sockaddr_in6 *)a)->sin6_addr;
-    n = 16;
+    k.family = 6;
+    memcpy(k.a, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
   }
-  return hash_fnv1a32(HASH_FNV32_INIT, p, n);
+  return k;
 }
 
-static bool addr_equal(const struct sockaddr_storage *a,
-                       const struct sockaddr_storage *b) {
-  if (a->ss_family != b->ss_family)
-    return false;
-  if (a->ss_family == AF_INET)
-    return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-                  &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
-  return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+static uint64_t addr_hash(const void *key) {
+  const struct te_addr_key *k = key;
+  return hash_fnv1a32(HASH_FNV32_INIT, k->a, k->family == 4 ? 4 : 16);
 }
 
 /* The address entry of a, created with refs = 0 if needed. */
 static uint32_t ip_get(struct tls_enum *t, const struct sockaddr_storage *a) {
-  uint32_t b = addr_hash(a) & t->bucket_mask;
-  for (uint32_t i = t->buckets[b]; i != TE_NONE; i = t->ips[i].hash_next)
-    if (addr_equal(&t->ips[i].addr, a))
-      return i;
-  if (t->free_ips_n == 0)
+  struct te_addr_key k = addr_key(a);
+  enum kset_add how;
+  unsigned char *v = kset_put(&t->by_addr, &k, &how);
+  uint32_t i;
+  if (how == KSET_FOUND) {
+    memcpy(&i, v, sizeof i);
+    return i;
+  }
+  if (!v || t->free_ips_n == 0) {
+    if (v)
+      kset_del(&t->by_addr, &k);
     return TE_NONE; /* cannot happen: one entry per slot */
-  uint32_t i = t->free_ips[--t->free_ips_n];
+  }
+  i = t->free_ips[--t->free_ips_n];
+  memcpy(v, &i, sizeof i);
   struct te_ip *e = &t->ips[i];
   memset(e, 0, sizeof *e);
   e->addr = *a;
   e->wait_head = e->wait_tail = e->ready_next = TE_NONE;
-  e->hash_next = t->buckets[b];
-  t->buckets[b] = i;
   return i;
 }
 
@@ -161,10 +169,8 @@ static void ip_release(struct tls_enum *t, uint32_t i) {
   struct te_ip *e = &t->ips[i];
   if (--e->refs > 0 || e->queued)
     return;
-  uint32_t *p = &t->buckets[addr_hash(&e->addr) & t->bucket_mask];
-  while (*p != i)
-    p = &t->ips[*p].hash_next;
-  *p = e->hash_next;
+  struct te_addr_key k = addr_key(&e->addr);
+  kset_del(&t->by_addr, &k);
   t->free_ips[t->free_ips_n++] = i;
 }
 
@@ -381,22 +387,22 @@ struct tls_enum *tls_enum_new(const struct tls_enum_opts *o,
     uint32_t nb = 1;
     while (nb < 2 * t->n_slots)
       nb <<= 1;
-    t->bucket_mask = nb - 1;
+    /* at most n_slots addresses: never over half full, never grows */
+    kset_init_map(&t->by_addr, sizeof(struct te_addr_key), sizeof(uint32_t),
+                  addr_hash, nb, 50, SIZE_MAX);
     /* calloc: pages of unused slots are never touched */
     t->slots = calloc(t->n_slots, sizeof *t->slots);
     t->free_slots = calloc(t->n_slots, sizeof *t->free_slots);
     t->ips = calloc(t->n_slots, sizeof *t->ips);
     t->free_ips = calloc(t->n_slots, sizeof *t->free_ips);
-    t->buckets = malloc(nb * sizeof *t->buckets);
-    if (!t->slots || !t->free_slots || !t->ips || !t->free_ips || !t->buckets)
+    if (!t->slots || !t->free_slots || !t->ips || !t->free_ips ||
+        kset_reserve(&t->by_addr) < 0)
       goto oom;
     for (uint32_t i = 0; i < t->n_slots; i++) {
       t->free_slots[i] = t->n_slots - 1 - i;
       t->free_ips[i] = t->n_slots - 1 - i;
     }
     t->free_n = t->free_ips_n = t->n_slots;
-    for (uint32_t i = 0; i < nb; i++)
-      t->buckets[i] = TE_NONE;
   }
   if (t->o.save_certs) {
     t->certs = certsave_new(t->o.save_certs, o->ssl_ctx, err, errlen);
@@ -420,7 +426,7 @@ void tls_enum_free(struct tls_enum *t) {
   free(t->free_slots);
   free(t->ips);
   free(t->free_ips);
-  free(t->buckets);
+  kset_free(&t->by_addr);
   free(t);
 }
 

@@ -220,6 +220,52 @@ static void test_kset(void)
     kset_free(&s);
 }
 
+/* The map form with deletion, against a plain array of counts: random
+ * puts, increments and deletes on a table that wraps around its end. */
+static void test_kmap(void)
+{
+    enum { KEYS = 200 };
+    static uint32_t ref[KEYS + 1]; /* count per key; 0 = absent */
+    struct kset m;
+    kset_init_map(&m, sizeof(uint64_t), sizeof(uint32_t), key_hash, 512, 50, SIZE_MAX);
+    CHECK(kset_reserve(&m) == 0);
+    int ok = 1;
+    uint64_t x = 11;
+    for (int i = 0; i < 20000; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t k = (x >> 33) % KEYS + 1;
+        if ((x >> 20) % 3 == 0) {
+            kset_del(&m, &k);
+            ref[k] = 0;
+        } else {
+            enum kset_add how;
+            uint32_t *v = kset_put(&m, &k, &how);
+            if (!v || (how == KSET_ADDED) != (ref[k] == 0) || *v != ref[k])
+                ok = 0;
+            if (v)
+                (*v)++;
+            ref[k]++;
+        }
+        if (i % 97 == 0) { /* every key agrees */
+            size_t n = 0;
+            for (uint64_t q = 1; q <= KEYS; q++) {
+                uint32_t *v = kset_get(&m, &q);
+                if ((v != NULL) != (ref[q] != 0) || (v && *v != ref[q]))
+                    ok = 0;
+                n += ref[q] != 0;
+            }
+            if (n != m.n)
+                ok = 0;
+        }
+    }
+    CHECK(ok);
+    CHECK(m.cap == 512); /* at most 200 keys in 512 slots: never grew */
+    uint64_t absent = KEYS + 7;
+    kset_del(&m, &absent); /* nothing */
+    CHECK(kset_get(&m, &absent) == NULL);
+    kset_free(&m);
+}
+
 static void test_now(void)
 {
     uint64_t a = now_ms(), b = now_ms();
@@ -233,6 +279,7 @@ int main(void)
     test_rate();
     test_heap();
     test_kset();
+    test_kmap();
     test_now();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
