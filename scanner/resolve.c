@@ -20,9 +20,9 @@
  *  - seen (MX mode): an open-addressing hash set of (address, port) pairs
  *    already handed out, so each is probed once per scan.
  *
- * This file holds the cache and the tasks; resolve_out.c turns finished
- * tasks into records and jobs (and keeps the seen set); resolve_int.h is
- * what the two share.
+ * This file holds the cache, the tasks and the seen set; resolve_out.c
+ * turns finished tasks into records and jobs (it calls into this file,
+ * never the other way round); resolve_int.h is what the two share.
  */
 #include "resolve_int.h"
 
@@ -455,6 +455,42 @@ void resolve_task_release(struct resolver *r, struct task *t)
     t->next = r->free_tasks;
     r->free_tasks = t;
     r->active--;
+}
+
+/* ---- the seen set ---------------------------------------------------- */
+
+static uint64_t seen_hash(const void *key)
+{
+    uint64_t h = hash_fnv1a64(key, sizeof(struct seen_key));
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+void resolve_seen_init(struct resolver *r)
+{
+    kset_init(&r->seen, sizeof(struct seen_key), seen_hash, 4096, 50, RESOLVE_SEEN_MAX);
+}
+
+/* true when (addr, port) was handed out before; remembers it otherwise. */
+bool resolve_seen_check(struct resolver *r, const struct raddr *a, uint16_t port)
+{
+    struct seen_key k;
+    memset(&k, 0, sizeof k);
+    k.family = a->family == AF_INET ? 4 : 6; /* never 0: no key is all zero */
+    k.port[0] = (uint8_t)(port >> 8);
+    k.port[1] = (uint8_t)port;
+    memcpy(k.a, a->a, a->family == AF_INET ? 4 : 16);
+    switch (kset_add(&r->seen, &k)) {
+    case KSET_FOUND: return true;
+    case KSET_ADDED: return false;
+    case KSET_FULL: break;
+    }
+    r->stats.seen_full++;
+    if (!r->seen_warned) {
+        fprintf(stderr, "mailtls-scan: more than %u distinct (address, port) pairs: later ones may be probed twice\n",
+                (unsigned)r->seen.n);
+        r->seen_warned = true;
+    }
+    return false;
 }
 
 /* ---- the outside ----------------------------------------------------- */

@@ -1,7 +1,7 @@
 /*
- * resolve_int.h - the resolver's state, shared by resolve.c (the cache and
- * the tasks) and resolve_out.c (records and jobs out of finished tasks,
- * the seen set). Not for anyone else: they see resolve.h.
+ * resolve_int.h - the resolver's state, shared by resolve.c (the cache,
+ * the tasks, the seen set) and resolve_out.c (records and jobs out of
+ * finished tasks). Not for anyone else: they see resolve.h.
  */
 #ifndef MAILTLS_RESOLVE_INT_H
 #define MAILTLS_RESOLVE_INT_H
@@ -108,10 +108,10 @@ struct resolver {
     struct resolve_stats stats;
 };
 
-/* resolve_out.c: sets up the empty seen set. */
-void resolve_seen_init(struct resolver *r);
-
 /* resolve.c */
+void resolve_seen_init(struct resolver *r);
+/* MX mode: true when (addr, port) was handed out before; remembers it otherwise. */
+bool resolve_seen_check(struct resolver *r, const struct raddr *a, uint16_t port);
 enum rec_status resolve_status_of(enum rres res);
 enum rres resolve_rres_of(int code);
 /* A task whose output is all out goes back to the pool. */

@@ -11,42 +11,6 @@
 #include "../output/lib/hash.h"
 #include "job.h"
 
-/* ---- the seen set ---------------------------------------------------- */
-
-static uint64_t seen_hash(const void *key)
-{
-    uint64_t h = hash_fnv1a64(key, sizeof(struct seen_key));
-    return (uint32_t)(h ^ (h >> 32));
-}
-
-void resolve_seen_init(struct resolver *r)
-{
-    kset_init(&r->seen, sizeof(struct seen_key), seen_hash, 4096, 50, RESOLVE_SEEN_MAX);
-}
-
-/* true when (addr, port) was handed out before; remembers it otherwise. */
-static bool seen_check(struct resolver *r, const struct raddr *a, uint16_t port)
-{
-    struct seen_key k;
-    memset(&k, 0, sizeof k);
-    k.family = a->family == AF_INET ? 4 : 6; /* never 0: no key is all zero */
-    k.port[0] = (uint8_t)(port >> 8);
-    k.port[1] = (uint8_t)port;
-    memcpy(k.a, a->a, a->family == AF_INET ? 4 : 16);
-    switch (kset_add(&r->seen, &k)) {
-    case KSET_FOUND: return true;
-    case KSET_ADDED: return false;
-    case KSET_FULL: break;
-    }
-    r->stats.seen_full++;
-    if (!r->seen_warned) {
-        fprintf(stderr, "mailtls-scan: more than %u distinct (address, port) pairs: later ones may be probed twice\n",
-                (unsigned)r->seen.n);
-        r->seen_warned = true;
-    }
-    return false;
-}
-
 /* ---- output ---------------------------------------------------------- */
 
 static void fill_truncated(struct record *rec)
@@ -190,7 +154,7 @@ enum resolve_out resolve_next(struct resolver *r, struct job *job, struct record
             }
             const struct raddr *a = &e->addrs[t->cur_addr];
             const struct tgt_port *port = &t->ports[t->cur_port++];
-            if (mx_mode && seen_check(r, a, port->port)) {
+            if (mx_mode && resolve_seen_check(r, a, port->port)) {
                 r->stats.dedup_skipped++;
                 continue;
             }
