@@ -76,7 +76,10 @@ def cycles(graph):
 def object_graph():
     objs = []
     for pat in ("mt_lib.dir/output/lib", "mt_output.dir/output", "mt_targets.dir/targets", "mt_scanner.dir/scanner"):
-        objs += glob.glob(os.path.join(BUILD, "CMakeFiles", pat, "*.o"))
+        for o in glob.glob(os.path.join(BUILD, "CMakeFiles", pat, "*.c.o")):
+            # an object whose source is gone (a file removed since the build dir was made) is stale
+            if os.path.exists(os.path.join(SRC, pat.split("/", 1)[1], os.path.basename(o)[:-2])):
+                objs.append(o)
     defs, used = {}, {}
     for o in objs:
         name = os.path.relpath(o, os.path.join(BUILD, "CMakeFiles"))
