@@ -33,7 +33,7 @@ struct mx_item {
 struct slot;
 
 struct entry {
-    struct entry *hnext;           /* hash chain */
+    struct entry *hnext; /* hash chain */
     struct entry *lru_prev, *lru_next;
     struct slot *waiters;
     struct resolver *r;
@@ -52,13 +52,13 @@ struct entry {
 struct task;
 
 struct slot {
-    struct entry *e;          /* NULL: invalid exchanger name (fail set) */
+    struct entry *e; /* NULL: invalid exchanger name (fail set) */
     struct task *t;
     struct slot *next_waiter;
-    const char *name;         /* exchanger (or the name itself); lives in an entry or the task */
+    const char *name; /* exchanger (or the name itself); lives in an entry or the task */
     uint16_t pref;
-    bool implicit;            /* MX mode: RFC 5321 fallback to the domain itself */
-    uint8_t fail;             /* enum rres when e == NULL */
+    bool implicit; /* MX mode: RFC 5321 fallback to the domain itself */
+    uint8_t fail;  /* enum rres when e == NULL */
 };
 
 enum tphase { TP_FREE, TP_MX, TP_ADDR, TP_DONE };
@@ -66,9 +66,9 @@ enum tphase { TP_FREE, TP_MX, TP_ADDR, TP_DONE };
 struct task {
     struct task *next; /* free list or done queue */
     uint8_t phase;
-    uint8_t res;       /* R_OK, or why the task gave no address */
-    bool is_mx;        /* MX mode: a mail domain, answered by a domain record */
-    bool answered;     /* its domain record went out */
+    uint8_t res;   /* R_OK, or why the task gave no address */
+    bool is_mx;    /* MX mode: a mail domain, answered by a domain record */
+    bool answered; /* its domain record went out */
     bool mx_truncated;
     uint16_t outstanding;
     struct entry *mx;

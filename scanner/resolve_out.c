@@ -2,8 +2,8 @@
  * (address, port) in MX mode (see resolve.h, resolve_int.h). */
 #include "resolve_int.h"
 
-#include <arpa/inet.h>
 #include <ares.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +69,8 @@ static void domain_record(struct resolver *r, struct task *t, struct record *rec
                 snprintf(pref, sizeof pref, "%u", s->pref);
             if (!s->e || s->e->res != R_OK) {
                 enum rres res = s->e ? (enum rres)s->e->res : (enum rres)s->fail;
-                int n = snprintf(buf, sizeof buf, "%s %s %s", pref, s->name, rec_status_name(resolve_status_of(res)));
+                int n = snprintf(buf, sizeof buf, "%s %s %s", pref, s->name,
+                                 rec_status_name(resolve_status_of(res)));
                 rec_list_add(rec, F_MX, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
                 if (!err[0] && t->res != R_OK) {
                     if (s->e)
@@ -202,7 +203,8 @@ int resolve_abandon(struct resolver *r, int (*emit)(void *ctx, const struct job 
             for (size_t p = 0; p < t->n_ports; p++) {
                 struct job j;
                 job_for_name(&j, t->name, &t->ports[p]);
-                job_local_record(&j, scratch, STATUS_INTERRUPTED, "scan stopped before the name was resolved");
+                job_local_record(&j, scratch, STATUS_INTERRUPTED,
+                                 "scan stopped before the name was resolved");
                 if (emit(ctx, NULL, scratch) < 0)
                     return -1;
             }
