@@ -24,30 +24,12 @@
 
 #include "../output/record.h"
 #include "../targets/target.h"
+#include "job.h"
 
 #define RX_CAP_BYTES 4096        /* longest line we accept, plus slack */
 #define TX_CAP_BYTES 512         /* longest command we send */
 #define REPLY_CAP_BYTES 512      /* bytes of one reply kept for the record */
 #define RX_TOTAL_MAX_BYTES 262144 /* a server sending more is a protocol error */
-
-/* What a connection is for: the full probe (one record), or one extra
- * handshake of a TLS enumeration (no record of its own; the result goes to
- * engine_io.tls_test_done). */
-enum job_kind { JOB_PROBE, JOB_TLS_TEST };
-
-/* One thing to probe: an address, the port spec, and the name it stands for. */
-struct job {
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    struct tgt_port port;
-    char host[TGT_NAME_MAX + 1]; /* "" when the target has no name */
-    enum job_kind kind;
-    uint32_t test;               /* JOB_TLS_TEST: which test, for its owner */
-    void *owner;                 /* JOB_TLS_TEST: the enumeration it belongs to */
-    char domain[TGT_NAME_MAX + 1]; /* --mx: first input domain behind this job; "" otherwise */
-    bool has_mx_preference;      /* --mx: mx_preference is the MX record's (not the fallback) */
-    uint16_t mx_preference;
-};
 
 /* Phases shared by every protocol; protocol phases start at PHASE_PROTO. */
 enum conn_phase {

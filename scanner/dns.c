@@ -14,6 +14,8 @@
  */
 #include "dns.h"
 
+#include "../output/lib/rate.h"
+
 #include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
@@ -50,8 +52,7 @@ struct dns {
     struct dns_pending_q *queue;
     uint32_t q_head, q_len;
 
-    double tokens, burst;
-    uint64_t tokens_at_ms;
+    struct rate_limit rate; /* --dns-rate */
     bool busy;    /* inside ares_process_fd or the pump: no recursive pumping */
     bool closing; /* dns_free: swallow the callbacks c-ares makes while dying */
     struct dns_stats stats;
@@ -214,8 +215,7 @@ struct dns *dns_new(const struct dns_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "c-ares servers '%s': %s", csv, ares_strerror(rc));
         goto fail;
     }
-    d->burst = cfg->rate / 50.0 > 1.0 ? cfg->rate / 50.0 : 1.0;
-    d->tokens = 1.0;
+    rate_init(&d->rate, cfg->rate, cfg->rate / 50.0 > 1.0 ? cfg->rate / 50.0 : 1.0, 1.0, 0);
     return d;
 fail:
     dns_free(d);
@@ -259,30 +259,15 @@ static void answered(void *arg, int status, int timeouts, unsigned char *abuf, i
     fn(uarg, status, abuf, alen);
 }
 
-static void refill(struct dns *d, uint64_t now)
-{
-    if (d->cfg.rate <= 0)
-        return;
-    if (now > d->tokens_at_ms) {
-        d->tokens += (double)(now - d->tokens_at_ms) * d->cfg.rate / 1000.0;
-        if (d->tokens > d->burst)
-            d->tokens = d->burst;
-    }
-    d->tokens_at_ms = now;
-}
-
 void dns_pump(struct dns *d, uint64_t now)
 {
     if (d->busy || d->closing)
         return;
     d->busy = true;
-    refill(d, now);
+    rate_refill(&d->rate, now);
     while (d->q_len > 0 && d->free_head != NO_SLOT) {
-        if (d->cfg.rate > 0) {
-            if (d->tokens < 1.0)
-                break;
-            d->tokens -= 1.0;
-        }
+        if (!rate_take(&d->rate))
+            break;
         struct dns_pending_q q = d->queue[d->q_head];
         d->q_head = (d->q_head + 1) % d->cfg.queue_max;
         d->q_len--;
@@ -323,10 +308,10 @@ uint64_t dns_next_deadline(struct dns *d, uint64_t now)
 {
     uint64_t until = 0;
     if (d->q_len > 0 && d->free_head != NO_SLOT) {
-        refill(d, now);
-        if (d->cfg.rate <= 0 || d->tokens >= 1.0)
+        rate_refill(&d->rate, now);
+        if (rate_ready(&d->rate))
             return now;
-        until = now + (uint64_t)((1.0 - d->tokens) * 1000.0 / d->cfg.rate) + 1;
+        until = rate_next_ms(&d->rate, now);
     }
     int64_t us = ares_wait_us(d);
     if (us >= 0) {

@@ -16,6 +16,8 @@
  */
 #include "engine_int.h"
 
+#include "conn.h"
+
 #include "tls.h"
 
 #include <errno.h>
@@ -26,34 +28,6 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
-
-uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* One reading of the monotonic clock: the loop clock advances by the gap
- * since the previous reading, but by no more than budget_ms; the rest is
- * a stall (engine.h). Monotonic by construction. */
-static uint64_t clock_read(struct engine *e, uint64_t budget_ms)
-{
-    uint64_t real = now_ms();
-    uint64_t gap = real - e->clock_real_ms;
-    e->clock_real_ms = real;
-    if (gap > budget_ms) {
-        e->stats.stalled_ms += gap - budget_ms;
-        gap = budget_ms;
-    }
-    e->clock_ms += gap;
-    return e->clock_ms;
-}
-
-uint64_t engine_clock_ms(struct engine *e)
-{
-    return clock_read(e, LOOP_STALL_MS);
-}
 
 /* ---- connect --------------------------------------------------------- */
 
@@ -213,42 +187,7 @@ static void launch(struct engine *e, const struct job *job, uint64_t subnet)
 
 /* Accounting when a conn has finished (conn.c closed it): counters, the
  * record to its destination, the slot and its subnet place back. */
-void engine_conn_finished(struct engine *e, struct conn *c, enum rec_status status, bool is_test)
-{
-    struct record *r = &c->rec;
-    e->stats.finished++;
-    __atomic_fetch_sub(&e->stats.in_flight, 1, __ATOMIC_RELAXED);
-    if (!is_test)
-        e->stats.by_status[status]++;
-    if (is_test) {
-        e->stats.tls_tests++;
-    } else {
-        if (rec_has(r, F_STARTTLS_OK) && rec_int(r, F_STARTTLS_OK))
-            e->stats.starttls_ok++;
-        if (e->io.emit(e->io.ctx, &c->job, r) < 0)
-            e->fatal = true;
-    }
-    e->free_slots[e->free_n++] = c->slot;
-    if (c->subnet) {
-        subnet_release(e->subnets, c->subnet);
-        c->subnet = 0;
-    }
-    e->pending_blocked = false;
-    e->input_waiting = false; /* a finished probe may make new jobs (TLS tests) */
-}
-
 /* ---- launching under the rate limit ---------------------------------- */
-
-static void refill_tokens(struct engine *e, uint64_t now)
-{
-    if (e->cfg.rate <= 0)
-        return;
-    double burst = e->cfg.rate / 50.0 > 1.0 ? e->cfg.rate / 50.0 : 1.0;
-    e->tokens += (double)(now - e->tokens_at_ms) * e->cfg.rate / 1000.0;
-    if (e->tokens > burst)
-        e->tokens = burst;
-    e->tokens_at_ms = now;
-}
 
 /* Watches the input for more lines. When epoll cannot watch it, the
  * input is still asked again at every tick (TICK_MS): slower, never stuck. */
@@ -298,10 +237,10 @@ static void note_backpressure(struct engine *e, uint64_t now)
 
 static void launch_ready(struct engine *e, uint64_t now)
 {
-    refill_tokens(e, now);
+    rate_refill(&e->rate, now);
     /* bounded per turn so a huge input cannot starve the event loop */
     for (int i = 0; i < 4096 && may_launch(e); i++) {
-        if (e->cfg.rate > 0 && e->tokens < 1.0)
+        if (!rate_ready(&e->rate))
             return;
         struct job job;
         uint64_t subnet;
@@ -327,8 +266,7 @@ static void launch_ready(struct engine *e, uint64_t now)
                 continue;
             }
         }
-        if (e->cfg.rate > 0)
-            e->tokens -= 1.0;
+        rate_take(&e->rate);
         launch(e, &job, subnet);
     }
 }
@@ -353,10 +291,9 @@ static int wait_timeout_ms(struct engine *e, uint64_t now)
         until = min_u64(until, now + BACKPRESSURE_POLL_MS); /* the flag has no descriptor to wait on */
     bool can_launch = may_launch(e) && work;
     if (can_launch) {
-        if (e->cfg.rate <= 0 || e->tokens >= 1.0)
+        if (rate_ready(&e->rate))
             return 0;
-        uint64_t next = now + (uint64_t)((1.0 - e->tokens) * 1000.0 / e->cfg.rate) + 1;
-        until = min_u64(until, next);
+        until = min_u64(until, rate_next_ms(&e->rate, now));
     }
     return until > now ? (int)(until - now) : 0;
 }
@@ -402,7 +339,7 @@ static int serve_ready(struct engine *e, struct epoll_event *evs, int timeout_ms
 {
     int n = epoll_wait(e->epfd, evs, EV_BATCH, timeout_ms);
     int saved = errno;
-    clock_read(e, (uint64_t)timeout_ms + LOOP_STALL_MS);
+    loop_clock_read(e, (uint64_t)timeout_ms + LOOP_STALL_MS);
     uint32_t rounds = e->cfg.concurrency / EV_BATCH + 2;
     for (;;) {
         if (n < 0) {
@@ -449,9 +386,7 @@ static void interrupt_pending(struct engine *e, const struct job *j)
 {
     if (j->kind == JOB_PROBE) {
         struct record *rec = e->scratch;
-        job_to_record(j, rec);
-        rec_set_status(rec, STATUS_INTERRUPTED);
-        rec_set_str(rec, F_ERROR, "scan interrupted before the probe started");
+        job_local_record(j, rec, STATUS_INTERRUPTED, "scan interrupted before the probe started");
         if (e->io.emit(e->io.ctx, j, rec) < 0)
             e->fatal = true;
     } else if (e->io.tls_test_done) {
@@ -476,8 +411,8 @@ int engine_run(struct engine *e)
 {
     struct epoll_event evs[EV_BATCH];
     e->clock_real_ms = now_ms(); /* the time before the loop ran is no stall of it */
-    e->tokens_at_ms = engine_clock_ms(e);
-    e->tokens = 1.0;
+    /* bursts of 20 ms worth of connections, at least one */
+    rate_init(&e->rate, e->cfg.rate, e->cfg.rate / 50.0 > 1.0 ? e->cfg.rate / 50.0 : 1.0, 1.0, engine_clock_ms(e));
     for (;;) {
         uint64_t now = engine_clock_ms(e);
         if (e->stop_requested && !e->stop_at_ms)

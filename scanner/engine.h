@@ -27,7 +27,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "conn.h"
+#include "../output/lib/now.h"
+#include "job.h"
 
 struct engine_config {
     uint32_t concurrency;        /* conns in flight at most (pool size) */
@@ -100,8 +101,6 @@ void engine_request_stop(struct engine *e);
 const struct engine_stats *engine_stats(const struct engine *e);
 void engine_free(struct engine *e);
 
-/* CLOCK_MONOTONIC in ms. */
-uint64_t now_ms(void);
 /* The loop's clock for deadlines: monotonic, stalls left out (see above).
  * Only on the loop's own thread. */
 uint64_t engine_clock_ms(struct engine *e);

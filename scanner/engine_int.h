@@ -6,11 +6,13 @@
 #define MAILTLS_ENGINE_INT_H
 
 #include <signal.h>
+#include <stddef.h>
 
+#include "../output/lib/heap.h"
+#include "../output/lib/rate.h"
+#include "conn.h"
 #include "engine.h"
-#include "feed.h"
 #include "subnet.h"
-#include "timer.h"
 
 #define EV_BATCH 256
 #define TICK_MS 250
@@ -31,11 +33,10 @@ struct engine {
     struct conn *pool;
     uint32_t *free_slots;
     uint32_t free_n;
-    struct timer_heap timers;
+    struct heap timers; /* conn deadlines: key deadline_ms, position heap_index */
     struct engine_stats stats;
 
-    double tokens;
-    uint64_t tokens_at_ms;
+    struct rate_limit rate; /* --rate */
     bool input_done;
     bool input_waiting;
     int input_fd_registered;
@@ -61,6 +62,33 @@ struct engine {
     uint64_t held_since_ms; /* backpressure began (loop clock); 0 = not held */
 };
 
+/* The deadlines of all conns in flight (output/lib/heap.h): each conn has
+ * one effective deadline (deadline_ms) and remembers its heap position
+ * (heap_index, TIMER_NONE when it has none). */
+#define TIMER_NONE HEAP_NONE
+static inline int timer_init(struct heap *h, uint32_t cap)
+{
+    return heap_init(h, cap, offsetof(struct conn, deadline_ms), offsetof(struct conn, heap_index));
+}
+static inline void timer_free(struct heap *h)
+{
+    heap_free(h);
+}
+/* Inserts c or moves it to its new c->deadline_ms. */
+static inline void timer_set(struct heap *h, struct conn *c)
+{
+    heap_set(h, c);
+}
+static inline void timer_remove(struct heap *h, struct conn *c)
+{
+    heap_remove(h, c);
+}
+/* Earliest conn, or NULL when empty. */
+static inline struct conn *timer_top(const struct heap *h)
+{
+    return heap_top(h);
+}
+
 static inline uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
@@ -74,7 +102,11 @@ void conn_begin_tls(struct conn *c);
 void conn_on_event(struct conn *c, uint32_t events);
 void conn_on_deadline(struct conn *c);
 
-/* engine.c */
+/* loop.c */
+/* One reading of the monotonic clock: the loop clock advances by the gap
+ * since the previous reading, but by no more than budget_ms; the rest is
+ * a stall (engine.h). */
+uint64_t loop_clock_read(struct engine *e, uint64_t budget_ms);
 void engine_conn_finished(struct engine *e, struct conn *c, enum rec_status status, bool is_test);
 
 #endif

@@ -1,7 +1,6 @@
 /* feed.c - target items x ports -> jobs (see feed.h). */
 #include "feed.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,45 +9,9 @@
 #include "resolve.h"
 #include "resume.h"
 
-void job_to_record(const struct job *j, struct record *r)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    const struct sockaddr_storage *ss = &j->addr;
-    if (ss->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof ip);
-    else if (ss->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof ip);
-    rec_reset(r);
-    if (ss->ss_family != AF_UNSPEC) /* a name that resolved to nothing: ip null */
-        rec_set_str(r, F_IP, ip);
-    rec_set_int(r, F_PORT, j->port.port);
-    if (j->host[0])
-        rec_set_str(r, F_HOST, j->host);
-    if (j->domain[0])
-        rec_set_str(r, F_DOMAIN, j->domain);
-    if (j->has_mx_preference)
-        rec_set_int(r, F_MX_PREFERENCE, j->mx_preference);
-    rec_set_str(r, F_PROTOCOL, mt_proto_name(j->port.proto));
-    rec_set_str(r, F_TLS_MODE, mt_tls_mode_name(j->port.mode));
-}
-
 static void fill_job(const struct tgt_line *l, const struct tgt_port *port, struct job *j)
 {
-    memset(&j->addr, 0, sizeof j->addr);
-    if (l->family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&j->addr;
-        sin->sin_family = AF_INET;
-        memcpy(&sin->sin_addr, l->addr, 4);
-        sin->sin_port = htons(port->port);
-        j->addr_len = sizeof *sin;
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&j->addr;
-        sin6->sin6_family = AF_INET6;
-        memcpy(&sin6->sin6_addr, l->addr, 16);
-        sin6->sin6_port = htons(port->port);
-        j->addr_len = sizeof *sin6;
-    }
-    j->port = *port;
+    job_set_addr(j, l->family, l->addr, port);
     snprintf(j->host, sizeof j->host, "%s", l->name);
     j->domain[0] = 0;
     j->has_mx_preference = false;
@@ -76,10 +39,7 @@ static int port_for_item(const struct feed *f, const struct tgt_line *l, struct 
 /* Records the feed makes itself (blocklisted, unresolvable) go straight out. */
 static int emit_local(struct feed *f, const struct job *j, enum rec_status st, const char *error)
 {
-    job_to_record(j, &f->scratch);
-    rec_set_status(&f->scratch, st);
-    if (error)
-        rec_set_str(&f->scratch, F_ERROR, error);
+    job_local_record(j, &f->scratch, st, error);
     return f->out.emit(f->out.ctx, NULL, &f->scratch);
 }
 

@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "conn.h"
+#include "job.h"
 #include "engine.h"
 #include "tlsenum.h"
 
@@ -72,8 +72,5 @@ void feed_dns_attach(struct feed *f, struct engine *e);
 /* After the loop ended: names/domains still in resolution get their
  * `interrupted` records. -1 if output failed. */
 int feed_dns_finish(struct feed *f);
-
-/* Fills the identity fields (ip, port, host, protocol, tls_mode) of a record. */
-void job_to_record(const struct job *j, struct record *r);
 
 #endif

@@ -19,8 +19,12 @@
  *    and port), before the slot returns to the pool.
  *  - seen (MX mode): an open-addressing hash set of (address, port) pairs
  *    already handed out, so each is probed once per scan.
+ *
+ * This file holds the cache, the tasks and the seen set; resolve_out.c
+ * turns finished tasks into records and jobs (it calls into this file,
+ * never the other way round); resolve_int.h is what the two share.
  */
-#include "resolve.h"
+#include "resolve_int.h"
 
 #include <arpa/inet.h>
 #include <ares.h>
@@ -29,110 +33,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../output/lib/hash.h"
 #include "../targets/target.h"
-#include "feed.h"
-
-#define T_A 1
-#define T_MX 15
-#define T_AAAA 28
-
-enum ekind { E_ADDR, E_MX };
-
-/* Result of an entry (and of a task). Order matters nowhere. */
-enum rres { R_PENDING, R_OK, R_NXDOMAIN, R_NODATA, R_SERVFAIL, R_TIMEOUT, R_ERROR, R_NULLMX };
-
-struct raddr {
-    uint8_t family; /* AF_INET or AF_INET6 */
-    uint8_t a[16];
-};
-
-struct mx_item {
-    uint16_t pref;
-    char name[TGT_NAME_MAX + 1]; /* "" = the root (null MX) */
-};
-
-struct slot;
-
-struct entry {
-    struct entry *hnext;           /* hash chain */
-    struct entry *lru_prev, *lru_next;
-    struct slot *waiters;
-    struct resolver *r;
-    uint64_t done_ms;
-    uint32_t refs;
-    uint32_t hash;
-    uint8_t kind, res, pending, truncated;
-    bool in_lru;
-    int code_a, code_b; /* c-ares status of A (or MX) and AAAA */
-    uint8_t n4, n6, n_mx;
-    struct raddr addrs[2 * RESOLVE_ADDR_PER_FAMILY];
-    struct mx_item *mx; /* MX: n_mx items, sorted by preference */
-    char name[TGT_NAME_MAX + 1];
-};
-
-struct task;
-
-struct slot {
-    struct entry *e;          /* NULL: invalid exchanger name (fail set) */
-    struct task *t;
-    struct slot *next_waiter;
-    const char *name;         /* exchanger (or the name itself); lives in an entry or the task */
-    uint16_t pref;
-    bool implicit;            /* MX mode: RFC 5321 fallback to the domain itself */
-    uint8_t fail;             /* enum rres when e == NULL */
-};
-
-enum tphase { TP_FREE, TP_MX, TP_ADDR, TP_DONE };
-
-struct task {
-    struct task *next; /* free list or done queue */
-    uint8_t phase;
-    uint8_t res;       /* R_OK, or why the task gave no address */
-    bool is_mx;        /* MX mode: a mail domain, answered by a domain record */
-    bool answered;     /* its domain record went out */
-    bool mx_truncated;
-    uint16_t outstanding;
-    struct entry *mx;
-    struct slot mx_slot;
-    uint8_t n_slots;
-    struct slot slots[RESOLVE_MX_MAX];
-    const struct tgt_port *ports;
-    size_t n_ports;
-    struct tgt_port own_port;
-    /* output cursor */
-    uint8_t cur_slot, cur_addr;
-    size_t cur_port;
-    char name[TGT_NAME_MAX + 1];
-};
-
-struct seen_key {
-    uint8_t family; /* 0 = empty slot */
-    uint8_t port[2];
-    uint8_t a[16];
-};
-
-struct resolver {
-    struct resolve_config cfg;
-    struct dns *dns;
-    struct tgt_source *src;
-    struct entry **buckets;
-    uint32_t n_buckets; /* power of two */
-    uint32_t count[2];
-    struct entry *lru_head[2], *lru_tail[2];
-    struct task *tasks;
-    struct task *free_tasks;
-    uint32_t active;
-    struct task *done_head, *done_tail;
-    struct seen_key *seen;
-    uint32_t seen_cap, seen_n; /* cap: slots (power of two) */
-    bool seen_warned;
-    uint64_t now_ms; /* last time given by the feed; good enough for cache age */
-    struct resolve_stats stats;
-};
+#include "job.h"
 
 /* ---- statuses -------------------------------------------------------- */
 
-static enum rec_status rec_status_of(enum rres res)
+enum rec_status resolve_status_of(enum rres res)
 {
     switch (res) {
     case R_OK: return STATUS_RESOLVED;
@@ -147,7 +54,7 @@ static enum rec_status rec_status_of(enum rres res)
     return STATUS_DNS_ERROR;
 }
 
-static enum rres rres_of_code(int code)
+enum rres resolve_rres_of(int code)
 {
     switch (code) {
     case ARES_SUCCESS: return R_OK;
@@ -179,12 +86,7 @@ static int fail_rank(enum rres r)
 
 static uint32_t name_hash(int kind, const char *s)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)kind;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return hash_fnv1a32(HASH_FNV32_INIT ^ (uint32_t)kind, s, strlen(s));
 }
 
 static void lru_unlink(struct resolver *r, struct entry *e)
@@ -355,7 +257,7 @@ static void addr_answer(struct entry *e, int family, int status, const unsigned 
     if (e->n4 + e->n6 > 0) {
         e->res = R_OK;
     } else {
-        enum rres ra = rres_of_code(e->code_a), rb = rres_of_code(e->code_b);
+        enum rres ra = resolve_rres_of(e->code_a), rb = resolve_rres_of(e->code_b);
         e->res = (uint8_t)(fail_rank(ra) >= fail_rank(rb) ? ra : rb);
         if (e->res == R_OK) /* answered, yet no usable address */
             e->res = R_NODATA;
@@ -421,7 +323,7 @@ static void on_mx(void *arg, int status, const unsigned char *abuf, int alen)
     }
     e->code_a = code;
     e->pending = 0;
-    e->res = (uint8_t)rres_of_code(code);
+    e->res = (uint8_t)resolve_rres_of(code);
     if (e->res == R_OK) {
         bool any_real = false;
         for (int i = 0; i < e->n_mx; i++)
@@ -542,7 +444,7 @@ static void task_step(struct resolver *r, struct task *t)
         task_done(r, t);
 }
 
-static void task_release(struct resolver *r, struct task *t)
+void resolve_task_release(struct resolver *r, struct task *t)
 {
     for (int i = 0; i < t->n_slots; i++)
         if (t->slots[i].e)
@@ -557,260 +459,38 @@ static void task_release(struct resolver *r, struct task *t)
 
 /* ---- the seen set ---------------------------------------------------- */
 
-static uint32_t seen_hash(const struct seen_key *k)
+static uint64_t seen_hash(const void *key)
 {
-    uint64_t h = 1469598103934665603ull;
-    const unsigned char *p = (const unsigned char *)k;
-    for (size_t i = 0; i < sizeof *k; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
+    uint64_t h = hash_fnv1a64(key, sizeof(struct seen_key));
     return (uint32_t)(h ^ (h >> 32));
 }
 
-static int seen_grow(struct resolver *r)
+void resolve_seen_init(struct resolver *r)
 {
-    uint32_t cap = r->seen_cap ? r->seen_cap * 2 : 4096;
-    struct seen_key *n = calloc(cap, sizeof *n);
-    if (!n)
-        return -1;
-    for (uint32_t i = 0; i < r->seen_cap; i++) {
-        if (!r->seen[i].family)
-            continue;
-        uint32_t h = seen_hash(&r->seen[i]) & (cap - 1);
-        while (n[h].family)
-            h = (h + 1) & (cap - 1);
-        n[h] = r->seen[i];
-    }
-    free(r->seen);
-    r->seen = n;
-    r->seen_cap = cap;
-    return 0;
+    kset_init(&r->seen, sizeof(struct seen_key), seen_hash, 4096, 50, RESOLVE_SEEN_MAX);
 }
 
 /* true when (addr, port) was handed out before; remembers it otherwise. */
-static bool seen_check(struct resolver *r, const struct raddr *a, uint16_t port)
+bool resolve_seen_check(struct resolver *r, const struct raddr *a, uint16_t port)
 {
     struct seen_key k;
     memset(&k, 0, sizeof k);
-    k.family = a->family == AF_INET ? 4 : 6;
+    k.family = a->family == AF_INET ? 4 : 6; /* never 0: no key is all zero */
     k.port[0] = (uint8_t)(port >> 8);
     k.port[1] = (uint8_t)port;
     memcpy(k.a, a->a, a->family == AF_INET ? 4 : 16);
-    if (r->seen_cap) {
-        uint32_t h = seen_hash(&k) & (r->seen_cap - 1);
-        while (r->seen[h].family) {
-            if (memcmp(&r->seen[h], &k, sizeof k) == 0)
-                return true;
-            h = (h + 1) & (r->seen_cap - 1);
-        }
+    switch (kset_add(&r->seen, &k)) {
+    case KSET_FOUND: return true;
+    case KSET_ADDED: return false;
+    case KSET_FULL: break;
     }
-    if (r->seen_n >= RESOLVE_SEEN_MAX || ((uint64_t)(r->seen_n + 1) * 2 > r->seen_cap && seen_grow(r) < 0)) {
-        r->stats.seen_full++;
-        if (!r->seen_warned) {
-            fprintf(stderr, "mailtls-scan: more than %u distinct (address, port) pairs: later ones may be probed twice\n",
-                    r->seen_n);
-            r->seen_warned = true;
-        }
-        return false;
+    r->stats.seen_full++;
+    if (!r->seen_warned) {
+        fprintf(stderr, "mailtls-scan: more than %u distinct (address, port) pairs: later ones may be probed twice\n",
+                (unsigned)r->seen.n);
+        r->seen_warned = true;
     }
-    uint32_t h = seen_hash(&k) & (r->seen_cap - 1);
-    while (r->seen[h].family)
-        h = (h + 1) & (r->seen_cap - 1);
-    r->seen[h] = k;
-    r->seen_n++;
     return false;
-}
-
-/* ---- output ---------------------------------------------------------- */
-
-static void fill_truncated(struct record *rec)
-{
-    if (!rec->truncated)
-        return;
-    for (int f = 0; f < F_COUNT; f++)
-        if ((rec->truncated >> f) & 1u)
-            rec_list_add(rec, F_TRUNCATED, rec_fields[f].name, strlen(rec_fields[f].name));
-}
-
-static void addr_text(const struct raddr *a, char *out, size_t outlen)
-{
-    if (!inet_ntop(a->family, a->a, out, (socklen_t)outlen))
-        snprintf(out, outlen, "?");
-}
-
-static const char *qname_of(int kind)
-{
-    return kind == E_MX ? "MX" : "A/AAAA";
-}
-
-/* Error text for a failed entry: which query, which name, what c-ares said. */
-static void entry_error(const struct entry *e, char *out, size_t outlen)
-{
-    int code = e->code_a;
-    if (e->kind == E_ADDR && rres_of_code(e->code_b) == (enum rres)e->res)
-        code = e->code_b;
-    if (e->res == R_NULLMX)
-        snprintf(out, outlen, "null MX (RFC 7505): %s accepts no mail", e->name);
-    else if (e->res == R_NODATA)
-        snprintf(out, outlen, "%s %s: no address", qname_of(e->kind), e->name);
-    else
-        snprintf(out, outlen, "%s %s: %s", qname_of(e->kind), e->name, ares_strerror(code));
-}
-
-static void domain_record(struct resolver *r, struct task *t, struct record *rec)
-{
-    rec_reset(rec);
-    rec_set_str(rec, F_DOMAIN, t->name);
-    rec_set_status(rec, rec_status_of((enum rres)t->res));
-    char buf[512], err[300];
-    err[0] = 0;
-    if (!t->mx) {
-        snprintf(err, sizeof err, "out of memory for the MX lookup of %s", t->name);
-    } else if (t->mx->res != R_OK && t->mx->res != R_NODATA) {
-        entry_error(t->mx, err, sizeof err);
-    } else {
-        rec_list_init(rec, F_MX);
-        for (int i = 0; i < t->n_slots; i++) {
-            const struct slot *s = &t->slots[i];
-            char pref[8];
-            if (s->implicit)
-                snprintf(pref, sizeof pref, "-");
-            else
-                snprintf(pref, sizeof pref, "%u", s->pref);
-            if (!s->e || s->e->res != R_OK) {
-                enum rres res = s->e ? (enum rres)s->e->res : (enum rres)s->fail;
-                int n = snprintf(buf, sizeof buf, "%s %s %s", pref, s->name, rec_status_name(rec_status_of(res)));
-                rec_list_add(rec, F_MX, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-                if (!err[0] && t->res != R_OK) {
-                    if (s->e)
-                        entry_error(s->e, err, sizeof err);
-                    else
-                        snprintf(err, sizeof err, "MX %s: exchanger is not a host name", s->name);
-                }
-                continue;
-            }
-            for (int k = 0; k < s->e->n4 + s->e->n6; k++) {
-                char ip[INET6_ADDRSTRLEN];
-                addr_text(&s->e->addrs[k], ip, sizeof ip);
-                int n = snprintf(buf, sizeof buf, "%s %s %s", pref, s->name, ip);
-                rec_list_add(rec, F_MX, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-            }
-            if (s->e->truncated)
-                rec->truncated |= (uint64_t)1 << F_MX;
-        }
-        if (t->mx_truncated)
-            rec->truncated |= (uint64_t)1 << F_MX;
-    }
-    if (err[0])
-        rec_set_str(rec, F_ERROR, err);
-    fill_truncated(rec);
-}
-
-static void job_identity(struct job *j, const struct raddr *a, const struct tgt_port *port)
-{
-    memset(&j->addr, 0, sizeof j->addr);
-    if (a->family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&j->addr;
-        sin->sin_family = AF_INET;
-        memcpy(&sin->sin_addr, a->a, 4);
-        sin->sin_port = htons(port->port);
-        j->addr_len = sizeof *sin;
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&j->addr;
-        sin6->sin6_family = AF_INET6;
-        memcpy(&sin6->sin6_addr, a->a, 16);
-        sin6->sin6_port = htons(port->port);
-        j->addr_len = sizeof *sin6;
-    }
-    j->port = *port;
-    j->kind = JOB_PROBE;
-    j->test = 0;
-    j->owner = NULL;
-}
-
-/* Name mode, no address: one record per port, ip null. */
-static void name_failure_record(struct task *t, const struct tgt_port *port, struct record *rec)
-{
-    struct job j;
-    memset(&j, 0, sizeof j);
-    j.addr.ss_family = AF_UNSPEC;
-    j.port = *port;
-    snprintf(j.host, sizeof j.host, "%s", t->name);
-    job_to_record(&j, rec);
-    rec_set_status(rec, rec_status_of((enum rres)t->res));
-    char err[300];
-    if (t->slots[0].e)
-        entry_error(t->slots[0].e, err, sizeof err);
-    else
-        snprintf(err, sizeof err, "out of memory for the lookup of %s", t->name);
-    rec_set_str(rec, F_ERROR, err);
-}
-
-enum resolve_out resolve_next(struct resolver *r, struct job *job, struct record *rec)
-{
-    for (;;) {
-        struct task *t = r->done_head;
-        if (!t)
-            return RESOLVE_NONE;
-        bool mx_mode = t->is_mx;
-        if (mx_mode && !t->answered) {
-            t->answered = true;
-            domain_record(r, t, rec);
-            return RESOLVE_RECORD;
-        }
-        if (!mx_mode && t->res != R_OK) {
-            if (t->cur_port < t->n_ports) {
-                name_failure_record(t, &t->ports[t->cur_port++], rec);
-                return RESOLVE_RECORD;
-            }
-            t->cur_slot = t->n_slots; /* nothing to probe */
-        }
-        while (t->cur_slot < t->n_slots) {
-            struct slot *s = &t->slots[t->cur_slot];
-            struct entry *e = s->e;
-            if (!e || e->res != R_OK || t->cur_addr >= e->n4 + e->n6) {
-                t->cur_slot++;
-                t->cur_addr = 0;
-                t->cur_port = 0;
-                continue;
-            }
-            if (t->cur_port >= t->n_ports) {
-                t->cur_addr++;
-                t->cur_port = 0;
-                continue;
-            }
-            const struct raddr *a = &e->addrs[t->cur_addr];
-            const struct tgt_port *port = &t->ports[t->cur_port++];
-            if (mx_mode && seen_check(r, a, port->port)) {
-                r->stats.dedup_skipped++;
-                continue;
-            }
-            job_identity(job, a, port);
-            snprintf(job->host, sizeof job->host, "%s", s->name);
-            if (mx_mode) {
-                snprintf(job->domain, sizeof job->domain, "%s", t->name);
-                job->has_mx_preference = !s->implicit;
-                job->mx_preference = s->pref;
-            } else {
-                job->domain[0] = 0;
-                job->has_mx_preference = false;
-                job->mx_preference = 0;
-            }
-            if (tgt_source_is_blocked(r->src, a->family, a->a)) {
-                r->stats.blocklisted++;
-                job_to_record(job, rec);
-                rec_set_status(rec, STATUS_BLOCKLISTED);
-                return RESOLVE_RECORD;
-            }
-            r->stats.jobs++;
-            return RESOLVE_JOB;
-        }
-        r->done_head = t->next;
-        if (!r->done_head)
-            r->done_tail = NULL;
-        task_release(r, t);
-    }
 }
 
 /* ---- the outside ----------------------------------------------------- */
@@ -829,6 +509,7 @@ struct resolver *resolve_new(const struct resolve_config *cfg, struct dns *dns, 
     if (!r)
         goto oom;
     r->cfg = *cfg;
+    resolve_seen_init(r);
     if (r->cfg.tasks_max < 1)
         r->cfg.tasks_max = 1;
     r->dns = dns;
@@ -870,7 +551,7 @@ void resolve_free(struct resolver *r)
     }
     free(r->buckets);
     free(r->tasks);
-    free(r->seen);
+    kset_free(&r->seen);
     free(r);
 }
 
@@ -932,48 +613,6 @@ int resolve_start(struct resolver *r, const struct tgt_line *l, const struct tgt
     }
     if (t->outstanding == 0)
         task_step(r, t);
-    return 0;
-}
-
-int resolve_abandon(struct resolver *r, int (*emit)(void *ctx, const struct job *j, struct record *rec),
-                    void *ctx, struct record *scratch)
-{
-    for (uint32_t i = 0; i < r->cfg.tasks_max; i++) {
-        struct task *t = &r->tasks[i];
-        if (t->phase == TP_FREE || t->phase == TP_DONE)
-            continue;
-        if (t->is_mx) {
-            rec_reset(scratch);
-            rec_set_str(scratch, F_DOMAIN, t->name);
-            rec_set_status(scratch, STATUS_INTERRUPTED);
-            rec_set_str(scratch, F_ERROR, "scan stopped before the domain was resolved");
-            if (emit(ctx, NULL, scratch) < 0)
-                return -1;
-        } else {
-            for (size_t p = 0; p < t->n_ports; p++) {
-                struct job j;
-                memset(&j, 0, sizeof j);
-                j.addr.ss_family = AF_UNSPEC;
-                j.port = t->ports[p];
-                snprintf(j.host, sizeof j.host, "%s", t->name);
-                job_to_record(&j, scratch);
-                rec_set_status(scratch, STATUS_INTERRUPTED);
-                rec_set_str(scratch, F_ERROR, "scan stopped before the name was resolved");
-                if (emit(ctx, NULL, scratch) < 0)
-                    return -1;
-            }
-        }
-        t->phase = TP_DONE;
-    }
-    /* tasks answered whose domain record is still unwritten */
-    for (struct task *t = r->done_head; t; t = t->next) {
-        if (t->is_mx && !t->answered) {
-            t->answered = true;
-            domain_record(r, t, scratch);
-            if (emit(ctx, NULL, scratch) < 0)
-                return -1;
-        }
-    }
     return 0;
 }
 

@@ -14,7 +14,7 @@
 #include "../output/reader.h"
 #include "../targets/addr.h"
 #include "../targets/dedup.h"
-#include "conn.h"
+#include "job.h"
 
 /* Bounds the done set: 2^31 slots (32 GiB) is far beyond any file we
  * could read in reasonable time; memory grows with the file. */

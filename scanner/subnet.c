@@ -3,28 +3,34 @@
 
 #include <netinet/in.h>
 
+#include "../output/lib/hash.h"
+#include "../output/lib/kset.h"
 #include "../targets/addr.h"
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+/* Keys are subnet keys (never 0); Fibonacci hashing spreads them. */
+static uint64_t key_hash(const void *key)
+{
+    uint64_t k;
+    memcpy(&k, key, sizeof k);
+    return hash_fib32(k);
+}
 
 int subnet_init(struct subnet_table *t, uint32_t max_in_flight)
 {
     uint32_t cap = 16;
     while (cap < 2 * max_in_flight)
         cap <<= 1;
-    t->keys = calloc(cap, sizeof *t->keys);
-    t->counts = calloc(cap, sizeof *t->counts);
-    t->mask = cap - 1;
+    /* at most one key per probe in flight: never over half full, never grows */
+    kset_init_map(&t->counts, sizeof(uint64_t), sizeof(uint32_t), key_hash, cap, 50, SIZE_MAX);
     pthread_mutex_init(&t->lock, NULL);
-    return t->keys && t->counts ? 0 : -1;
+    return kset_reserve(&t->counts);
 }
 
 void subnet_free(struct subnet_table *t)
 {
-    free(t->keys);
-    free(t->counts);
-    t->keys = NULL;
-    t->counts = NULL;
+    kset_free(&t->counts);
     pthread_mutex_destroy(&t->lock);
 }
 
@@ -54,30 +60,18 @@ uint64_t subnet_key(const struct sockaddr_storage *addr)
     return 0;
 }
 
-static uint32_t slot_of(const struct subnet_table *t, uint64_t key)
-{
-    uint64_t h = key * 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(h >> 32) & t->mask;
-}
-
-/* The slot holding key, or the empty slot where it would go. */
-static uint32_t find(const struct subnet_table *t, uint64_t key)
-{
-    uint32_t i = slot_of(t, key);
-    while (t->keys[i] && t->keys[i] != key)
-        i = (i + 1) & t->mask;
-    return i;
-}
-
 bool subnet_acquire(struct subnet_table *t, uint64_t key, uint32_t cap)
 {
     pthread_mutex_lock(&t->lock);
-    uint32_t i = find(t, key);
-    bool ok = !t->keys[i] || t->counts[i] < cap;
-    if (ok) {
-        t->keys[i] = key;
-        t->counts[i]++;
+    uint32_t *count = kset_get(&t->counts, &key);
+    bool ok = !count || *count < cap;
+    if (ok && !count) {
+        enum kset_add how;
+        count = kset_put(&t->counts, &key, &how);
+        ok = count != NULL;
     }
+    if (ok)
+        (*count)++;
     pthread_mutex_unlock(&t->lock);
     return ok;
 }
@@ -85,23 +79,8 @@ bool subnet_acquire(struct subnet_table *t, uint64_t key, uint32_t cap)
 void subnet_release(struct subnet_table *t, uint64_t key)
 {
     pthread_mutex_lock(&t->lock);
-    uint32_t i = find(t, key);
-    if (!t->keys[i] || --t->counts[i] > 0) {
-        pthread_mutex_unlock(&t->lock);
-        return;
-    }
-    /* backward-shift deletion keeps every probe sequence unbroken */
-    uint32_t hole = i;
-    for (uint32_t j = (i + 1) & t->mask; t->keys[j]; j = (j + 1) & t->mask) {
-        uint32_t home = slot_of(t, t->keys[j]);
-        bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
-        if (movable) {
-            t->keys[hole] = t->keys[j];
-            t->counts[hole] = t->counts[j];
-            hole = j;
-        }
-    }
-    t->keys[hole] = 0;
-    t->counts[hole] = 0;
+    uint32_t *count = kset_get(&t->counts, &key);
+    if (count && --*count == 0)
+        kset_del(&t->counts, &key); /* backward-shift: no tombstones */
     pthread_mutex_unlock(&t->lock);
 }

@@ -17,11 +17,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "../output/lib/kset.h"
+
 struct subnet_table {
     pthread_mutex_t lock;
-    uint64_t *keys; /* 0 = empty slot */
-    uint32_t *counts;
-    uint32_t mask;
+    struct kset counts; /* subnet key (uint64_t, never 0) -> probes in flight (uint32_t) */
 };
 
 int subnet_init(struct subnet_table *t, uint32_t max_in_flight);

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "conn.h"
-#include "tlsenum.h"
+#include "certsave.h"
 
 /* OpenSSL 3's default paths include a directory "store" that lists
  * /etc/ssl/certs on every chain verification (a readdir per handshake, the
@@ -450,7 +450,7 @@ static void record_chain_facts(struct conn *c, X509 *cert)
     /* issuer == subject (and matching key identifiers); the signature is not
      * verified again: that would cost a public-key operation per probe */
     rec_set_bool(r, F_CERT_SELF_SIGNED, X509_self_signed(cert, 0) == 1);
-    tls_enum_chain_seen(c->tls);
+    certsave_chain_seen(c->tls);
 }
 
 void tls_record_facts(struct conn *c)

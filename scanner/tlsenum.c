@@ -36,6 +36,9 @@
  */
 #include "tlsenum.h"
 
+#include "../output/lib/hash.h"
+#include "../output/lib/kset.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -49,50 +52,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "certsave.h"
+#include "tlssuites.h"
 #include "tls.h"
 
-#define TE_NVER 4 /* TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 */
-#define TE_TLS13 3
 #define TE_MAX_SUITES 64  /* accepted suites kept per version */
 #define TE_MAX_ATTEMPTS 2 /* a test with an inconclusive outcome runs twice */
-#define TE_CERTSET_SLOTS 16384 /* hashes of saved certificates remembered */
-#define TE_MAX_CHAIN 16        /* certificates of one chain saved at most */
 #define TE_NONE UINT32_MAX
 
-static const int ver_code[TE_NVER] = {TLS1_VERSION, TLS1_1_VERSION,
-                                      TLS1_2_VERSION, TLS1_3_VERSION};
-/* OpenSSL's names, as in the tls_version field. */
-static const char *const ver_name[TE_NVER] = {"TLSv1", "TLSv1.1", "TLSv1.2",
-                                              "TLSv1.3"};
-
-/* Every suite for TLS <= 1.2: the list starts here and is narrowed with
- * "!NAME" items; security level 0 so OpenSSL does not drop weak ones. */
-#define ALL_12 "ALL:COMPLEMENTOFALL"
-#define SECLEVEL0 ":@SECLEVEL=0"
-static const char *const suites13[] = {
-    "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
-    "TLS_AES_128_GCM_SHA256", "TLS_AES_128_CCM_SHA256",
-    "TLS_AES_128_CCM_8_SHA256"};
-#define N_SUITES13 (sizeof suites13 / sizeof suites13[0])
-
 enum te_step { TE_VERSION, TE_SUITES, TE_ORDER, TE_DONE };
-
-/* weak bits */
-enum {
-  W_TLS10 = 1 << 0,
-  W_TLS11 = 1 << 1,
-  W_NULL = 1 << 2,
-  W_ANON = 1 << 3,
-  W_EXPORT = 1 << 4,
-  W_RC4 = 1 << 5,
-  W_DES = 1 << 6,
-  W_3DES = 1 << 7,
-  W_MD5 = 1 << 8,
-};
-static const char *const weak_name[] = {"TLSv1",     "TLSv1.1", "NULL",
-                                        "anonymous", "export",  "RC4",
-                                        "DES",       "3DES",    "MD5"};
-#define N_WEAK (sizeof weak_name / sizeof weak_name[0])
 
 struct te_target {
   struct record rec;
@@ -109,12 +77,12 @@ struct te_target {
   int8_t order_ver;         /* version the order test ran at */
   bool complete;            /* nothing undecided (for the grade) */
   uint8_t n_suites[TE_NVER];
-  uint16_t suites[TE_NVER][TE_MAX_SUITES]; /* indexes into g_suites */
+  uint16_t suites[TE_NVER][TE_MAX_SUITES]; /* indexes into tlssuites_all */
 };
 
 struct te_ip {
   struct sockaddr_storage addr; /* port zeroed */
-  uint32_t hash_next, ready_next;
+  uint32_t ready_next;
   uint32_t wait_head, wait_tail;
   uint32_t refs;      /* held targets of this address */
   uint32_t in_flight; /* tests running */
@@ -134,159 +102,66 @@ struct tls_enum {
 
   struct te_ip *ips;
   uint32_t *free_ips, free_ips_n;
-  uint32_t *buckets, bucket_mask;
+  struct kset by_addr; /* struct te_addr_key -> index in ips (uint32_t) */
   uint32_t ready_head, ready_tail;
 
-  /* tls.c calls tls_enum_chain_seen from every engine thread (--threads)
-   * outside the engine_io lock: the set and the files have their own. */
-  pthread_mutex_t cert_lock;
-  unsigned char (*certset)[32];
-  uint32_t certset_used;
-  bool certset_warned, save_warned;
+  struct certsave *certs; /* --save-certs (certsave.h), or NULL */
 };
 
-/* Suites OpenSSL can offer, shared by every enumerator: index -> cipher. */
-static const SSL_CIPHER *g_suites[512];
-static uint16_t g_n_suites;
-static uint16_t
-    g_offerable[TE_NVER];   /* suites a client can send at each version */
-static int g_ex_index = -1; /* SSL_CTX ex_data slot holding the enumerator */
 /* SSL ex_data slot of a test handshake: TE_ALERT_* bits (a number stored as
  * the pointer value, nothing to free). */
 static int g_alert_index = -1;
 static pthread_once_t g_alert_once = PTHREAD_ONCE_INIT;
 enum { TE_ALERT_READ = 1, TE_ALERT_WRITTEN = 2 };
 
-/* ---- suite table ------------------------------------------------------ */
-
-static int load_suites(char *err, size_t errlen) {
-  if (g_n_suites)
-    return 0;
-  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-  SSL *ssl = NULL;
-  int rc = -1;
-  if (!ctx)
-    goto out;
-  SSL_CTX_set_security_level(ctx, 0);
-  if (!SSL_CTX_set_cipher_list(ctx, ALL_12 SECLEVEL0))
-    goto out;
-  char list13[256] = "";
-  for (size_t i = 0; i < N_SUITES13; i++)
-    snprintf(list13 + strlen(list13), sizeof list13 - strlen(list13), "%s%s",
-             i ? ":" : "", suites13[i]);
-  if (!SSL_CTX_set_ciphersuites(ctx, list13))
-    goto out;
-  STACK_OF(SSL_CIPHER) *all = SSL_CTX_get_ciphers(ctx);
-  for (int i = 0; i < sk_SSL_CIPHER_num(all) && g_n_suites < 512; i++)
-    g_suites[g_n_suites++] = sk_SSL_CIPHER_value(all, i);
-  for (int v = 0; v < TE_NVER; v++) {
-    ssl = SSL_new(ctx);
-    if (!ssl)
-      goto out;
-    SSL_set_min_proto_version(ssl, ver_code[v]);
-    SSL_set_max_proto_version(ssl, ver_code[v]);
-    STACK_OF(SSL_CIPHER) *sup = SSL_get1_supported_ciphers(ssl);
-    int n = 0;
-    for (int i = 0; sup && i < sk_SSL_CIPHER_num(sup); i++) {
-      bool is13 = strcmp(SSL_CIPHER_get_version(sk_SSL_CIPHER_value(sup, i)),
-                         "TLSv1.3") == 0;
-      if ((v == TE_TLS13) == is13)
-        n++;
-    }
-    sk_SSL_CIPHER_free(sup);
-    g_offerable[v] = (uint16_t)n;
-    SSL_free(ssl);
-    ssl = NULL;
-  }
-  rc = 0;
-out:
-  if (rc < 0) {
-    unsigned long code = ERR_get_error();
-    snprintf(err, errlen, "cannot list OpenSSL's cipher suites: %s",
-             code ? ERR_reason_error_string(code) : "unknown error");
-    g_n_suites = 0;
-  }
-  ERR_clear_error();
-  SSL_CTX_free(ctx);
-  return rc;
-}
-
-static int suite_index(const SSL_CIPHER *c) {
-  if (!c)
-    return -1;
-  uint32_t id = SSL_CIPHER_get_id(c);
-  for (int i = 0; i < g_n_suites; i++)
-    if (SSL_CIPHER_get_id(g_suites[i]) == id)
-      return i;
-  return -1;
-}
-
-static uint32_t weak_bits(const SSL_CIPHER *c) {
-  uint32_t w = 0;
-  int cipher = SSL_CIPHER_get_cipher_nid(c);
-  if (cipher == NID_undef)
-    w |= W_NULL;
-  else if (cipher == NID_rc4 || cipher == NID_rc4_40)
-    w |= W_RC4;
-  else if (cipher == NID_des_cbc)
-    w |= W_DES;
-  else if (cipher == NID_des_ede3_cbc)
-    w |= W_3DES;
-  if (SSL_CIPHER_get_auth_nid(c) == NID_auth_null)
-    w |= W_ANON;
-  if (SSL_CIPHER_get_digest_nid(c) == NID_md5)
-    w |= W_MD5;
-  int alg_bits = 0;
-  SSL_CIPHER_get_bits(c, &alg_bits);
-  if (cipher != NID_undef && alg_bits > 0 && alg_bits < 64)
-    w |= W_EXPORT;
-  return w;
-}
-
 /* ---- address table and queues ------------------------------------------ */
 
-static uint32_t addr_hash(const struct sockaddr_storage *a) {
-  const unsigned char *p;
-  size_t n;
+/* An address as a key of by_addr: family 4 or 6 (never all zero). */
+struct te_addr_key {
+  uint8_t family;
+  uint8_t pad[3];
+  uint8_t a[16];
+};
+
+static struct te_addr_key addr_key(const struct sockaddr_storage *a) {
+  struct te_addr_key k;
+  memset(&k, 0, sizeof k);
   if (a->ss_family == AF_INET) {
-    p = (const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr;
-    n = 4;
+    k.family = 4;
+    memcpy(k.a, &((const struct sockaddr_in *)a)->sin_addr, 4);
   } else {
-    p = (const unsigned char *)&((const struct sockaddr_in6 *)a)->sin6_addr;
-    n = 16;
+    k.family = 6;
+    memcpy(k.a, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
   }
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ p[i]) * 16777619u;
-  return h;
+  return k;
 }
 
-static bool addr_equal(const struct sockaddr_storage *a,
-                       const struct sockaddr_storage *b) {
-  if (a->ss_family != b->ss_family)
-    return false;
-  if (a->ss_family == AF_INET)
-    return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-                  &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
-  return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+static uint64_t addr_hash(const void *key) {
+  const struct te_addr_key *k = key;
+  return hash_fnv1a32(HASH_FNV32_INIT, k->a, k->family == 4 ? 4 : 16);
 }
 
 /* The address entry of a, created with refs = 0 if needed. */
 static uint32_t ip_get(struct tls_enum *t, const struct sockaddr_storage *a) {
-  uint32_t b = addr_hash(a) & t->bucket_mask;
-  for (uint32_t i = t->buckets[b]; i != TE_NONE; i = t->ips[i].hash_next)
-    if (addr_equal(&t->ips[i].addr, a))
-      return i;
-  if (t->free_ips_n == 0)
+  struct te_addr_key k = addr_key(a);
+  enum kset_add how;
+  unsigned char *v = kset_put(&t->by_addr, &k, &how);
+  uint32_t i;
+  if (how == KSET_FOUND) {
+    memcpy(&i, v, sizeof i);
+    return i;
+  }
+  if (!v || t->free_ips_n == 0) {
+    if (v)
+      kset_del(&t->by_addr, &k);
     return TE_NONE; /* cannot happen: one entry per slot */
-  uint32_t i = t->free_ips[--t->free_ips_n];
+  }
+  i = t->free_ips[--t->free_ips_n];
+  memcpy(v, &i, sizeof i);
   struct te_ip *e = &t->ips[i];
   memset(e, 0, sizeof *e);
   e->addr = *a;
   e->wait_head = e->wait_tail = e->ready_next = TE_NONE;
-  e->hash_next = t->buckets[b];
-  t->buckets[b] = i;
   return i;
 }
 
@@ -294,10 +169,8 @@ static void ip_release(struct tls_enum *t, uint32_t i) {
   struct te_ip *e = &t->ips[i];
   if (--e->refs > 0 || e->queued)
     return;
-  uint32_t *p = &t->buckets[addr_hash(&e->addr) & t->bucket_mask];
-  while (*p != i)
-    p = &t->ips[*p].hash_next;
-  *p = e->hash_next;
+  struct te_addr_key k = addr_key(&e->addr);
+  kset_del(&t->by_addr, &k);
   t->free_ips[t->free_ips_n++] = i;
 }
 
@@ -362,13 +235,13 @@ static void advance(struct tls_enum *t, struct te_target *tg) {
       return;
     case TE_SUITES: {
       int v = tg->ver;
-      if (tg->n_suites[v] >= g_offerable[v]) {
+      if (tg->n_suites[v] >= tlssuites_offerable[v]) {
         tg->step = TE_VERSION; /* every suite we can offer was chosen */
         tg->ver++;
         continue;
       }
       if (tg->n_suites[v] >= TE_MAX_SUITES) {
-        note_incomplete(tg, ver_name[v], "more suites than kept");
+        note_incomplete(tg, tlssuites_ver_name[v], "more suites than kept");
         tg->step = TE_VERSION;
         tg->ver++;
         continue;
@@ -428,9 +301,9 @@ static void write_fields(struct tls_enum *t, struct te_target *tg) {
   rec_list_init(r, F_TLS_VERSIONS);
   for (int v = 0; v < TE_NVER; v++) {
     if (tg->tested >> v & 1u)
-      rec_list_add(r, F_TLS_VERSIONS_TESTED, ver_name[v], strlen(ver_name[v]));
+      rec_list_add(r, F_TLS_VERSIONS_TESTED, tlssuites_ver_name[v], strlen(tlssuites_ver_name[v]));
     if (tg->accepted >> v & 1u)
-      rec_list_add(r, F_TLS_VERSIONS, ver_name[v], strlen(ver_name[v]));
+      rec_list_add(r, F_TLS_VERSIONS, tlssuites_ver_name[v], strlen(tlssuites_ver_name[v]));
   }
   if (tg->accepted & 1u)
     tg->weak |= W_TLS10;
@@ -441,8 +314,8 @@ static void write_fields(struct tls_enum *t, struct te_target *tg) {
     for (int v = 0; v < TE_NVER; v++)
       for (int i = 0; i < tg->n_suites[v]; i++) {
         char buf[96];
-        int n = snprintf(buf, sizeof buf, "%s:%s", ver_name[v],
-                         SSL_CIPHER_get_name(g_suites[tg->suites[v][i]]));
+        int n = snprintf(buf, sizeof buf, "%s:%s", tlssuites_ver_name[v],
+                         SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][i]]));
         rec_list_add(r, F_TLS_CIPHERS, buf,
                      (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
       }
@@ -452,7 +325,7 @@ static void write_fields(struct tls_enum *t, struct te_target *tg) {
   rec_list_init(r, F_TLS_WEAK);
   for (size_t i = 0; i < N_WEAK; i++)
     if (tg->weak >> i & 1u)
-      add_weak_name(r, weak_name[i]);
+      add_weak_name(r, tlssuites_weak_name[i]);
   if (tg->min_dh_bits && tg->min_dh_bits < 2048) {
     char buf[24];
     snprintf(buf, sizeof buf, "DH-%d", tg->min_dh_bits);
@@ -480,7 +353,7 @@ static void finish_target(struct tls_enum *t, struct te_target *tg) {
 /* What the outcome of a chosen suite teaches: weak bits and DH size. */
 static void note_handshake(struct te_target *tg, SSL *ssl,
                            const SSL_CIPHER *c) {
-  tg->weak |= weak_bits(c);
+  tg->weak |= tlssuites_weak_bits(c);
   char group[48];
   int bits;
   tls_group_name(ssl, group, sizeof group);
@@ -491,15 +364,10 @@ static void note_handshake(struct te_target *tg, SSL *ssl,
 
 /* ---- public interface ------------------------------------------------- */
 
-static void free_ex(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
-                    long argl, void *argp) {
-  (void)parent, (void)ptr, (void)ad, (void)idx, (void)argl, (void)argp;
-}
-
 struct tls_enum *tls_enum_new(const struct tls_enum_opts *o,
                               int (*emit)(void *, struct record *),
                               void *emit_ctx, char *err, size_t errlen) {
-  if (load_suites(err, errlen) < 0)
+  if (tlssuites_load(err, errlen) < 0)
     return NULL;
   struct tls_enum *t = calloc(1, sizeof *t);
   if (!t)
@@ -519,40 +387,26 @@ struct tls_enum *tls_enum_new(const struct tls_enum_opts *o,
     uint32_t nb = 1;
     while (nb < 2 * t->n_slots)
       nb <<= 1;
-    t->bucket_mask = nb - 1;
+    /* at most n_slots addresses: never over half full, never grows */
+    kset_init_map(&t->by_addr, sizeof(struct te_addr_key), sizeof(uint32_t),
+                  addr_hash, nb, 50, SIZE_MAX);
     /* calloc: pages of unused slots are never touched */
     t->slots = calloc(t->n_slots, sizeof *t->slots);
     t->free_slots = calloc(t->n_slots, sizeof *t->free_slots);
     t->ips = calloc(t->n_slots, sizeof *t->ips);
     t->free_ips = calloc(t->n_slots, sizeof *t->free_ips);
-    t->buckets = malloc(nb * sizeof *t->buckets);
-    if (!t->slots || !t->free_slots || !t->ips || !t->free_ips || !t->buckets)
+    if (!t->slots || !t->free_slots || !t->ips || !t->free_ips ||
+        kset_reserve(&t->by_addr) < 0)
       goto oom;
     for (uint32_t i = 0; i < t->n_slots; i++) {
       t->free_slots[i] = t->n_slots - 1 - i;
       t->free_ips[i] = t->n_slots - 1 - i;
     }
     t->free_n = t->free_ips_n = t->n_slots;
-    for (uint32_t i = 0; i < nb; i++)
-      t->buckets[i] = TE_NONE;
   }
   if (t->o.save_certs) {
-    struct stat st;
-    if (stat(t->o.save_certs, &st) < 0 || !S_ISDIR(st.st_mode)) {
-      snprintf(err, errlen, "--save-certs %s: not a directory",
-               t->o.save_certs);
-      tls_enum_free(t);
-      return NULL;
-    }
-    pthread_mutex_init(&t->cert_lock, NULL);
-    t->certset = calloc(TE_CERTSET_SLOTS, sizeof *t->certset);
-    if (!t->certset)
-      goto oom;
-    if (g_ex_index < 0)
-      g_ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_ex);
-    if (g_ex_index < 0 || !o->ssl_ctx ||
-        !SSL_CTX_set_ex_data(o->ssl_ctx, g_ex_index, t)) {
-      snprintf(err, errlen, "--save-certs: cannot attach to the TLS context");
+    t->certs = certsave_new(t->o.save_certs, o->ssl_ctx, err, errlen);
+    if (!t->certs) {
       tls_enum_free(t);
       return NULL;
     }
@@ -567,23 +421,18 @@ oom:
 void tls_enum_free(struct tls_enum *t) {
   if (!t)
     return;
-  if (t->o.save_certs && t->o.ssl_ctx && g_ex_index >= 0 &&
-      SSL_CTX_get_ex_data(t->o.ssl_ctx, g_ex_index) == t)
-    SSL_CTX_set_ex_data(t->o.ssl_ctx, g_ex_index, NULL);
+  certsave_free(t->certs);
   free(t->slots);
   free(t->free_slots);
   free(t->ips);
   free(t->free_ips);
-  free(t->buckets);
-  if (t->certset)
-    pthread_mutex_destroy(&t->cert_lock);
-  free(t->certset);
+  kset_free(&t->by_addr);
   free(t);
 }
 
 static int version_index(const char *name, size_t len) {
   for (int v = 0; v < TE_NVER; v++)
-    if (strlen(ver_name[v]) == len && memcmp(ver_name[v], name, len) == 0)
+    if (strlen(tlssuites_ver_name[v]) == len && memcmp(tlssuites_ver_name[v], name, len) == 0)
       return v;
   return -1;
 }
@@ -690,12 +539,12 @@ static bool remaining_list(const struct te_target *tg, int v, char *buf,
     for (size_t i = 0; i < N_SUITES13; i++) {
       bool chosen = false;
       for (int k = 0; k < tg->n_suites[v]; k++)
-        chosen |= strcmp(SSL_CIPHER_get_name(g_suites[tg->suites[v][k]]),
-                         suites13[i]) == 0;
+        chosen |= strcmp(SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][k]]),
+                         tlssuites_13[i]) == 0;
       if (chosen)
         continue;
       n = snprintf(buf + used, len - used, "%s%s", used ? ":" : "",
-                   suites13[i]);
+                   tlssuites_13[i]);
       if (n < 0 || (size_t)n >= len - used)
         return false;
       used += (size_t)n;
@@ -706,7 +555,7 @@ static bool remaining_list(const struct te_target *tg, int v, char *buf,
   used = (size_t)n;
   for (int k = 0; k < tg->n_suites[v]; k++) {
     n = snprintf(buf + used, len - used, ":!%s",
-                 SSL_CIPHER_get_name(g_suites[tg->suites[v][k]]));
+                 SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][k]]));
     if (n < 0 || (size_t)n >= len - used)
       return false;
     used += (size_t)n;
@@ -747,12 +596,12 @@ void tls_enum_setup(void *arg, const struct job *j, SSL *ssl) {
   }
   char list[4096];
   int v = tg->step == TE_ORDER ? tg->order_ver : tg->ver;
-  bool ok = SSL_set_min_proto_version(ssl, ver_code[v]) &&
-            SSL_set_max_proto_version(ssl, ver_code[v]);
+  bool ok = SSL_set_min_proto_version(ssl, tlssuites_ver_code[v]) &&
+            SSL_set_max_proto_version(ssl, tlssuites_ver_code[v]);
   SSL_set_security_level(ssl, 0);
   if (tg->step == TE_ORDER) {
-    const char *first = SSL_CIPHER_get_name(g_suites[tg->suites[v][0]]);
-    const char *second = SSL_CIPHER_get_name(g_suites[tg->suites[v][1]]);
+    const char *first = SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][0]]);
+    const char *second = SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][1]]);
     if (v == TE_TLS13) {
       snprintf(list, sizeof list, "%s:%s", second, first);
       ok = ok && SSL_set_ciphersuites(ssl, list);
@@ -781,11 +630,11 @@ static void give_up(struct te_target *tg, const char *why) {
   char what[40];
   switch ((enum te_step)tg->step) {
   case TE_VERSION:
-    note_incomplete(tg, ver_name[tg->ver], why);
+    note_incomplete(tg, tlssuites_ver_name[tg->ver], why);
     tg->ver++;
     break;
   case TE_SUITES:
-    snprintf(what, sizeof what, "%s suites", ver_name[tg->ver]);
+    snprintf(what, sizeof what, "%s suites", tlssuites_ver_name[tg->ver]);
     note_incomplete(tg, what, why);
     tg->step = TE_VERSION;
     tg->ver++;
@@ -799,17 +648,17 @@ static void give_up(struct te_target *tg, const char *why) {
 }
 
 static void add_suite(struct te_target *tg, int v, const SSL_CIPHER *c) {
-  int idx = suite_index(c);
+  int idx = tlssuites_index(c);
   for (int k = 0; k < tg->n_suites[v]; k++)
     if (tg->suites[v][k] == idx) {
       /* the server chose a suite we no longer offered: stop here */
-      note_incomplete(tg, ver_name[v], "server chose a suite not offered");
+      note_incomplete(tg, tlssuites_ver_name[v], "server chose a suite not offered");
       tg->step = TE_VERSION;
       tg->ver++;
       return;
     }
   if (idx < 0 || tg->n_suites[v] >= TE_MAX_SUITES) {
-    note_incomplete(tg, ver_name[v],
+    note_incomplete(tg, tlssuites_ver_name[v],
                     idx < 0 ? "unknown suite chosen" : "more suites than kept");
     tg->step = TE_VERSION;
     tg->ver++;
@@ -838,7 +687,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
   const SSL_CIPHER *chosen = ok && ssl ? SSL_get_current_cipher(ssl) : NULL;
   if (ok && ssl &&
       SSL_version(ssl) !=
-          ver_code[tg->step == TE_ORDER ? tg->order_ver : tg->ver])
+          tlssuites_ver_code[tg->step == TE_ORDER ? tg->order_ver : tg->ver])
     ok = false, status = STATUS_LOCAL_ERROR; /* cannot happen with min = max */
   if (tg->setup_failed) {
     ok = false;
@@ -869,7 +718,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
   }
   if (ok && chosen) {
     if (t->o.save_certs)
-      tls_enum_chain_seen(ssl);
+      certsave_chain_seen(ssl);
     note_handshake(tg, ssl, chosen);
     int v = tg->ver;
     switch ((enum te_step)tg->step) {
@@ -888,7 +737,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok,
       add_suite(tg, v, chosen);
       break;
     case TE_ORDER: {
-      int idx = suite_index(chosen);
+      int idx = tlssuites_index(chosen);
       int ov = tg->order_ver;
       if (idx == tg->suites[ov][0])
         tg->order = 1;
@@ -946,95 +795,3 @@ int tls_enum_flush(struct tls_enum *t) {
   return t->failed;
 }
 
-/* ---- --save-certs ---------------------------------------------------- */
-
-/* true when the hash was already there; false after inserting it (or
- * when the set is full: then the file system check alone decides). */
-static bool certset_seen(struct tls_enum *t, const unsigned char md[32]) {
-  uint32_t h;
-  memcpy(&h, md, sizeof h);
-  for (uint32_t n = 0; n < TE_CERTSET_SLOTS; n++) {
-    unsigned char *slot = t->certset[(h + n) & (TE_CERTSET_SLOTS - 1)];
-    static const unsigned char zero[32];
-    if (memcmp(slot, md, 32) == 0)
-      return true;
-    if (memcmp(slot, zero, 32) == 0) {
-      if (t->certset_used >= TE_CERTSET_SLOTS / 4 * 3)
-        return false; /* keep probes short: stop remembering */
-      memcpy(slot, md, 32);
-      t->certset_used++;
-      return false;
-    }
-  }
-  return false;
-}
-
-/* Writes one certificate as DIR/<sha256>.pem: the PEM goes to a temporary
- * name created with O_EXCL, then link() gives it the final name only if
- * that does not exist yet; a killed scan leaves at most a temporary file,
- * never a partial <sha256>.pem. */
-static void save_cert(struct tls_enum *t, X509 *cert, const char *hex) {
-  char final_path[4096], tmp_path[4096];
-  int n1 = snprintf(final_path, sizeof final_path, "%s/%s.pem", t->o.save_certs,
-                    hex);
-  int n2 = snprintf(tmp_path, sizeof tmp_path, "%s/.%s.%ld.tmp",
-                    t->o.save_certs, hex, (long)getpid());
-  if (n1 < 0 || (size_t)n1 >= sizeof final_path || n2 < 0 ||
-      (size_t)n2 >= sizeof tmp_path)
-    return;
-  if (access(final_path, F_OK) == 0)
-    return;
-  int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0)
-    goto fail;
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    close(fd);
-    unlink(tmp_path);
-    goto fail;
-  }
-  int ok = PEM_write_X509(f, cert);
-  ok = (fclose(f) == 0) && ok;
-  if (!ok || (link(tmp_path, final_path) < 0 && errno != EEXIST)) {
-    unlink(tmp_path);
-    goto fail;
-  }
-  unlink(tmp_path);
-  return;
-fail:
-  if (!t->save_warned) {
-    t->save_warned = true;
-    fprintf(stderr, "mailtls-scan: --save-certs: cannot write %s: %s\n",
-            final_path, strerror(errno));
-  }
-}
-
-void tls_enum_chain_seen(SSL *ssl) {
-  if (g_ex_index < 0 || !ssl)
-    return;
-  struct tls_enum *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_ex_index);
-  if (!t || !t->certset)
-    return;
-  STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
-  int n = chain ? sk_X509_num(chain) : 0;
-  pthread_mutex_lock(&t->cert_lock);
-  for (int i = 0; i < n && i < TE_MAX_CHAIN; i++) {
-    X509 *cert = sk_X509_value(chain, i);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
-      continue;
-    if (certset_seen(t, md))
-      continue;
-    static const char hexd[] = "0123456789abcdef";
-    char hex[65];
-    for (int k = 0; k < 32; k++) {
-      hex[2 * k] = hexd[md[k] >> 4];
-      hex[2 * k + 1] = hexd[md[k] & 15];
-    }
-    hex[64] = 0;
-    save_cert(t, cert, hex);
-  }
-  pthread_mutex_unlock(&t->cert_lock);
-  ERR_clear_error();
-}

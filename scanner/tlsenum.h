@@ -12,7 +12,8 @@
  * most --per-ip test connections run at once against one address (across
  * all ports and names of that address), and each counts against --rate
  * like any connection, because the engine launches them. The method, the
- * fields and the grade rule are in scanner/TLS-ENUM.md.
+ * fields and the grade rule are in scanner/TLS-ENUM.md. --save-certs is
+ * certsave.h (the enumerator creates the saver and frees it).
  */
 #ifndef MAILTLS_TLSENUM_H
 #define MAILTLS_TLSENUM_H
@@ -20,7 +21,7 @@
 #include <openssl/ssl.h>
 #include <stdbool.h>
 
-#include "conn.h"
+#include "job.h"
 
 struct tls_enum_opts {
   bool versions;          /* --tls-versions */
@@ -62,10 +63,6 @@ int tls_enum_failed(const struct tls_enum *t);
  * what is still undecided listed in tls_enum_incomplete. Call after
  * engine_run and before the output is closed. Returns -1 if an emit failed. */
 int tls_enum_flush(struct tls_enum *t);
-/* tls.c calls this with every handshake's SSL once TLS is up: saves the
- * peer chain under --save-certs of the enumerator registered on the SSL's
- * context (nothing when there is none). */
-void tls_enum_chain_seen(SSL *ssl);
 /* Handshakes of enumeration so far (for the summary and benchmarks). */
 uint64_t tls_enum_tests(const struct tls_enum *t);
 

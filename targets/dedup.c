@@ -7,18 +7,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../output/lib/hash.h"
+#include "../output/lib/kset.h"
 #include "addr.h"
 
 /* splitmix64's finaliser: every input bit reaches every output bit. */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= UINT64_C(0xbf58476d1ce4e5b9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94d049bb133111eb);
-    x ^= x >> 31;
-    return x;
-}
+#define mix hash_mix64
 
 /* Two independent 64-bit lanes over the canonical bytes. */
 static struct tgt_key hash128(const unsigned char *p, size_t n)
@@ -82,8 +76,7 @@ struct tgt_key tgt_key(const struct tgt_keyspec *k)
 }
 
 struct tgt_set {
-    struct tgt_key *slots; /* {0,0} = empty */
-    size_t cap, n, max_keys;
+    struct kset set; /* of struct tgt_key; {0,0} = empty */
 };
 
 /* {0,0} marks an empty slot, so the one key equal to it moves next door. */
@@ -94,11 +87,20 @@ static struct tgt_key not_empty(struct tgt_key k)
     return k;
 }
 
+/* Keys are hashes already: the slot is the low bits of lo. */
+static uint64_t key_slot(const void *key)
+{
+    struct tgt_key k;
+    memcpy(&k, key, sizeof k);
+    return k.lo;
+}
+
 struct tgt_set *tgt_set_new(size_t max_keys)
 {
     struct tgt_set *s = calloc(1, sizeof *s);
+    /* 70 % load: linear probing stays short (about 2 probes on a hit) */
     if (s)
-        s->max_keys = max_keys;
+        kset_init(&s->set, sizeof(struct tgt_key), key_slot, 1024, 70, max_keys);
     return s;
 }
 
@@ -106,66 +108,35 @@ void tgt_set_free(struct tgt_set *s)
 {
     if (!s)
         return;
-    free(s->slots);
+    kset_free(&s->set);
     free(s);
-}
-
-static size_t find(const struct tgt_key *slots, size_t cap, struct tgt_key k)
-{
-    size_t j = (size_t)k.lo & (cap - 1);
-    while ((slots[j].hi || slots[j].lo) && (slots[j].hi != k.hi || slots[j].lo != k.lo))
-        j = (j + 1) & (cap - 1);
-    return j;
-}
-
-static int grow(struct tgt_set *s)
-{
-    size_t cap = s->cap ? 2 * s->cap : 1024;
-    struct tgt_key *slots = calloc(cap, sizeof *slots);
-    if (!slots)
-        return -1;
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->slots[i].hi || s->slots[i].lo)
-            slots[find(slots, cap, s->slots[i])] = s->slots[i];
-    free(s->slots);
-    s->slots = slots;
-    s->cap = cap;
-    return 0;
 }
 
 int tgt_set_add(struct tgt_set *s, struct tgt_key k)
 {
     k = not_empty(k);
-    if (s->cap) {
-        size_t j = find(s->slots, s->cap, k);
-        if (s->slots[j].hi || s->slots[j].lo)
-            return 0;
+    switch (kset_add(&s->set, &k)) {
+    case KSET_FOUND: return 0;
+    case KSET_ADDED: return 1;
+    case KSET_FULL: break;
     }
-    if (s->n >= s->max_keys)
-        return -1;
-    /* 70 % load: linear probing stays short (about 2 probes on a hit) */
-    if (10 * (s->n + 1) > 7 * s->cap && grow(s) < 0)
-        return -1;
-    s->slots[find(s->slots, s->cap, k)] = k;
-    s->n++;
-    return 1;
+    return -1;
 }
 
 bool tgt_set_has(const struct tgt_set *s, struct tgt_key k)
 {
-    if (!s || !s->cap)
+    if (!s)
         return false;
     k = not_empty(k);
-    size_t j = find(s->slots, s->cap, k);
-    return s->slots[j].hi || s->slots[j].lo;
+    return kset_has(&s->set, &k);
 }
 
 size_t tgt_set_count(const struct tgt_set *s)
 {
-    return s ? s->n : 0;
+    return s ? s->set.n : 0;
 }
 
 size_t tgt_set_bytes(const struct tgt_set *s)
 {
-    return s ? s->cap * sizeof *s->slots : 0;
+    return s ? kset_bytes(&s->set) : 0;
 }

@@ -9,16 +9,15 @@
  */
 #include "permute.h"
 
+#include "../output/lib/hash.h"
+
 #include <stddef.h>
 
 __extension__ typedef unsigned __int128 u128;
 
 uint64_t tgt_mix64(uint64_t x)
 {
-    x += UINT64_C(0x9e3779b97f4a7c15);
-    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return x ^ (x >> 31);
+    return hash_splitmix64(x);
 }
 
 static bool is_prime(uint64_t v)

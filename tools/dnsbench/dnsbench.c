@@ -24,17 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../output/lib/now.h"
 #include "../../scanner/dns.h"
 
 #define NAMES_MAX 1000000
 #define NAME_LEN 256
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static double mono_s(void)
 {
@@ -167,12 +161,12 @@ int main(int argc, char **argv)
     top_up(&b);
     struct epoll_event evs[64];
     while (b.done < b.to_send) {
-        uint64_t now = mono_ms();
+        uint64_t now = now_ms();
         dns_pump(b.dns, now);
         uint64_t until = dns_next_deadline(b.dns, now);
         int wait = until == 0 ? 1000 : until > now ? (int)(until - now) : 0;
         int n = epoll_wait(b.epfd, evs, 64, wait);
-        now = mono_ms();
+        now = now_ms();
         for (int i = 0; i < n; i++)
             dns_on_fd(b.dns, evs[i].data.fd, evs[i].events, now);
         dns_on_timer(b.dns, now);

@@ -12,14 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../output/lib/now.h"
 #include "outcheck.h"
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void fill(struct record *r, uint64_t n)
 {

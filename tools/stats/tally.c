@@ -1,6 +1,8 @@
 /* tally.c - bounded value counter; see tally.h. */
 #include "tally.h"
 
+#include "../../output/lib/hash.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +56,7 @@ void tally_free(struct tally *t)
 
 static uint32_t hash(const char *s, size_t n)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    return hash_fnv1a32(HASH_FNV32_INIT, s, n);
 }
 
 static struct slot *find(const struct tally *t, const char *key, size_t len, uint32_t h)
