@@ -5,7 +5,7 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential cmake pkg-config libssl-dev libc-ares-dev libmaxminddb-dev zlib1g-dev
-      openssl python3 clang postfix dovecot-imapd dovecot-pop3d unbound nmap sqlite3
+      openssl python3 clang clang-format postfix dovecot-imapd dovecot-pop3d unbound nmap sqlite3
       libmaxmind-db-writer-perl mmdb-bin procps testssl.sh time
       postgresql python3-pandas jq"
 missing=""

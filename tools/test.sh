@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 ./tools/setup-debian.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Style and warnings are checked by the machine: a format difference or a
+# compiler warning fails the run before any test.
+./tools/check-format.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAILTLS_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMAILTLS_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMAILTLS_SANITIZE=ON -DMAILTLS_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
