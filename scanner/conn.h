@@ -24,6 +24,7 @@
 
 #include "../output/record.h"
 #include "../targets/target.h"
+#include "proto.h"
 
 #define RX_CAP_BYTES 4096        /* longest line we accept, plus slack */
 #define TX_CAP_BYTES 512         /* longest command we send */
@@ -59,7 +60,6 @@ enum conn_phase {
 };
 
 struct engine;
-struct proto_ops;
 
 struct conn {
     int fd;
@@ -108,30 +108,12 @@ struct conn {
     unsigned char rx[RX_CAP_BYTES];
 };
 
-/*
- * What a protocol file provides. The engine frames lines (CRLF or LF,
- * without the terminator) and calls on_line once per complete line; the
- * protocol answers through the conn_* actions below.
- */
-struct proto_ops {
-    const char *name;
-    /* Connected (STARTTLS ports) or implicit TLS up: wait for the greeting. */
-    void (*on_start)(struct conn *c);
-    void (*on_line)(struct conn *c, const char *line, size_t len);
-    /* TLS came up after the protocol's STARTTLS. */
-    void (*on_tls_up)(struct conn *c);
-    /* Printable name of a protocol phase (>= PHASE_PROTO). */
-    const char *(*phase_name)(int phase);
-    /* The reply being read will never be complete (deadline, close or
-     * reset in a protocol phase): store what arrived, marked partial
-     * (conn_store_partial). Called just before the probe finishes. */
-    void (*on_cut)(struct conn *c);
-};
-
-extern const struct proto_ops smtp_ops, imap_ops, pop3_ops;
 
 /* Actions a protocol takes (engine.c). */
 void conn_send(struct conn *c, const char *data, size_t len);
+/* A string literal, its length counted by the compiler ("" x "" refuses
+ * anything but a literal). */
+#define conn_send_lit(c, lit) conn_send((c), "" lit "", sizeof(lit) - 1)
 void conn_sendf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Enter a phase that waits for a reply, with a fresh read deadline. */
 void conn_expect(struct conn *c, int phase);
@@ -175,6 +157,8 @@ void conn_reply_store(struct conn *c, enum rec_field f, enum conn_reply_part par
  * and names f in the record's `partial` list. Nothing arrived: f is left
  * as it is. For a list field, only names it in `partial`. */
 void conn_store_partial(struct conn *c, enum rec_field f, bool with_reply);
+/* --debug: trace every phase transition on stderr (off by default). */
+void conn_trace_enable(bool on);
 /* Options the protocols need. */
 const char *conn_ehlo_name(const struct conn *c);
 /* --probe-auth on this probe, and the credential not yet sent by it. */

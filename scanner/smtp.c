@@ -85,7 +85,7 @@ static void after_cleartext_ehlo(struct conn *c)
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
     }
-    conn_send(c, "STARTTLS\r\n", 10);
+    conn_send_lit(c, "STARTTLS\r\n");
     conn_expect(c, SMTP_AWAIT_STARTTLS_REPLY);
 }
 
@@ -100,7 +100,7 @@ static void ehlo_done(struct conn *c)
 {
     struct record *r = &c->rec;
     if (records_cleartext(c))
-        caps_complete(r, c->is_tls);
+        reply_caps_complete(r, c->is_tls);
     if (c->is_tls) {
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
@@ -112,7 +112,7 @@ static void ehlo_done(struct conn *c)
     }
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
         conn_credential_sent(c);
-        conn_send(c, FAKE_AUTH_PLAIN, sizeof FAKE_AUTH_PLAIN - 1);
+        conn_send_lit(c, FAKE_AUTH_PLAIN);
         conn_expect(c, SMTP_AWAIT_AUTH_REPLY);
         return;
     }
@@ -124,7 +124,7 @@ static void on_auth_reply(struct conn *c, int code)
     if (code == 334 && !(c->flags & SMTP_AUTH_CANCELLED)) {
         /* the server ignored the initial response; cancel (RFC 4954 4) */
         c->flags |= SMTP_AUTH_CANCELLED;
-        conn_send(c, "*\r\n", 3);
+        conn_send_lit(c, "*\r\n");
         conn_expect(c, SMTP_AWAIT_AUTH_REPLY);
         return;
     }
@@ -210,7 +210,7 @@ static void smtp_line(struct conn *c, const char *line, size_t len)
     bool last;
     const char *text;
     size_t tlen;
-    if (smtp_parse_line(line, len, &code, &last, &text, &tlen) < 0) {
+    if (reply_smtp_line(line, len, &code, &last, &text, &tlen) < 0) {
         if (c->phase == SMTP_AWAIT_GREETING && records_cleartext(c))
             rec_set_text(&c->rec, F_BANNER, line, len);
         conn_finish(c, STATUS_PROTOCOL_ERROR, "not an SMTP reply line");
@@ -225,7 +225,7 @@ static void smtp_line(struct conn *c, const char *line, size_t len)
     /* EHLO: every line after the first is one extension (RFC 5321 4.1.1.1) */
     if (c->phase == SMTP_AWAIT_EHLO_REPLY && code == 250 && c->reply_lines > 0) {
         struct caps_seen seen = {0};
-        smtp_ehlo_ext(records_cleartext(c) ? &c->rec : NULL, c->is_tls, text, tlen, &seen);
+        reply_smtp_ehlo_ext(records_cleartext(c) ? &c->rec : NULL, c->is_tls, text, tlen, &seen);
         if (seen.starttls && !c->is_tls)
             c->flags |= SMTP_HAS_STARTTLS;
         if (seen.password_mech && !c->is_tls)
