@@ -87,7 +87,7 @@ struct conn {
     enum rec_status final_status;
 
     uint32_t rx_total;     /* bytes received so far, capped by RX_TOTAL_MAX_BYTES */
-    uint32_t literal_left; /* received bytes still to drop unframed (conn_skip: an IMAP literal) */
+    uint32_t literal_left; /* received bytes still to drop unframed (conn_skip: a literal) */
     uint16_t rx_len;
     uint16_t rx_off;       /* bytes of rx already handed out as lines */
     uint16_t tx_len;
@@ -126,8 +126,10 @@ void conn_quit(struct conn *c, const char *cmd, enum rec_status status);
  * handshake; on_tls_up follows on success. Nothing framed before TLS
  * reaches the TLS session. */
 void conn_start_tls(struct conn *c);
-/* The next n received bytes are not lines (an IMAP literal): drop them
- * unframed. Reset by conn_start_tls. */
+/* The next n received bytes are not lines (an IMAP or ManageSieve literal,
+ * "{n}" at a line's end): drop them. Framing stays here, generic: the
+ * protocol only says how many bytes; the bytes never reach a parser, so
+ * no protocol needs its own byte counting. Reset by conn_start_tls. */
 void conn_skip(struct conn *c, uint32_t n);
 /* --probe-auth: the fake credential is on its way. From now until TLS, a
  * hang-up by the server (close, reset, or conn_auth_hangup) does not end

@@ -189,7 +189,7 @@ static void on_login_reply(struct conn *c, int kind, const char *rest, size_t rl
 
 static void imap_line(struct conn *c, const char *line, size_t len)
 {
-    long lit = reply_imap_literal_len(line, len);
+    long lit = reply_literal_len(line, len);
     if (lit >= 0) {
         if (lit > IMAP_LITERAL_MAX) {
             conn_finish(c, STATUS_PROTOCOL_ERROR, "literal of %ld bytes", lit);

@@ -37,6 +37,9 @@ struct proto_ops {
      * reset in a protocol phase): store what arrived, marked partial
      * (conn_store_partial). Called just before the probe finishes. */
     void (*on_cut)(struct conn *c);
+    /* The protocol's own constant data, for a file that serves a variant
+     * of another's conversation (lmtp.c runs smtp.c's with LHLO). */
+    const void *variant;
 };
 
 #define PROTO_OPS_DECL(ID, id, implicit, cmd, sports, iports) extern const struct proto_ops id##_ops;

@@ -113,6 +113,15 @@ static void add_mechanism(struct record *r, enum rec_field f, const char *m, siz
         rec_list_add(r, f, up, len);
 }
 
+void reply_mechanisms(struct record *r, bool after_tls, const char *list, size_t len,
+                      struct caps_seen *seen)
+{
+    const char *p = list, *end = list + len, *tok;
+    size_t tl;
+    while (next_token(&p, end, &tok, &tl))
+        add_mechanism(r, after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS, tok, tl, seen);
+}
+
 void reply_smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t len,
                    struct caps_seen *seen)
 {
@@ -188,7 +197,7 @@ const char *reply_imap_capability_untagged(const char *line, size_t len, size_t 
     return line + klen;
 }
 
-long reply_imap_literal_len(const char *line, size_t len)
+long reply_literal_len(const char *line, size_t len)
 {
     if (len < 3 || line[len - 1] != '}')
         return -1;

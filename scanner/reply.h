@@ -47,6 +47,11 @@ struct caps_seen {
 void reply_smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t len,
                    struct caps_seen *seen);
 
+/* Space-separated SASL mechanisms ("PLAIN LOGIN") into the auth list of
+ * that side of TLS (r may be NULL); notes password mechanisms in *seen. */
+void reply_mechanisms(struct record *r, bool after_tls, const char *list, size_t len,
+                      struct caps_seen *seen);
+
 /* IMAP: space-separated capability atoms ("IMAP4rev1 STARTTLS AUTH=PLAIN").
  * Adds each to caps, AUTH=X mechanisms to auth (r may be NULL); notes
  * STARTTLS, LOGINDISABLED and password mechanisms in *seen. */
@@ -55,8 +60,9 @@ void reply_imap_caps(struct record *r, bool after_tls, const char *s, size_t len
 const char *reply_imap_capability_code(const char *line, size_t len, size_t *out_len);
 /* "* CAPABILITY a b c": returns pointer to "a b c" or NULL. */
 const char *reply_imap_capability_untagged(const char *line, size_t len, size_t *out_len);
-/* A line ending in "{n}" or "{n+}": returns n, or -1 when it is not a literal. */
-long reply_imap_literal_len(const char *line, size_t len);
+/* A line ending in "{n}" or "{n+}" (an IMAP or ManageSieve literal): returns
+ * n, or -1 when it is not a literal. */
+long reply_literal_len(const char *line, size_t len);
 /* Tagged status: line starts with "tag "; returns "OK"/"NO"/"BAD" kind
  * (1/2/3) and the rest, or 0 when the line is not for this tag. */
 int reply_imap_tagged(const char *line, size_t len, const char *tag, const char **rest, size_t *rest_len);

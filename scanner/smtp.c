@@ -10,6 +10,8 @@
  * cleartext (535) or insists on TLS first (530/538). Then STARTTLS, the
  * handshake, EHLO again to see what is offered under TLS, and QUIT.
  * On port 465 (implicit TLS) the same conversation runs inside TLS.
+ * Variants of SMTP reuse this conversation through smtp.h: their ops carry
+ * a struct smtp_variant (the hello verb, whether HELO is a fallback).
  *
  * Replies are recorded byte for byte, each line with the line end it came
  * with (a server sending bare LF gets no CR added). A reply that a
@@ -32,6 +34,7 @@
 
 #include "conn.h"
 #include "reply.h"
+#include "smtp.h"
 
 enum smtp_phase {
     SMTP_AWAIT_GREETING = PHASE_PROTO,
@@ -46,7 +49,16 @@ enum smtp_phase {
 #define SMTP_AUTH_CANCELLED 0x02
 #define SMTP_PASSWORD_MECH 0x04 /* PLAIN or LOGIN seen in the cleartext EHLO reply */
 
-static const char *smtp_phase_name(int phase)
+static const struct smtp_variant smtp_plain = {.hello = "EHLO", .helo_fallback = true};
+
+/* SMTP itself, or the variant of the protocol whose ops run this file's
+ * callbacks (LMTP: lmtp.c). */
+static const struct smtp_variant *variant(const struct conn *c)
+{
+    return c->ops->variant ? c->ops->variant : &smtp_plain;
+}
+
+const char *smtp_phase_name(int phase)
 {
     switch ((enum smtp_phase)phase) {
     case SMTP_AWAIT_GREETING: return "await-greeting";
@@ -62,18 +74,18 @@ static const char *smtp_phase_name(int phase)
  * credential; see README "--probe-auth". */
 #define FAKE_AUTH_PLAIN "AUTH PLAIN AG1haWx0bHMtcHJvYmUAbm90LWEtcmVhbC1wYXNzd29yZA==\r\n"
 
-static void smtp_start(struct conn *c)
+void smtp_start(struct conn *c)
 {
     conn_expect(c, SMTP_AWAIT_GREETING);
 }
 
 static void send_ehlo(struct conn *c)
 {
-    conn_sendf(c, "EHLO %s\r\n", conn_ehlo_name(c));
+    conn_sendf(c, "%s %s\r\n", variant(c)->hello, conn_ehlo_name(c));
     conn_expect(c, SMTP_AWAIT_EHLO_REPLY);
 }
 
-static void smtp_tls_up(struct conn *c)
+void smtp_tls_up(struct conn *c)
 {
     send_ehlo(c);
 }
@@ -166,12 +178,12 @@ static void on_reply(struct conn *c, int code)
         if (code == 250)
             ehlo_done(c);
         else if (code == 421)
-            conn_finish(c, STATUS_SERVER_BUSY, "EHLO answered 421");
-        else if (code / 100 == 5 && !c->is_tls) {
+            conn_finish(c, STATUS_SERVER_BUSY, "%s answered 421", variant(c)->hello);
+        else if (code / 100 == 5 && !c->is_tls && variant(c)->helo_fallback) {
             conn_sendf(c, "HELO %s\r\n", conn_ehlo_name(c));
             conn_expect(c, SMTP_AWAIT_HELO_REPLY);
         } else
-            conn_finish(c, STATUS_PROTOCOL_ERROR, "EHLO answered %d", code);
+            conn_finish(c, STATUS_PROTOCOL_ERROR, "%s answered %d", variant(c)->hello, code);
         break;
     case SMTP_AWAIT_HELO_REPLY:
         if (code == 250) {
@@ -204,7 +216,7 @@ static void on_reply(struct conn *c, int code)
     }
 }
 
-static void smtp_line(struct conn *c, const char *line, size_t len)
+void smtp_line(struct conn *c, const char *line, size_t len)
 {
     int code;
     bool last;
@@ -237,7 +249,7 @@ static void smtp_line(struct conn *c, const char *line, size_t len)
 }
 
 /* The reply in progress will never be complete: keep what arrived. */
-static void smtp_cut(struct conn *c)
+void smtp_cut(struct conn *c)
 {
     switch ((enum smtp_phase)c->phase) {
     case SMTP_AWAIT_GREETING:

@@ -98,7 +98,7 @@ static void parse_line(const char *line, size_t len, bool after_tls)
         reply_imap_caps(&rec, after_tls, caps, cap_len, &seen);
     }
 
-    long lit = reply_imap_literal_len(line, len);
+    long lit = reply_literal_len(line, len);
     FUZZ_CHECK(lit >= -1 && lit <= 999999999L);
     if (lit >= 0)
         FUZZ_CHECK(len >= 3 && line[len - 1] == '}' && memchr(line, '{', len) != NULL);

@@ -163,11 +163,11 @@ static void test_imap(void)
     CHECK(reply_imap_tagged(p.line[2], p.len[2], "m", &rest, &rl) == 0);
     CHECK(reply_imap_tagged("m2 NO [PRIVACYREQUIRED] no", 26, "m2", &rest, &rl) == 2);
     CHECK(reply_imap_tagged("m2 BAD x", 8, "m2", &rest, &rl) == 3);
-    CHECK(reply_imap_literal_len(p.line[3], p.len[3]) == 5);
-    CHECK(reply_imap_literal_len("x {12+}", 7) == 12);
-    CHECK(reply_imap_literal_len("x {}", 4) == -1);
-    CHECK(reply_imap_literal_len("x 5}", 4) == -1);
-    CHECK(reply_imap_literal_len("{99999999999}", 13) == -1);
+    CHECK(reply_literal_len(p.line[3], p.len[3]) == 5);
+    CHECK(reply_literal_len("x {12+}", 7) == 12);
+    CHECK(reply_literal_len("x {}", 4) == -1);
+    CHECK(reply_literal_len("x 5}", 4) == -1);
+    CHECK(reply_literal_len("{99999999999}", 13) == -1);
     CHECK(reply_imap_capability_code("* OK [CAPABILITY IMAP4", 22, &n) == NULL);
 }
 
