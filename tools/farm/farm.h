@@ -89,19 +89,21 @@ bool profile_serves_implicit(enum profile p);   /* completes implicit TLS handsh
  * listener kinds: <id> (cleartext, STARTTLS offered) and <implicit_id>
  * (implicit TLS), each with its port option and default ('none' = off).
  *   X(ID, id, default ports, help, implicit_id, default ports, help,
- *     reply to an over-long line)
+ *     reply to an over-long line, greets again after STARTTLS)
+ * The last is for protocols whose server speaks first after the handshake
+ * (ManageSieve re-sends its capabilities, RFC 5804 2.2).
  */
 #define FARM_PROTO_LIST(X)                                                                         \
     X(SMTP, smtp, "2525,2587", "SMTP ports with STARTTLS ('none' disables)", smtps, "2465",        \
-      "SMTP implicit-TLS ports", "500 5.5.0 Line too long\r\n")                                  \
+      "SMTP implicit-TLS ports", "500 5.5.0 Line too long\r\n", false)                                  \
     X(IMAP, imap, "2143", "IMAP ports with STARTTLS", imaps, "2993", "IMAP implicit-TLS ports",     \
-      "* BYE Line too long\r\n")                                                                 \
+      "* BYE Line too long\r\n", false)                                                                 \
     X(POP3, pop3, "2110", "POP3 ports with STLS", pop3s, "2995", "POP3 implicit-TLS ports",        \
-      "-ERR Line too long\r\n")
+      "-ERR Line too long\r\n", false)
 
 /* FARM_ names: the scanner's PROTO_ names are a different table. */
 enum farm_proto {
-#define FARM_PROTO_ENUM(ID, id, sports, shelp, iid, iports, ihelp, toolong) FARM_##ID,
+#define FARM_PROTO_ENUM(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet) FARM_##ID,
     FARM_PROTO_LIST(FARM_PROTO_ENUM)
 #undef FARM_PROTO_ENUM
         FARM_PROTO_COUNT
@@ -369,7 +371,7 @@ void sess_count_credentials(struct sess *s);
 
 /* Per-protocol handlers: greeting, one complete line (CRLF stripped, NUL
  * terminated), and the "too busy" farewell; one set per FARM_PROTO_LIST row. */
-#define FARM_PROTO_DECL(ID, id, sports, shelp, iid, iports, ihelp, toolong)                        \
+#define FARM_PROTO_DECL(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                        \
     void id##_greet(struct sess *s);                                                               \
     void id##_line(struct sess *s, char *line, size_t len);                                        \
     void id##_busy(struct sess *s);
@@ -383,6 +385,7 @@ struct farm_proto_ops {
     void (*line)(struct sess *s, char *line, size_t len);
     void (*busy)(struct sess *s);
     const char *too_long; /* reply to an over-long line, before the close */
+    bool greet_after_starttls;
 };
 extern const struct farm_proto_ops farm_protos[FARM_PROTO_COUNT];
 

@@ -34,7 +34,7 @@ static const struct opt_def opt_table[] = {
      "listen address: 0.0.0.0 (every 127.x.y.z; non-loopback destinations are reset), "
      "127.x.y.z or ::1",
      OFF(bind), false},
-#define FARM_PROTO_OPTS(ID, id, sports, shelp, iid, iports, ihelp, toolong)                        \
+#define FARM_PROTO_OPTS(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                        \
     {#id, OPT_PORTS, sports, "PORTS", shelp, OFF(ports[FARM_##ID][0]), false},                     \
         {#iid, OPT_PORTS, iports, "PORTS", ihelp, OFF(ports[FARM_##ID][1]), false},
     FARM_PROTO_LIST(FARM_PROTO_OPTS)

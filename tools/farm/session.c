@@ -253,8 +253,8 @@ void sess_host_name(const struct sess *s, char *buf, size_t len)
 }
 
 const struct farm_proto_ops farm_protos[FARM_PROTO_COUNT] = {
-#define FARM_PROTO_OPS(ID, id, sports, shelp, iid, iports, ihelp, toolong)                         \
-    [FARM_##ID] = {#id, #iid, id##_greet, id##_line, id##_busy, toolong},
+#define FARM_PROTO_OPS(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                         \
+    [FARM_##ID] = {#id, #iid, id##_greet, id##_line, id##_busy, toolong, regreet},
     FARM_PROTO_LIST(FARM_PROTO_OPS)
 #undef FARM_PROTO_OPS
 };
@@ -329,6 +329,8 @@ static enum io_result handshake(struct sess *s)
         s->has_greeted_ehlo = false;
         s->has_user = false;
         s->auth = AUTH_NONE;
+        if (farm_protos[s->proto].greet_after_starttls)
+            proto_greet(s);
     }
     return IO_OK;
 }
