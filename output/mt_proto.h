@@ -40,7 +40,9 @@
 #define MT_PROTO_LIST(X)                                                                                     \
     X(SMTP, smtp, "smtps", "STARTTLS", (25, 587), (465))                                                     \
     X(IMAP, imap, "imaps", "STARTTLS", (143), (993))                                                         \
-    X(POP3, pop3, "pop3s", "STLS", (110), (995))
+    X(POP3, pop3, "pop3s", "STLS", (110), (995))                                                             \
+    X(LMTP, lmtp, NULL, "STARTTLS", (24), (0))                                                               \
+    X(SIEVE, sieve, NULL, "STARTTLS", (4190), (0))
 
 enum mt_proto {
 #define MT_PROTO_ENUM(ID, id, implicit, cmd, sports, iports) PROTO_##ID,

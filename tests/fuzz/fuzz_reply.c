@@ -3,7 +3,7 @@
  *
  * The input is a server transcript. reply_lines_next frames it the way the
  * engine does; each complete line, and the unterminated tail, goes through
- * every parser, all writing into one record (before-TLS fields for even
+ * every parser (ManageSieve's of reply_sieve.h included), all writing into one record (before-TLS fields for even
  * lines, after-TLS for odd ones), and into the facts the verdicts come
  * from; the framed lines are also appended to a reply text as the engine
  * keeps it, which must be the received bytes exactly. Checked on every line: framing lengths,
@@ -16,6 +16,7 @@
 
 #include "../../output/record.h"
 #include "../../scanner/reply.h"
+#include "../../scanner/reply_sieve.h"
 #include "fuzz_check.h"
 
 static struct record rec;
@@ -60,6 +61,34 @@ static void check_record(void)
         }
         FUZZ_CHECK(n == rec.span[f].len);
     }
+}
+
+/* ManageSieve (reply_sieve.h): status words, quoted strings, capability
+ * lines; facts the same with and without a record. */
+static void check_sieve(const char *line, size_t len, bool after_tls)
+{
+    enum reply_sieve_kind k = reply_sieve_status(line, len);
+    FUZZ_CHECK(k >= SIEVE_LINE_OTHER && k <= SIEVE_LINE_BYE);
+    if (k != SIEVE_LINE_OTHER) {
+        size_t wl = k == SIEVE_LINE_BYE ? 3 : 2;
+        FUZZ_CHECK(len >= wl && (len == wl || line[wl] == ' ' || line[wl] == '('));
+    }
+    char out[16];
+    size_t used = SIZE_MAX;
+    long q = reply_sieve_quoted(line, len, out, sizeof out, &used);
+    FUZZ_CHECK(q >= -1 && q < (long)sizeof out);
+    if (q >= 0) {
+        FUZZ_CHECK(used >= 2 && used <= len && line[used - 1] == '"' && out[q] == '\0');
+        FUZZ_CHECK(memchr(line, '"', len) != NULL);
+    }
+    struct caps_seen seen = {0}, facts = {0};
+    bool is_cap = reply_sieve_cap(&rec, after_tls, line, len, &seen);
+    FUZZ_CHECK(is_cap == reply_sieve_cap(NULL, after_tls, line, len, &facts));
+    FUZZ_CHECK(is_cap == (q >= 0));
+    FUZZ_CHECK(facts.starttls == seen.starttls && facts.password_mech == seen.password_mech);
+    FUZZ_CHECK(!facts.starttls || reply_text_contains(line, len, "STARTTLS"));
+    FUZZ_CHECK(!facts.password_mech || reply_text_contains(line, len, "PLAIN") ||
+               reply_text_contains(line, len, "LOGIN"));
 }
 
 static void parse_line(const char *line, size_t len, bool after_tls)
@@ -138,6 +167,8 @@ static void parse_line(const char *line, size_t len, bool after_tls)
         FUZZ_CHECK(len >= 3 && memcmp(line, "+OK", 3) == 0);
     if (st == -1)
         FUZZ_CHECK(len >= 4 && memcmp(line, "-ERR", 4) == 0);
+
+    check_sieve(line, len, after_tls);
 
     /* A needle taken from the line's start must be found; "" always is
      * (when it fits), and nothing longer than the line ever is. */

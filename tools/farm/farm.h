@@ -99,7 +99,11 @@ bool profile_serves_implicit(enum profile p);   /* completes implicit TLS handsh
     X(IMAP, imap, "2143", "IMAP ports with STARTTLS", imaps, "2993", "IMAP implicit-TLS ports",     \
       "* BYE Line too long\r\n", false)                                                                 \
     X(POP3, pop3, "2110", "POP3 ports with STLS", pop3s, "2995", "POP3 implicit-TLS ports",        \
-      "-ERR Line too long\r\n", false)
+      "-ERR Line too long\r\n", false)                                                             \
+    X(LMTP, lmtp, "none", "LMTP ports with STARTTLS", lmtps, "none", "LMTP implicit-TLS ports",    \
+      "500 5.5.0 Line too long\r\n", false)                                                      \
+    X(SIEVE, sieve, "none", "ManageSieve ports with STARTTLS", sieves, "none",                    \
+      "ManageSieve implicit-TLS ports", "BYE \"Line too long\"\r\n", true)
 
 /* FARM_ names: the scanner's PROTO_ names are a different table. */
 enum farm_proto {
