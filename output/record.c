@@ -4,21 +4,6 @@
 #include <ctype.h>
 #include <string.h>
 
-const char *mt_proto_name(enum mt_proto p)
-{
-    switch (p) {
-    case PROTO_SMTP: return "smtp";
-    case PROTO_IMAP: return "imap";
-    case PROTO_POP3: return "pop3";
-    }
-    return "?";
-}
-
-const char *mt_tls_mode_name(enum mt_tls_mode m)
-{
-    return m == TLS_MODE_IMPLICIT ? "implicit" : "starttls";
-}
-
 const char *rec_status_name(enum rec_status s)
 {
     static const char *const names[] = {
@@ -35,7 +20,7 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_PORT] = {"port", RT_INT, 0, 0, "TCP port probed."},
     [F_HOST] = {"host", RT_TEXT, 255, 0,
                 "Name the address was reached by (used for SNI and cert_hostname_match); null if none."},
-    [F_PROTOCOL] = {"protocol", RT_TEXT, 8, 0, "smtp, imap or pop3."},
+    [F_PROTOCOL] = {"protocol", RT_TEXT, 8, 0, "Protocol spoken, one of:" MT_PROTO_DOC_NAMES " (output/mt_proto.h)."},
     [F_TLS_MODE] = {"tls_mode", RT_TEXT, 10, 0,
                     "starttls (upgrade in the protocol) or implicit (TLS from the first byte)."},
     [F_STATUS] = {"status", RT_TEXT, 20, 0, "Outcome of the probe; see the status table."},

@@ -22,11 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum mt_proto { PROTO_SMTP, PROTO_IMAP, PROTO_POP3 };
-enum mt_tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT };
-
-const char *mt_proto_name(enum mt_proto p);
-const char *mt_tls_mode_name(enum mt_tls_mode m);
+/* enum mt_proto, enum mt_tls_mode and their names: the protocol table */
+#include "mt_proto.h"
 
 /* The `status` field. Stable strings: users' scripts match on them. */
 #define REC_STATUS_LIST(X)                                                      \

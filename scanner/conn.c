@@ -20,16 +20,53 @@
 
 /* ---- phase names and deadlines ---------------------------------------- */
 
-static const char *phase_name(const struct conn *c)
+static const char *name_of_phase(const struct conn *c, int phase)
 {
-    switch (c->phase) {
+    switch (phase) {
     case PHASE_FREE: return "free";
     case PHASE_CONNECTING: return "connect";
     case PHASE_TLS_HANDSHAKE: return "tls-handshake";
     case PHASE_AWAIT_QUIT_REPLY: return "await-quit-reply";
-    default: return c->ops->phase_name(c->phase);
+    default: return c->ops->phase_name(phase);
     }
 }
+
+static const char *phase_name(const struct conn *c)
+{
+    return name_of_phase(c, c->phase);
+}
+
+/* ---- --debug: the phase-transition trace ------------------------------ */
+
+/* Off by default; when off, each transition costs one test of this flag. */
+static bool trace_on;
+
+void conn_trace_enable(bool on)
+{
+    trace_on = on;
+}
+
+/* One line per transition: target, protocol, old phase -> new phase, event
+ * (as curl's state trace). Written with one fprintf: lines of several
+ * threads do not interleave inside a line. */
+static void trace_line(const struct conn *c, const char *to, const char *event)
+{
+    char addr[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = c->job.port.port;
+    if (c->job.addr.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->job.addr)->sin_addr, addr, sizeof addr);
+    else if (c->job.addr.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&c->job.addr)->sin6_addr, addr, sizeof addr);
+    fprintf(stderr, "debug: %s%s%s port %u %s%s: %s -> %s (%s)\n", addr, c->job.host[0] ? " " : "",
+            c->job.host, (unsigned)port, mt_proto_name(c->job.port.proto),
+            c->job.kind == JOB_TLS_TEST ? " tls-test" : "", phase_name(c), to, event);
+}
+
+#define TRACE(c, to, event)                                                                        \
+    do {                                                                                           \
+        if (trace_on)                                                                              \
+            trace_line((c), (to), (event));                                                        \
+    } while (0)
 
 void conn_set_deadline(struct conn *c, uint64_t phase_deadline_ms)
 {
@@ -39,6 +76,7 @@ void conn_set_deadline(struct conn *c, uint64_t phase_deadline_ms)
 
 static void set_phase(struct conn *c, int phase, uint32_t timeout_ms)
 {
+    TRACE(c, name_of_phase(c, phase), c->is_tls ? "tls" : "cleartext");
     c->phase = phase;
     conn_set_deadline(c, engine_clock_ms(c->eng) + timeout_ms);
 }
@@ -86,6 +124,7 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
             rec_set_text(r, F_ERROR, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     }
     rec_set_str(r, F_PHASE, phase_name(c));
+    TRACE(c, "finished", rec_status_name(status));
     rec_set_int(r, F_TIME_MS, (int64_t)(engine_clock_ms(e) - c->start_ms));
     bool is_test = c->job.kind == JOB_TLS_TEST;
     if (is_test && !c->test_reported && e->io.tls_test_done) {
@@ -460,7 +499,7 @@ static void process_lines(struct conn *c)
             continue;
         }
         size_t line_len;
-        size_t used = lines_next(p, avail, &line_len);
+        size_t used = reply_lines_next(p, avail, &line_len);
         if (used == 0)
             break;
         c->rx_off = (uint16_t)(c->rx_off + used);
@@ -568,6 +607,7 @@ static void on_connected(struct conn *c)
     if (c->job.port.mode == TLS_MODE_IMPLICIT) {
         conn_begin_tls(c);
     } else {
+        TRACE(c, "(protocol start)", "connected");
         c->phase = PHASE_PROTO; /* protocol sets its own phase in on_start */
         update_interest(c);
         c->ops->on_start(c);

@@ -25,6 +25,7 @@
 #include "../output/record.h"
 #include "../targets/target.h"
 #include "job.h"
+#include "proto.h"
 
 #define RX_CAP_BYTES 4096        /* longest line we accept, plus slack */
 #define TX_CAP_BYTES 512         /* longest command we send */
@@ -41,7 +42,6 @@ enum conn_phase {
 };
 
 struct engine;
-struct proto_ops;
 
 struct conn {
     int fd;
@@ -69,7 +69,7 @@ struct conn {
     enum rec_status final_status;
 
     uint32_t rx_total;     /* bytes received so far, capped by RX_TOTAL_MAX_BYTES */
-    uint32_t literal_left; /* received bytes still to drop unframed (conn_skip: an IMAP literal) */
+    uint32_t literal_left; /* received bytes still to drop unframed (conn_skip: a literal) */
     uint16_t rx_len;
     uint16_t rx_off;       /* bytes of rx already handed out as lines */
     uint16_t tx_len;
@@ -90,30 +90,12 @@ struct conn {
     unsigned char rx[RX_CAP_BYTES];
 };
 
-/*
- * What a protocol file provides. The engine frames lines (CRLF or LF,
- * without the terminator) and calls on_line once per complete line; the
- * protocol answers through the conn_* actions below.
- */
-struct proto_ops {
-    const char *name;
-    /* Connected (STARTTLS ports) or implicit TLS up: wait for the greeting. */
-    void (*on_start)(struct conn *c);
-    void (*on_line)(struct conn *c, const char *line, size_t len);
-    /* TLS came up after the protocol's STARTTLS. */
-    void (*on_tls_up)(struct conn *c);
-    /* Printable name of a protocol phase (>= PHASE_PROTO). */
-    const char *(*phase_name)(int phase);
-    /* The reply being read will never be complete (deadline, close or
-     * reset in a protocol phase): store what arrived, marked partial
-     * (conn_store_partial). Called just before the probe finishes. */
-    void (*on_cut)(struct conn *c);
-};
-
-extern const struct proto_ops smtp_ops, imap_ops, pop3_ops;
 
 /* Actions a protocol takes (engine.c). */
 void conn_send(struct conn *c, const char *data, size_t len);
+/* A string literal, its length counted by the compiler ("" x "" refuses
+ * anything but a literal). */
+#define conn_send_lit(c, lit) conn_send((c), "" lit "", sizeof(lit) - 1)
 void conn_sendf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Enter a phase that waits for a reply, with a fresh read deadline. */
 void conn_expect(struct conn *c, int phase);
@@ -126,8 +108,10 @@ void conn_quit(struct conn *c, const char *cmd, enum rec_status status);
  * handshake; on_tls_up follows on success. Nothing framed before TLS
  * reaches the TLS session. */
 void conn_start_tls(struct conn *c);
-/* The next n received bytes are not lines (an IMAP literal): drop them
- * unframed. Reset by conn_start_tls. */
+/* The next n received bytes are not lines (an IMAP or ManageSieve literal,
+ * "{n}" at a line's end): drop them. Framing stays here, generic: the
+ * protocol only says how many bytes; the bytes never reach a parser, so
+ * no protocol needs its own byte counting. Reset by conn_start_tls. */
 void conn_skip(struct conn *c, uint32_t n);
 /* --probe-auth: the fake credential is on its way. From now until TLS, a
  * hang-up by the server (close, reset, or conn_auth_hangup) does not end
@@ -157,6 +141,8 @@ void conn_reply_store(struct conn *c, enum rec_field f, enum conn_reply_part par
  * and names f in the record's `partial` list. Nothing arrived: f is left
  * as it is. For a list field, only names it in `partial`. */
 void conn_store_partial(struct conn *c, enum rec_field f, bool with_reply);
+/* --debug: trace every phase transition on stderr (off by default). */
+void conn_trace_enable(bool on);
 /* Options the protocols need. */
 const char *conn_ehlo_name(const struct conn *c);
 /* --probe-auth on this probe, and the credential not yet sent by it. */

@@ -31,14 +31,10 @@
 
 /* ---- connect --------------------------------------------------------- */
 
+/* The protocol table (scanner/proto.h): no default, no fallback. */
 static const struct proto_ops *ops_for(enum mt_proto p)
 {
-    switch (p) {
-    case PROTO_SMTP: return &smtp_ops;
-    case PROTO_IMAP: return &imap_ops;
-    case PROTO_POP3: return &pop3_ops;
-    }
-    return &smtp_ops;
+    return proto_ops_for(p);
 }
 
 static void fill_record_identity(struct conn *c)

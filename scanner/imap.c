@@ -94,7 +94,7 @@ static bool records_cleartext(const struct conn *c)
 static void add_caps(struct conn *c, const char *s, size_t len)
 {
     struct caps_seen seen = {0};
-    imap_caps(records_cleartext(c) ? &c->rec : NULL, c->is_tls, s, len, &seen);
+    reply_imap_caps(records_cleartext(c) ? &c->rec : NULL, c->is_tls, s, len, &seen);
     if (!c->is_tls) {
         if (seen.starttls)
             c->flags |= IMAP_HAS_STARTTLS;
@@ -119,7 +119,7 @@ static void caps_done(struct conn *c)
 {
     struct record *r = &c->rec;
     if (records_cleartext(c))
-        caps_complete(r, c->is_tls);
+        reply_caps_complete(r, c->is_tls);
     if (c->is_tls) {
         logout(c, STATUS_OK);
         return;
@@ -165,7 +165,7 @@ static void on_greeting(struct conn *c, const char *line, size_t len)
         return;
     }
     size_t clen;
-    const char *caps = imap_capability_code(line, len, &clen);
+    const char *caps = reply_imap_capability_code(line, len, &clen);
     if (caps) {
         add_caps(c, caps, clen);
         caps_done(c);
@@ -177,7 +177,7 @@ static void on_greeting(struct conn *c, const char *line, size_t len)
 static void on_login_reply(struct conn *c, int kind, const char *rest, size_t rlen)
 {
     const char *verdict = "unexpected";
-    if (text_contains(rest, rlen, "PRIVACYREQUIRED") ||
+    if (reply_text_contains(rest, rlen, "PRIVACYREQUIRED") ||
         (kind != 1 && (c->flags & IMAP_LOGINDISABLED)))
         verdict = "tls-required";
     else if (kind == 2)
@@ -189,7 +189,7 @@ static void on_login_reply(struct conn *c, int kind, const char *rest, size_t rl
 
 static void imap_line(struct conn *c, const char *line, size_t len)
 {
-    long lit = imap_literal_len(line, len);
+    long lit = reply_literal_len(line, len);
     if (lit >= 0) {
         if (lit > IMAP_LITERAL_MAX) {
             conn_finish(c, STATUS_PROTOCOL_ERROR, "literal of %ld bytes", lit);
@@ -199,15 +199,15 @@ static void imap_line(struct conn *c, const char *line, size_t len)
     }
     if (c->phase == IMAP_AWAIT_GREETING) {
         /* Dovecot says this before its real greeting when auth is slow */
-        if (text_contains(line, len, "Waiting for authentication process"))
+        if (reply_text_contains(line, len, "Waiting for authentication process"))
             return;
         on_greeting(c, line, len);
         return;
     }
     size_t clen;
-    const char *caps = imap_capability_untagged(line, len, &clen);
+    const char *caps = reply_imap_capability_untagged(line, len, &clen);
     if (!caps)
-        caps = imap_capability_code(line, len, &clen);
+        caps = reply_imap_capability_code(line, len, &clen);
     if (caps && c->phase == IMAP_AWAIT_CAPABILITY) {
         add_caps(c, caps, clen);
         return;
@@ -223,7 +223,7 @@ static void imap_line(struct conn *c, const char *line, size_t len)
     current_tag(c, tag, sizeof tag);
     const char *rest;
     size_t rlen;
-    int kind = imap_tagged(line, len, tag, &rest, &rlen);
+    int kind = reply_imap_tagged(line, len, tag, &rest, &rlen);
     if (!kind)
         return; /* untagged data or a continuation we do not need */
     switch ((enum imap_phase)c->phase) {

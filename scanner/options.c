@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "../output/record.h"
+#include "conn.h"
+#include "proto.h"
 
 enum opt_type { OT_STR, OT_LIST, OT_RESOLVER, OT_U32, OT_U64, OT_SECONDS, OT_RATE, OT_FLAG };
 
@@ -29,7 +31,7 @@ struct opt_def {
 
 static const struct opt_def opt_table[] = {
     {"ports", 'p', OT_STR, OFF(ports), "LIST", "25,465,587,143,993,110,995", 0, 0,
-     "ports to probe: standard ports (protocol inferred) or PORT/PROTO, PROTO one of smtp, smtps, imap, imaps, pop3, pop3s"},
+     "ports to probe: standard ports (protocol inferred) or PORT/PROTO, PROTO a name from the protocol list below"},
     {"input", 'i', OT_LIST, OFF(inputs), "FILE", NULL, 0, 0,
      "read targets from FILE, one per line ('-' = stdin; repeatable). Without targets or -i, stdin is read"},
     {"output", 'o', OT_STR, OFF(output), "FILE", "-", 0, 0, "write records to FILE ('-' = stdout); a name ending in .gz is gzip-compressed"},
@@ -87,6 +89,8 @@ static const struct opt_def opt_table[] = {
     {"status", 0, OT_FLAG, OFF(status_line), NULL, NULL, 0, 0, "live status line on stderr even when it is not a terminal"},
     {"quiet", 'q', OT_FLAG, OFF(quiet), NULL, NULL, 0, 0, "no status line and no summary on stderr (errors still go there)"},
     {"schema", 0, OT_FLAG, OFF(schema), NULL, NULL, 0, 0, "print every record field with its type and meaning, then exit"},
+    {"debug", 0, OT_FLAG, OFF(debug), NULL, NULL, 0, 0,
+     "trace every probe's phase transitions on stderr (target, protocol, phase, event); for a few targets"},
 };
 #define N_OPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -97,10 +101,32 @@ uint32_t options_default_threads(long cores)
     return cores > OPT_MAX_THREADS ? OPT_MAX_THREADS : (uint32_t)cores;
 }
 
+static void print_ports(FILE *f, const uint16_t *ports)
+{
+    for (int i = 0; i < MT_PROTO_PORTS_MAX && ports[i]; i++)
+        fprintf(f, "%s%u", i ? ", " : "", (unsigned)ports[i]);
+}
+
+/* From the protocol table (output/mt_proto.h): one line per protocol. */
+static void print_protocols(FILE *f)
+{
+    fprintf(f, "\nProtocols (PROTO names; a bare standard port means its protocol):\n");
+    for (int i = 0; i < MT_PROTO_COUNT; i++) {
+        const struct mt_proto_info *p = mt_proto_info((enum mt_proto)i);
+        fprintf(f, "  %-7s %s, standard ports ", p->name, p->starttls_cmd);
+        print_ports(f, p->starttls_ports);
+        if (p->implicit_name) {
+            fprintf(f, "; %s implicit TLS ", p->implicit_name);
+            print_ports(f, p->implicit_ports);
+        }
+        fputc('\n', f);
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mailtls-scan [options] [TARGET ...]\n\n"
-               "Probes mail servers (SMTP, IMAP, POP3; STARTTLS and implicit TLS) and writes one\n"
+               "Probes mail servers (the protocols listed below; STARTTLS and implicit TLS), one\n"
                "record per (target, port). TARGET: IP, IP:PORT, [IPv6]:PORT, IP:PORT/PROTO, CIDR,\n"
                "or any of these followed by ,NAME (the name used for SNI and certificate checks).\n\n");
     for (size_t i = 0; i < N_OPTS; i++) {
@@ -117,6 +143,7 @@ static void usage(FILE *f)
         fputc('\n', f);
     }
     fprintf(f, "  %-28s %s\n  %-28s %s\n", "-h, --help", "this help", "-V, --version", "print the version");
+    print_protocols(f);
     fprintf(f, "\nWithout targets or -i, targets are read from stdin; from a terminal, mailtls-scan says so\n"
                "on stderr and reads until Ctrl-D (Ctrl-C stops, exit status 3).\n"
                "\nExit status:\n"
@@ -203,6 +230,8 @@ static int set_value(struct options *o, const struct opt_def *d, const char *v)
 int options_parse(int argc, char **argv, struct options *o)
 {
     memset(o, 0, sizeof *o);
+    if (proto_check() < 0) /* a row without complete callbacks: refuse to start */
+        return -1;
     for (size_t i = 0; i < N_OPTS; i++)
         if (opt_table[i].dflt && set_value(o, &opt_table[i], opt_table[i].dflt) < 0)
             return -1;
@@ -277,5 +306,6 @@ int options_parse(int argc, char **argv, struct options *o)
         fprintf(stderr, "mailtls-scan: --format: '%s' is neither json nor csv\n", o->format);
         return -1;
     }
+    conn_trace_enable(o->debug); /* process-wide, like the option itself */
     return 0;
 }

@@ -64,7 +64,7 @@ static void pop3_start(struct conn *c)
 
 static void send_capa(struct conn *c)
 {
-    conn_send(c, "CAPA\r\n", 6);
+    conn_send_lit(c, "CAPA\r\n");
     conn_expect(c, POP3_AWAIT_CAPA_STATUS);
 }
 
@@ -77,7 +77,7 @@ static void try_stls(struct conn *c)
 {
     /* Without CAPA we cannot know; asking costs one line. */
     if ((c->flags & POP3_HAS_STLS) || (c->flags & POP3_CAPA_FAILED)) {
-        conn_send(c, "STLS\r\n", 6);
+        conn_send_lit(c, "STLS\r\n");
         conn_expect(c, POP3_AWAIT_STLS_REPLY);
     } else {
         conn_quit(c, "QUIT\r\n", STATUS_OK);
@@ -95,7 +95,7 @@ static void capa_done(struct conn *c)
 {
     struct record *r = &c->rec;
     if (records_cleartext(c))
-        caps_complete(r, c->is_tls);
+        reply_caps_complete(r, c->is_tls);
     if (c->is_tls) {
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
@@ -109,7 +109,7 @@ static void capa_done(struct conn *c)
     }
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
         conn_credential_sent(c);
-        conn_send(c, "USER mailtls-probe\r\n", 20);
+        conn_send_lit(c, "USER mailtls-probe\r\n");
         conn_expect(c, POP3_AWAIT_USER_REPLY);
         return;
     }
@@ -124,7 +124,7 @@ static void set_probe(struct conn *c, const char *verdict, const char *line, siz
 
 static void pop3_line(struct conn *c, const char *line, size_t len)
 {
-    int st = pop3_status(line, len);
+    int st = reply_pop3_status(line, len);
     switch ((enum pop3_phase)c->phase) {
     case POP3_AWAIT_GREETING:
         if (records_cleartext(c))
@@ -157,7 +157,7 @@ static void pop3_line(struct conn *c, const char *line, size_t len)
                 line++;
                 len--;
             }
-            pop3_capa(records_cleartext(c) ? &c->rec : NULL, c->is_tls, line, len, &seen);
+            reply_pop3_capa(records_cleartext(c) ? &c->rec : NULL, c->is_tls, line, len, &seen);
             if (!c->is_tls) {
                 if (seen.starttls)
                     c->flags |= POP3_HAS_STLS;
@@ -170,7 +170,7 @@ static void pop3_line(struct conn *c, const char *line, size_t len)
         break;
     case POP3_AWAIT_USER_REPLY:
         if (st > 0) {
-            conn_send(c, "PASS not-a-real-password\r\n", 26);
+            conn_send_lit(c, "PASS not-a-real-password\r\n");
             conn_expect(c, POP3_AWAIT_PASS_REPLY);
         } else {
             set_probe(c, st < 0 ? "tls-required" : "unexpected", line, len);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-size_t lines_next(const unsigned char *buf, size_t len, size_t *line_len)
+size_t reply_lines_next(const unsigned char *buf, size_t len, size_t *line_len)
 {
     const unsigned char *lf = memchr(buf, '\n', len);
     if (!lf)
@@ -37,7 +37,7 @@ size_t reply_append(char *buf, size_t cap, size_t used, const char *line, size_t
     return used + n + t;
 }
 
-int smtp_parse_line(const char *line, size_t len, int *code, bool *is_last, const char **text,
+int reply_smtp_line(const char *line, size_t len, int *code, bool *is_last, const char **text,
                     size_t *text_len)
 {
     if (len < 3)
@@ -62,7 +62,7 @@ int smtp_parse_line(const char *line, size_t len, int *code, bool *is_last, cons
     return 0;
 }
 
-bool text_contains(const char *hay, size_t len, const char *needle)
+bool reply_text_contains(const char *hay, size_t len, const char *needle)
 {
     size_t n = strlen(needle);
     for (size_t i = 0; i + n <= len; i++)
@@ -113,7 +113,16 @@ static void add_mechanism(struct record *r, enum rec_field f, const char *m, siz
         rec_list_add(r, f, up, len);
 }
 
-void smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t len,
+void reply_mechanisms(struct record *r, bool after_tls, const char *list, size_t len,
+                      struct caps_seen *seen)
+{
+    const char *p = list, *end = list + len, *tok;
+    size_t tl;
+    while (next_token(&p, end, &tok, &tl))
+        add_mechanism(r, after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS, tok, tl, seen);
+}
+
+void reply_smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t len,
                    struct caps_seen *seen)
 {
     enum rec_field caps = after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS;
@@ -137,7 +146,7 @@ void smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t le
     }
 }
 
-void imap_caps(struct record *r, bool after_tls, const char *s, size_t len, struct caps_seen *seen)
+void reply_imap_caps(struct record *r, bool after_tls, const char *s, size_t len, struct caps_seen *seen)
 {
     enum rec_field caps = after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS;
     enum rec_field auth = after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS;
@@ -159,7 +168,7 @@ void imap_caps(struct record *r, bool after_tls, const char *s, size_t len, stru
     }
 }
 
-const char *imap_capability_code(const char *line, size_t len, size_t *out_len)
+const char *reply_imap_capability_code(const char *line, size_t len, size_t *out_len)
 {
     static const char key[] = "[CAPABILITY ";
     size_t klen = sizeof key - 1;
@@ -176,7 +185,7 @@ const char *imap_capability_code(const char *line, size_t len, size_t *out_len)
     return NULL;
 }
 
-const char *imap_capability_untagged(const char *line, size_t len, size_t *out_len)
+const char *reply_imap_capability_untagged(const char *line, size_t len, size_t *out_len)
 {
     static const char key[] = "* CAPABILITY";
     size_t klen = sizeof key - 1;
@@ -188,7 +197,7 @@ const char *imap_capability_untagged(const char *line, size_t len, size_t *out_l
     return line + klen;
 }
 
-long imap_literal_len(const char *line, size_t len)
+long reply_literal_len(const char *line, size_t len)
 {
     if (len < 3 || line[len - 1] != '}')
         return -1;
@@ -209,7 +218,7 @@ long imap_literal_len(const char *line, size_t len)
     return n;
 }
 
-int imap_tagged(const char *line, size_t len, const char *tag, const char **rest, size_t *rest_len)
+int reply_imap_tagged(const char *line, size_t len, const char *tag, const char **rest, size_t *rest_len)
 {
     size_t tl = strlen(tag);
     if (len < tl + 1 || memcmp(line, tag, tl) != 0 || line[tl] != ' ')
@@ -228,7 +237,7 @@ int imap_tagged(const char *line, size_t len, const char *tag, const char **rest
     return kind;
 }
 
-void pop3_capa(struct record *r, bool after_tls, const char *line, size_t len, struct caps_seen *seen)
+void reply_pop3_capa(struct record *r, bool after_tls, const char *line, size_t len, struct caps_seen *seen)
 {
     enum rec_field caps = after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS;
     enum rec_field auth = after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS;
@@ -249,7 +258,7 @@ void pop3_capa(struct record *r, bool after_tls, const char *line, size_t len, s
     }
 }
 
-int pop3_status(const char *line, size_t len)
+int reply_pop3_status(const char *line, size_t len)
 {
     if (len >= 3 && strncmp(line, "+OK", 3) == 0 && (len == 3 || line[3] == ' '))
         return 1;
@@ -258,7 +267,7 @@ int pop3_status(const char *line, size_t len)
     return 0;
 }
 
-void caps_complete(struct record *r, bool after_tls)
+void reply_caps_complete(struct record *r, bool after_tls)
 {
     rec_list_init(r, after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS);
     rec_list_init(r, after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS);

@@ -94,7 +94,7 @@ static bool record_key(const struct record *r, struct tgt_key *key)
     if (!rec_has(r, F_PORT) || rec_int(r, F_PORT) < 1 || rec_int(r, F_PORT) > 65535)
         return false;
     field_str(r, F_PROTOCOL, buf, sizeof buf);
-    int proto = enum_by_name(buf, proto_name, PROTO_POP3 + 1);
+    int proto = enum_by_name(buf, proto_name, MT_PROTO_COUNT);
     field_str(r, F_TLS_MODE, buf, sizeof buf);
     int mode = enum_by_name(buf, mode_name, TLS_MODE_IMPLICIT + 1);
     if (proto < 0 || mode < 0)

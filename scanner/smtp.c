@@ -10,6 +10,8 @@
  * cleartext (535) or insists on TLS first (530/538). Then STARTTLS, the
  * handshake, EHLO again to see what is offered under TLS, and QUIT.
  * On port 465 (implicit TLS) the same conversation runs inside TLS.
+ * Variants of SMTP reuse this conversation through smtp.h: their ops carry
+ * a struct smtp_variant (the hello verb, whether HELO is a fallback).
  *
  * Replies are recorded byte for byte, each line with the line end it came
  * with (a server sending bare LF gets no CR added). A reply that a
@@ -32,6 +34,7 @@
 
 #include "conn.h"
 #include "reply.h"
+#include "smtp.h"
 
 enum smtp_phase {
     SMTP_AWAIT_GREETING = PHASE_PROTO,
@@ -46,7 +49,16 @@ enum smtp_phase {
 #define SMTP_AUTH_CANCELLED 0x02
 #define SMTP_PASSWORD_MECH 0x04 /* PLAIN or LOGIN seen in the cleartext EHLO reply */
 
-static const char *smtp_phase_name(int phase)
+static const struct smtp_variant smtp_plain = {.hello = "EHLO", .helo_fallback = true};
+
+/* SMTP itself, or the variant of the protocol whose ops run this file's
+ * callbacks (LMTP: lmtp.c). */
+static const struct smtp_variant *variant(const struct conn *c)
+{
+    return c->ops->variant ? c->ops->variant : &smtp_plain;
+}
+
+const char *smtp_phase_name(int phase)
 {
     switch ((enum smtp_phase)phase) {
     case SMTP_AWAIT_GREETING: return "await-greeting";
@@ -62,18 +74,18 @@ static const char *smtp_phase_name(int phase)
  * credential; see README "--probe-auth". */
 #define FAKE_AUTH_PLAIN "AUTH PLAIN AG1haWx0bHMtcHJvYmUAbm90LWEtcmVhbC1wYXNzd29yZA==\r\n"
 
-static void smtp_start(struct conn *c)
+void smtp_start(struct conn *c)
 {
     conn_expect(c, SMTP_AWAIT_GREETING);
 }
 
 static void send_ehlo(struct conn *c)
 {
-    conn_sendf(c, "EHLO %s\r\n", conn_ehlo_name(c));
+    conn_sendf(c, "%s %s\r\n", variant(c)->hello, conn_ehlo_name(c));
     conn_expect(c, SMTP_AWAIT_EHLO_REPLY);
 }
 
-static void smtp_tls_up(struct conn *c)
+void smtp_tls_up(struct conn *c)
 {
     send_ehlo(c);
 }
@@ -85,7 +97,7 @@ static void after_cleartext_ehlo(struct conn *c)
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
     }
-    conn_send(c, "STARTTLS\r\n", 10);
+    conn_send_lit(c, "STARTTLS\r\n");
     conn_expect(c, SMTP_AWAIT_STARTTLS_REPLY);
 }
 
@@ -100,7 +112,7 @@ static void ehlo_done(struct conn *c)
 {
     struct record *r = &c->rec;
     if (records_cleartext(c))
-        caps_complete(r, c->is_tls);
+        reply_caps_complete(r, c->is_tls);
     if (c->is_tls) {
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
@@ -112,7 +124,7 @@ static void ehlo_done(struct conn *c)
     }
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
         conn_credential_sent(c);
-        conn_send(c, FAKE_AUTH_PLAIN, sizeof FAKE_AUTH_PLAIN - 1);
+        conn_send_lit(c, FAKE_AUTH_PLAIN);
         conn_expect(c, SMTP_AWAIT_AUTH_REPLY);
         return;
     }
@@ -124,7 +136,7 @@ static void on_auth_reply(struct conn *c, int code)
     if (code == 334 && !(c->flags & SMTP_AUTH_CANCELLED)) {
         /* the server ignored the initial response; cancel (RFC 4954 4) */
         c->flags |= SMTP_AUTH_CANCELLED;
-        conn_send(c, "*\r\n", 3);
+        conn_send_lit(c, "*\r\n");
         conn_expect(c, SMTP_AWAIT_AUTH_REPLY);
         return;
     }
@@ -166,12 +178,12 @@ static void on_reply(struct conn *c, int code)
         if (code == 250)
             ehlo_done(c);
         else if (code == 421)
-            conn_finish(c, STATUS_SERVER_BUSY, "EHLO answered 421");
-        else if (code / 100 == 5 && !c->is_tls) {
+            conn_finish(c, STATUS_SERVER_BUSY, "%s answered 421", variant(c)->hello);
+        else if (code / 100 == 5 && !c->is_tls && variant(c)->helo_fallback) {
             conn_sendf(c, "HELO %s\r\n", conn_ehlo_name(c));
             conn_expect(c, SMTP_AWAIT_HELO_REPLY);
         } else
-            conn_finish(c, STATUS_PROTOCOL_ERROR, "EHLO answered %d", code);
+            conn_finish(c, STATUS_PROTOCOL_ERROR, "%s answered %d", variant(c)->hello, code);
         break;
     case SMTP_AWAIT_HELO_REPLY:
         if (code == 250) {
@@ -204,13 +216,13 @@ static void on_reply(struct conn *c, int code)
     }
 }
 
-static void smtp_line(struct conn *c, const char *line, size_t len)
+void smtp_line(struct conn *c, const char *line, size_t len)
 {
     int code;
     bool last;
     const char *text;
     size_t tlen;
-    if (smtp_parse_line(line, len, &code, &last, &text, &tlen) < 0) {
+    if (reply_smtp_line(line, len, &code, &last, &text, &tlen) < 0) {
         if (c->phase == SMTP_AWAIT_GREETING && records_cleartext(c))
             rec_set_text(&c->rec, F_BANNER, line, len);
         conn_finish(c, STATUS_PROTOCOL_ERROR, "not an SMTP reply line");
@@ -225,7 +237,7 @@ static void smtp_line(struct conn *c, const char *line, size_t len)
     /* EHLO: every line after the first is one extension (RFC 5321 4.1.1.1) */
     if (c->phase == SMTP_AWAIT_EHLO_REPLY && code == 250 && c->reply_lines > 0) {
         struct caps_seen seen = {0};
-        smtp_ehlo_ext(records_cleartext(c) ? &c->rec : NULL, c->is_tls, text, tlen, &seen);
+        reply_smtp_ehlo_ext(records_cleartext(c) ? &c->rec : NULL, c->is_tls, text, tlen, &seen);
         if (seen.starttls && !c->is_tls)
             c->flags |= SMTP_HAS_STARTTLS;
         if (seen.password_mech && !c->is_tls)
@@ -237,7 +249,7 @@ static void smtp_line(struct conn *c, const char *line, size_t len)
 }
 
 /* The reply in progress will never be complete: keep what arrived. */
-static void smtp_cut(struct conn *c)
+void smtp_cut(struct conn *c)
 {
     switch ((enum smtp_phase)c->phase) {
     case SMTP_AWAIT_GREETING:

@@ -1,8 +1,9 @@
 /*
  * port.c - the --ports list: standard ports, "PORT/PROTO" entries.
  *
- * A port alone must be one of the seven standard mail ports so that the
- * protocol is never guessed; anything else needs an explicit /PROTO.
+ * A port alone must be a standard port of a protocol table row
+ * (output/mt_proto.h) so that the protocol is never guessed; anything else
+ * needs an explicit /PROTO.
  */
 #include "target.h"
 
@@ -10,46 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
-struct proto_name {
-    const char *name;
-    enum mt_proto proto;
-    enum mt_tls_mode mode;
-};
-
-static const struct proto_name proto_names[] = {
-    {"smtp", PROTO_SMTP, TLS_MODE_STARTTLS}, {"smtps", PROTO_SMTP, TLS_MODE_IMPLICIT},
-    {"imap", PROTO_IMAP, TLS_MODE_STARTTLS}, {"imaps", PROTO_IMAP, TLS_MODE_IMPLICIT},
-    {"pop3", PROTO_POP3, TLS_MODE_STARTTLS}, {"pop3s", PROTO_POP3, TLS_MODE_IMPLICIT},
-};
+/* The protocols, their names and standard ports: output/mt_proto.h. */
 
 bool tgt_port_infer(uint16_t port, struct tgt_port *out)
 {
-    const char *name;
-
-    switch (port) {
-    case 25:
-    case 587: /* submission: STARTTLS, RFC 6409 */
-        name = "smtp";
-        break;
-    case 465: /* submissions: implicit TLS, RFC 8314 */
-        name = "smtps";
-        break;
-    case 143:
-        name = "imap";
-        break;
-    case 993:
-        name = "imaps";
-        break;
-    case 110:
-        name = "pop3";
-        break;
-    case 995:
-        name = "pop3s";
-        break;
-    default:
-        return false;
-    }
-    if (!tgt_proto_parse(name, strlen(name), out))
+    if (!mt_proto_by_port(port, &out->proto, &out->mode))
         return false;
     out->port = port;
     return true;
@@ -57,15 +23,7 @@ bool tgt_port_infer(uint16_t port, struct tgt_port *out)
 
 bool tgt_proto_parse(const char *s, size_t len, struct tgt_port *out)
 {
-    for (size_t i = 0; i < sizeof proto_names / sizeof proto_names[0]; i++) {
-        const struct proto_name *p = &proto_names[i];
-        if (strlen(p->name) == len && strncasecmp(p->name, s, len) == 0) {
-            out->proto = p->proto;
-            out->mode = p->mode;
-            return true;
-        }
-    }
-    return false;
+    return mt_proto_lookup(s, len, &out->proto, &out->mode);
 }
 
 static int port_number(const char *s, size_t len, uint16_t *out)
@@ -101,10 +59,10 @@ int tgt_port_spec(const char *s, size_t len, uint16_t *port, bool *has_proto,
     if (slash) {
         size_t plen = len - nlen - 1;
         if (!tgt_proto_parse(slash + 1, plen, proto)) {
-            snprintf(err, errlen,
-                     "unknown protocol '%.*s' in '%.*s' (want smtp, smtps, imap, imaps, pop3, "
-                     "pop3s)",
-                     (int)(plen > 20 ? 20 : plen), slash + 1, shown, s);
+            char names[128];
+            mt_proto_names(names, sizeof names);
+            snprintf(err, errlen, "unknown protocol '%.*s' in '%.*s' (want %s)",
+                     (int)(plen > 20 ? 20 : plen), slash + 1, shown, s, names);
             return -1;
         }
         proto->port = *port;

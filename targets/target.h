@@ -27,10 +27,11 @@ struct tgt_port {
     enum mt_tls_mode mode;
 };
 
-/* Standard ports: 25/587 smtp, 465 smtps, 143 imap, 993 imaps, 110 pop3,
- * 995 pop3s. Returns false for any other port. */
+/* Standard ports of the protocol table (output/mt_proto.h): 25/587 smtp,
+ * 465 smtps, 143 imap, 993 imaps, 110 pop3, 995 pop3s... Returns false for
+ * any other port. */
 bool tgt_port_infer(uint16_t port, struct tgt_port *out);
-/* "smtp","smtps","imap","imaps","pop3","pop3s" -> proto and mode. */
+/* A protocol table name ("smtp", "smtps", "imap", ...) -> proto and mode. */
 bool tgt_proto_parse(const char *s, size_t len, struct tgt_port *out);
 /* Parses "25,465,10025/smtp". Returns 0, or -1 with err set (names the bad entry). */
 int tgt_parse_ports(const char *list, struct tgt_port *out, size_t max, size_t *n, char *err, size_t errlen);

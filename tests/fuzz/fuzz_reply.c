@@ -1,9 +1,9 @@
 /*
  * fuzz_reply.c - the reply framer and every line parser of scanner/reply.h.
  *
- * The input is a server transcript. lines_next frames it the way the
+ * The input is a server transcript. reply_lines_next frames it the way the
  * engine does; each complete line, and the unterminated tail, goes through
- * every parser, all writing into one record (before-TLS fields for even
+ * every parser (ManageSieve's of reply_sieve.h included), all writing into one record (before-TLS fields for even
  * lines, after-TLS for odd ones), and into the facts the verdicts come
  * from; the framed lines are also appended to a reply text as the engine
  * keeps it, which must be the received bytes exactly. Checked on every line: framing lengths,
@@ -16,6 +16,7 @@
 
 #include "../../output/record.h"
 #include "../../scanner/reply.h"
+#include "../../scanner/reply_sieve.h"
 #include "fuzz_check.h"
 
 static struct record rec;
@@ -62,6 +63,34 @@ static void check_record(void)
     }
 }
 
+/* ManageSieve (reply_sieve.h): status words, quoted strings, capability
+ * lines; facts the same with and without a record. */
+static void check_sieve(const char *line, size_t len, bool after_tls)
+{
+    enum reply_sieve_kind k = reply_sieve_status(line, len);
+    FUZZ_CHECK(k >= SIEVE_LINE_OTHER && k <= SIEVE_LINE_BYE);
+    if (k != SIEVE_LINE_OTHER) {
+        size_t wl = k == SIEVE_LINE_BYE ? 3 : 2;
+        FUZZ_CHECK(len >= wl && (len == wl || line[wl] == ' ' || line[wl] == '('));
+    }
+    char out[16];
+    size_t used = SIZE_MAX;
+    long q = reply_sieve_quoted(line, len, out, sizeof out, &used);
+    FUZZ_CHECK(q >= -1 && q < (long)sizeof out);
+    if (q >= 0) {
+        FUZZ_CHECK(used >= 2 && used <= len && line[used - 1] == '"' && out[q] == '\0');
+        FUZZ_CHECK(memchr(line, '"', len) != NULL);
+    }
+    struct caps_seen seen = {0}, facts = {0};
+    bool is_cap = reply_sieve_cap(&rec, after_tls, line, len, &seen);
+    FUZZ_CHECK(is_cap == reply_sieve_cap(NULL, after_tls, line, len, &facts));
+    FUZZ_CHECK(is_cap == (q >= 0));
+    FUZZ_CHECK(facts.starttls == seen.starttls && facts.password_mech == seen.password_mech);
+    FUZZ_CHECK(!facts.starttls || reply_text_contains(line, len, "STARTTLS"));
+    FUZZ_CHECK(!facts.password_mech || reply_text_contains(line, len, "PLAIN") ||
+               reply_text_contains(line, len, "LOGIN"));
+}
+
 static void parse_line(const char *line, size_t len, bool after_tls)
 {
     struct caps_seen seen = {0}, facts = {0};
@@ -70,35 +99,35 @@ static void parse_line(const char *line, size_t len, bool after_tls)
     bool is_last = false;
     const char *text = NULL;
     size_t text_len = 0;
-    if (smtp_parse_line(line, len, &code, &is_last, &text, &text_len) == 0) {
+    if (reply_smtp_line(line, len, &code, &is_last, &text, &text_len) == 0) {
         FUZZ_CHECK(code >= 200 && code <= 599);
         FUZZ_CHECK(inside(text, text_len, line, len));
         FUZZ_CHECK(len == 3 ? is_last && text_len == 0 : is_last == (line[3] == ' '));
         FUZZ_CHECK(text + text_len == line + len);
-        smtp_ehlo_ext(&rec, after_tls, text, text_len, &seen);
+        reply_smtp_ehlo_ext(&rec, after_tls, text, text_len, &seen);
     }
-    smtp_ehlo_ext(&rec, after_tls, line, len, &seen);
+    reply_smtp_ehlo_ext(&rec, after_tls, line, len, &seen);
     /* facts without a record are the same facts (the second connection of
      * an auth probe relies on it) */
-    smtp_ehlo_ext(NULL, after_tls, line, len, &facts);
+    reply_smtp_ehlo_ext(NULL, after_tls, line, len, &facts);
 
-    imap_caps(&rec, after_tls, line, len, &seen);
-    imap_caps(NULL, after_tls, line, len, &facts);
+    reply_imap_caps(&rec, after_tls, line, len, &seen);
+    reply_imap_caps(NULL, after_tls, line, len, &facts);
     size_t cap_len = SIZE_MAX;
-    const char *caps = imap_capability_code(line, len, &cap_len);
+    const char *caps = reply_imap_capability_code(line, len, &cap_len);
     if (caps) {
         FUZZ_CHECK(inside(caps, cap_len, line, len));
         FUZZ_CHECK(caps + cap_len < line + len && caps[cap_len] == ']');
-        imap_caps(&rec, !after_tls, caps, cap_len, &seen);
+        reply_imap_caps(&rec, !after_tls, caps, cap_len, &seen);
     }
-    caps = imap_capability_untagged(line, len, &cap_len);
+    caps = reply_imap_capability_untagged(line, len, &cap_len);
     if (caps) {
         FUZZ_CHECK(inside(caps, cap_len, line, len));
         FUZZ_CHECK(caps + cap_len == line + len);
-        imap_caps(&rec, after_tls, caps, cap_len, &seen);
+        reply_imap_caps(&rec, after_tls, caps, cap_len, &seen);
     }
 
-    long lit = imap_literal_len(line, len);
+    long lit = reply_literal_len(line, len);
     FUZZ_CHECK(lit >= -1 && lit <= 999999999L);
     if (lit >= 0)
         FUZZ_CHECK(len >= 3 && line[len - 1] == '}' && memchr(line, '{', len) != NULL);
@@ -115,29 +144,31 @@ static void parse_line(const char *line, size_t len, bool after_tls)
     for (int t = 0; t < 2; t++) {
         const char *rest = NULL;
         size_t rest_len = SIZE_MAX;
-        int kind = imap_tagged(line, len, tags[t], &rest, &rest_len);
+        int kind = reply_imap_tagged(line, len, tags[t], &rest, &rest_len);
         FUZZ_CHECK(kind >= 0 && kind <= 3);
         if (kind)
             FUZZ_CHECK(inside(rest, rest_len, line, len) && rest + rest_len == line + len);
     }
 
-    pop3_capa(&rec, after_tls, line, len, &seen);
-    pop3_capa(NULL, after_tls, line, len, &facts);
-    FUZZ_CHECK(!facts.starttls || text_contains(line, len, "STARTTLS") || text_contains(line, len, "STLS"));
-    FUZZ_CHECK(!facts.logindisabled || text_contains(line, len, "LOGINDISABLED"));
-    FUZZ_CHECK(!facts.user || text_contains(line, len, "USER"));
+    reply_pop3_capa(&rec, after_tls, line, len, &seen);
+    reply_pop3_capa(NULL, after_tls, line, len, &facts);
+    FUZZ_CHECK(!facts.starttls || reply_text_contains(line, len, "STARTTLS") || reply_text_contains(line, len, "STLS"));
+    FUZZ_CHECK(!facts.logindisabled || reply_text_contains(line, len, "LOGINDISABLED"));
+    FUZZ_CHECK(!facts.user || reply_text_contains(line, len, "USER"));
     /* a password mechanism is never claimed without its name in the line */
-    FUZZ_CHECK(!facts.password_mech || text_contains(line, len, "PLAIN") || text_contains(line, len, "LOGIN"));
+    FUZZ_CHECK(!facts.password_mech || reply_text_contains(line, len, "PLAIN") || reply_text_contains(line, len, "LOGIN"));
     /* the verdict does not depend on the list caps: what the line names,
      * the facts see, whether or not the record had room */
     if (facts.password_mech)
         FUZZ_CHECK(seen.password_mech);
-    int st = pop3_status(line, len);
+    int st = reply_pop3_status(line, len);
     FUZZ_CHECK(st >= -1 && st <= 1);
     if (st == 1)
         FUZZ_CHECK(len >= 3 && memcmp(line, "+OK", 3) == 0);
     if (st == -1)
         FUZZ_CHECK(len >= 4 && memcmp(line, "-ERR", 4) == 0);
+
+    check_sieve(line, len, after_tls);
 
     /* A needle taken from the line's start must be found; "" always is
      * (when it fits), and nothing longer than the line ever is. */
@@ -147,10 +178,10 @@ static void parse_line(const char *line, size_t len, bool after_tls)
         nl++;
     memcpy(needle, line, nl);
     needle[nl] = '\0';
-    FUZZ_CHECK(text_contains(line, len, needle));
-    FUZZ_CHECK(text_contains(line, len, ""));
-    (void)text_contains(line, len, "STARTTLS");
-    FUZZ_CHECK(!text_contains(line, len > 8 ? 8 : len, "123456789"));
+    FUZZ_CHECK(reply_text_contains(line, len, needle));
+    FUZZ_CHECK(reply_text_contains(line, len, ""));
+    (void)reply_text_contains(line, len, "STARTTLS");
+    FUZZ_CHECK(!reply_text_contains(line, len > 8 ? 8 : len, "123456789"));
 
     /* Cheap per line; the full walk of the lists runs once per input. */
     FUZZ_CHECK(rec.arena_used <= REC_ARENA_BYTES);
@@ -169,7 +200,7 @@ static void check_reply_append(const uint8_t *data, size_t size)
     bool cut = false;
     while (pos < size) {
         size_t line_len;
-        size_t n = lines_next(data + pos, size - pos, &line_len);
+        size_t n = reply_lines_next(data + pos, size - pos, &line_len);
         if (n == 0)
             break;
         size_t before = used;
@@ -193,7 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const unsigned char *buf = data + pos;
         size_t avail = size - pos;
         size_t line_len = SIZE_MAX;
-        size_t used = lines_next(buf, avail, &line_len);
+        size_t used = reply_lines_next(buf, avail, &line_len);
         const unsigned char *lf = memchr(buf, '\n', avail);
         if (used == 0) {
             /* No LF left: the engine would wait; the tail still goes

@@ -51,7 +51,7 @@ static void check_name(const char *name)
 
 static void check_proto(const struct tgt_port *p)
 {
-    FUZZ_CHECK(p->proto == PROTO_SMTP || p->proto == PROTO_IMAP || p->proto == PROTO_POP3);
+    FUZZ_CHECK((unsigned)p->proto < MT_PROTO_COUNT);
     FUZZ_CHECK(p->mode == TLS_MODE_STARTTLS || p->mode == TLS_MODE_IMPLICIT);
 }
 

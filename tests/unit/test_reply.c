@@ -31,7 +31,7 @@ static void feed(const char *data, size_t n, const size_t *cuts, size_t ncuts, s
         have += end - pos;
         pos = end;
         size_t line_len, used;
-        while ((used = lines_next(buf, have, &line_len)) > 0) {
+        while ((used = reply_lines_next(buf, have, &line_len)) > 0) {
             if (out->lines < 16) {
                 memcpy(out->line[out->lines], buf, line_len < 255 ? line_len : 255);
                 out->len[out->lines] = line_len;
@@ -92,11 +92,11 @@ static void test_smtp_ehlo(void)
         bool last;
         const char *text;
         size_t tl;
-        CHECK(smtp_parse_line(p.line[i], p.len[i], &code, &last, &text, &tl) == 0);
+        CHECK(reply_smtp_line(p.line[i], p.len[i], &code, &last, &text, &tl) == 0);
         CHECK(code == 250);
         lasts += last;
         if (i > 0)
-            smtp_ehlo_ext(&rec, false, text, tl, &seen);
+            reply_smtp_ehlo_ext(&rec, false, text, tl, &seen);
     }
     CHECK(lasts == 1);
     CHECK(seen.starttls && seen.password_mech);
@@ -115,13 +115,13 @@ static void test_smtp_lines(void)
     bool last;
     const char *text;
     size_t tl;
-    CHECK(smtp_parse_line("220", 3, &code, &last, &text, &tl) == 0 && code == 220 && last && tl == 0);
-    CHECK(smtp_parse_line("421-busy", 8, &code, &last, &text, &tl) == 0 && code == 421 && !last);
-    CHECK(smtp_parse_line("2500 x", 6, &code, &last, &text, &tl) == -1);
-    CHECK(smtp_parse_line("25", 2, &code, &last, &text, &tl) == -1);
-    CHECK(smtp_parse_line("abc def", 7, &code, &last, &text, &tl) == -1);
-    CHECK(smtp_parse_line("199 x", 5, &code, &last, &text, &tl) == -1);
-    CHECK(smtp_parse_line("220\0x", 5, &code, &last, &text, &tl) == -1);
+    CHECK(reply_smtp_line("220", 3, &code, &last, &text, &tl) == 0 && code == 220 && last && tl == 0);
+    CHECK(reply_smtp_line("421-busy", 8, &code, &last, &text, &tl) == 0 && code == 421 && !last);
+    CHECK(reply_smtp_line("2500 x", 6, &code, &last, &text, &tl) == -1);
+    CHECK(reply_smtp_line("25", 2, &code, &last, &text, &tl) == -1);
+    CHECK(reply_smtp_line("abc def", 7, &code, &last, &text, &tl) == -1);
+    CHECK(reply_smtp_line("199 x", 5, &code, &last, &text, &tl) == -1);
+    CHECK(reply_smtp_line("220\0x", 5, &code, &last, &text, &tl) == -1);
     /* multi-line greeting, bare LF, NUL inside a line: framing keeps bytes */
     static const char greet[] = "220-first\n220-se\0cond\r\n220 last\r\n";
     check_all_splits(greet, sizeof greet - 1, 3);
@@ -129,8 +129,8 @@ static void test_smtp_lines(void)
     feed(greet, sizeof greet - 1, NULL, 0, &p);
     CHECK(p.len[1] == 11 && p.line[1][6] == '\0');
     size_t ll;
-    CHECK(lines_next((const unsigned char *)"no end", 6, &ll) == 0);
-    CHECK(lines_next((const unsigned char *)"\r\n", 2, &ll) == 2 && ll == 0);
+    CHECK(reply_lines_next((const unsigned char *)"no end", 6, &ll) == 0);
+    CHECK(reply_lines_next((const unsigned char *)"\r\n", 2, &ll) == 2 && ll == 0);
 }
 
 static void test_imap(void)
@@ -142,33 +142,33 @@ static void test_imap(void)
     struct parsed p;
     feed(t, sizeof t - 1, NULL, 0, &p);
     size_t n;
-    const char *caps = imap_capability_code(p.line[0], p.len[0], &n);
+    const char *caps = reply_imap_capability_code(p.line[0], p.len[0], &n);
     CHECK(caps && n == strlen("IMAP4rev1 SASL-IR STARTTLS AUTH=PLAIN LOGINDISABLED"));
     rec_reset(&rec);
     struct caps_seen seen = {0};
-    imap_caps(&rec, false, caps, n, &seen);
+    reply_imap_caps(&rec, false, caps, n, &seen);
     CHECK(seen.starttls && seen.logindisabled && seen.password_mech);
     CHECK(rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "PLAIN", false));
     CHECK(rec_list_contains(&rec, F_CAPS_BEFORE_TLS, "LOGINDISABLED", false));
-    caps = imap_capability_untagged(p.line[1], p.len[1], &n);
+    caps = reply_imap_capability_untagged(p.line[1], p.len[1], &n);
     CHECK(caps != NULL);
     seen = (struct caps_seen){0};
-    imap_caps(&rec, true, caps, n, &seen);
+    reply_imap_caps(&rec, true, caps, n, &seen);
     CHECK(seen.starttls && !seen.logindisabled && seen.password_mech);
     CHECK(rec_list_contains(&rec, F_AUTH_AFTER_TLS, "LOGIN", false));
-    CHECK(imap_capability_untagged("* CAPABILITYX", 13, &n) == NULL);
+    CHECK(reply_imap_capability_untagged("* CAPABILITYX", 13, &n) == NULL);
     const char *rest;
     size_t rl;
-    CHECK(imap_tagged(p.line[2], p.len[2], "m1", &rest, &rl) == 1 && rl == 4);
-    CHECK(imap_tagged(p.line[2], p.len[2], "m", &rest, &rl) == 0);
-    CHECK(imap_tagged("m2 NO [PRIVACYREQUIRED] no", 26, "m2", &rest, &rl) == 2);
-    CHECK(imap_tagged("m2 BAD x", 8, "m2", &rest, &rl) == 3);
-    CHECK(imap_literal_len(p.line[3], p.len[3]) == 5);
-    CHECK(imap_literal_len("x {12+}", 7) == 12);
-    CHECK(imap_literal_len("x {}", 4) == -1);
-    CHECK(imap_literal_len("x 5}", 4) == -1);
-    CHECK(imap_literal_len("{99999999999}", 13) == -1);
-    CHECK(imap_capability_code("* OK [CAPABILITY IMAP4", 22, &n) == NULL);
+    CHECK(reply_imap_tagged(p.line[2], p.len[2], "m1", &rest, &rl) == 1 && rl == 4);
+    CHECK(reply_imap_tagged(p.line[2], p.len[2], "m", &rest, &rl) == 0);
+    CHECK(reply_imap_tagged("m2 NO [PRIVACYREQUIRED] no", 26, "m2", &rest, &rl) == 2);
+    CHECK(reply_imap_tagged("m2 BAD x", 8, "m2", &rest, &rl) == 3);
+    CHECK(reply_literal_len(p.line[3], p.len[3]) == 5);
+    CHECK(reply_literal_len("x {12+}", 7) == 12);
+    CHECK(reply_literal_len("x {}", 4) == -1);
+    CHECK(reply_literal_len("x 5}", 4) == -1);
+    CHECK(reply_literal_len("{99999999999}", 13) == -1);
+    CHECK(reply_imap_capability_code("* OK [CAPABILITY IMAP4", 22, &n) == NULL);
 }
 
 static void test_pop3(void)
@@ -177,13 +177,13 @@ static void test_pop3(void)
     check_all_splits(t, sizeof t - 1, 6);
     struct parsed p;
     feed(t, sizeof t - 1, NULL, 0, &p);
-    CHECK(pop3_status(p.line[0], p.len[0]) == 1);
-    CHECK(pop3_status("-ERR no", 7) == -1);
-    CHECK(pop3_status("+OKAY", 5) == 0);
+    CHECK(reply_pop3_status(p.line[0], p.len[0]) == 1);
+    CHECK(reply_pop3_status("-ERR no", 7) == -1);
+    CHECK(reply_pop3_status("+OKAY", 5) == 0);
     rec_reset(&rec);
     struct caps_seen seen = {0};
     for (int i = 1; i < 5; i++)
-        pop3_capa(&rec, false, p.line[i], p.len[i], &seen);
+        reply_pop3_capa(&rec, false, p.line[i], p.len[i], &seen);
     CHECK(seen.starttls && seen.user && seen.password_mech);
     CHECK(rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "USER", false));
     CHECK(rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "PLAIN", false));
@@ -202,7 +202,7 @@ static void test_verdict_past_cap(void)
     n += (size_t)snprintf(line + n, sizeof line - n, " PLAIN LOGIN");
     rec_reset(&rec);
     struct caps_seen seen = {0};
-    smtp_ehlo_ext(&rec, false, line, n, &seen);
+    reply_smtp_ehlo_ext(&rec, false, line, n, &seen);
     CHECK(seen.password_mech);
     CHECK(rec.span[F_AUTH_BEFORE_TLS].len == 32);
     CHECK(!rec_list_contains(&rec, F_AUTH_BEFORE_TLS, "PLAIN", false));
@@ -214,7 +214,7 @@ static void test_verdict_past_cap(void)
     n += (size_t)snprintf(line + n, sizeof line - n, "AUTH=PLAIN");
     rec_reset(&rec);
     seen = (struct caps_seen){0};
-    imap_caps(&rec, false, line, n, &seen);
+    reply_imap_caps(&rec, false, line, n, &seen);
     CHECK(seen.password_mech && (rec.truncated >> F_AUTH_BEFORE_TLS) & 1u);
     /* POP3 SASL line, same shape */
     n = (size_t)snprintf(line, sizeof line, "SASL");
@@ -223,23 +223,23 @@ static void test_verdict_past_cap(void)
     n += (size_t)snprintf(line + n, sizeof line - n, " LOGIN");
     rec_reset(&rec);
     seen = (struct caps_seen){0};
-    pop3_capa(&rec, false, line, n, &seen);
+    reply_pop3_capa(&rec, false, line, n, &seen);
     CHECK(seen.password_mech && (rec.truncated >> F_AUTH_BEFORE_TLS) & 1u);
     /* facts only: no record */
     seen = (struct caps_seen){0};
-    smtp_ehlo_ext(NULL, false, "STARTTLS", 8, &seen);
-    imap_caps(NULL, false, "LOGINDISABLED AUTH=LOGIN", 24, &seen);
-    pop3_capa(NULL, false, "USER", 4, &seen);
+    reply_smtp_ehlo_ext(NULL, false, "STARTTLS", 8, &seen);
+    reply_imap_caps(NULL, false, "LOGINDISABLED AUTH=LOGIN", 24, &seen);
+    reply_pop3_capa(NULL, false, "USER", 4, &seen);
     CHECK(seen.starttls && seen.logindisabled && seen.password_mech && seen.user);
 }
 
-/* The line end is part of what was received: lines_next tells it apart. */
+/* The line end is part of what was received: reply_lines_next tells it apart. */
 static void test_line_ends(void)
 {
     size_t ll;
-    CHECK(lines_next((const unsigned char *)"220 x\n", 6, &ll) == 6 && ll == 5);
-    CHECK(lines_next((const unsigned char *)"220 x\r\n", 7, &ll) == 7 && ll == 5);
-    CHECK(lines_next((const unsigned char *)"220 x\r\r\n", 8, &ll) == 8 && ll == 6);
+    CHECK(reply_lines_next((const unsigned char *)"220 x\n", 6, &ll) == 6 && ll == 5);
+    CHECK(reply_lines_next((const unsigned char *)"220 x\r\n", 7, &ll) == 7 && ll == 5);
+    CHECK(reply_lines_next((const unsigned char *)"220 x\r\r\n", 8, &ll) == 8 && ll == 6);
 }
 
 static void test_record_bounds(void)

@@ -82,7 +82,36 @@ bool profile_serves_implicit(enum profile p);   /* completes implicit TLS handsh
 
 #define PORTS_MAX 8
 
-enum farm_proto { PROTO_SMTP, PROTO_IMAP, PROTO_POP3 };
+/*
+ * The farm's protocol table: one row per protocol it serves. Adding one is
+ * this row plus tools/farm/<id>.c defining <id>_greet, <id>_line and
+ * <id>_busy (session.c finds them through the row). Each row makes two
+ * listener kinds: <id> (cleartext, STARTTLS offered) and <implicit_id>
+ * (implicit TLS), each with its port option and default ('none' = off).
+ *   X(ID, id, default ports, help, implicit_id, default ports, help,
+ *     reply to an over-long line, greets again after STARTTLS)
+ * The last is for protocols whose server speaks first after the handshake
+ * (ManageSieve re-sends its capabilities, RFC 5804 2.2).
+ */
+#define FARM_PROTO_LIST(X)                                                                         \
+    X(SMTP, smtp, "2525,2587", "SMTP ports with STARTTLS ('none' disables)", smtps, "2465",        \
+      "SMTP implicit-TLS ports", "500 5.5.0 Line too long\r\n", false)                                  \
+    X(IMAP, imap, "2143", "IMAP ports with STARTTLS", imaps, "2993", "IMAP implicit-TLS ports",     \
+      "* BYE Line too long\r\n", false)                                                                 \
+    X(POP3, pop3, "2110", "POP3 ports with STLS", pop3s, "2995", "POP3 implicit-TLS ports",        \
+      "-ERR Line too long\r\n", false)                                                             \
+    X(LMTP, lmtp, "none", "LMTP ports with STARTTLS", lmtps, "none", "LMTP implicit-TLS ports",    \
+      "500 5.5.0 Line too long\r\n", false)                                                      \
+    X(SIEVE, sieve, "none", "ManageSieve ports with STARTTLS", sieves, "none",                    \
+      "ManageSieve implicit-TLS ports", "BYE \"Line too long\"\r\n", true)
+
+/* FARM_ names: the scanner's PROTO_ names are a different table. */
+enum farm_proto {
+#define FARM_PROTO_ENUM(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet) FARM_##ID,
+    FARM_PROTO_LIST(FARM_PROTO_ENUM)
+#undef FARM_PROTO_ENUM
+        FARM_PROTO_COUNT
+};
 
 struct port_list {
     unsigned n;
@@ -91,7 +120,7 @@ struct port_list {
 
 struct farm_config {
     char *bind;
-    struct port_list smtp, smtps, imap, imaps, pop3, pop3s;
+    struct port_list ports[FARM_PROTO_COUNT][2]; /* [proto][0: STARTTLS, 1: implicit TLS] */
     char *profiles;
     uint64_t seed;
     uint32_t delay_ms;
@@ -345,16 +374,24 @@ void sess_host_name(const struct sess *s, char *buf, size_t len);
 void sess_count_credentials(struct sess *s);
 
 /* Per-protocol handlers: greeting, one complete line (CRLF stripped, NUL
- * terminated), and the "too busy" farewell. */
-void smtp_greet(struct sess *s);
-void smtp_line(struct sess *s, char *line, size_t len);
-void smtp_busy(struct sess *s);
-void imap_greet(struct sess *s);
-void imap_line(struct sess *s, char *line, size_t len);
-void imap_busy(struct sess *s);
-void pop3_greet(struct sess *s);
-void pop3_line(struct sess *s, char *line, size_t len);
-void pop3_busy(struct sess *s);
+ * terminated), and the "too busy" farewell; one set per FARM_PROTO_LIST row. */
+#define FARM_PROTO_DECL(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                        \
+    void id##_greet(struct sess *s);                                                               \
+    void id##_line(struct sess *s, char *line, size_t len);                                        \
+    void id##_busy(struct sess *s);
+FARM_PROTO_LIST(FARM_PROTO_DECL)
+#undef FARM_PROTO_DECL
+
+/* A row's handlers and names (session.c, listen.c). */
+struct farm_proto_ops {
+    const char *name, *implicit_name;
+    void (*greet)(struct sess *s);
+    void (*line)(struct sess *s, char *line, size_t len);
+    void (*busy)(struct sess *s);
+    const char *too_long; /* reply to an over-long line, before the close */
+    bool greet_after_starttls;
+};
+extern const struct farm_proto_ops farm_protos[FARM_PROTO_COUNT];
 
 /* Helpers shared by smtp.c, imap.c and pop3.c. */
 static inline bool sess_may_auth(const struct sess *s)

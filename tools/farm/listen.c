@@ -37,12 +37,10 @@ static void add_specs(struct listen_set *set, const struct port_list *pl, enum f
 void listen_specs_from_config(const struct farm_config *cfg, struct listen_set *set)
 {
     memset(set, 0, sizeof(*set));
-    add_specs(set, &cfg->smtp, PROTO_SMTP, false, "smtp");
-    add_specs(set, &cfg->smtps, PROTO_SMTP, true, "smtps");
-    add_specs(set, &cfg->imap, PROTO_IMAP, false, "imap");
-    add_specs(set, &cfg->imaps, PROTO_IMAP, true, "imaps");
-    add_specs(set, &cfg->pop3, PROTO_POP3, false, "pop3");
-    add_specs(set, &cfg->pop3s, PROTO_POP3, true, "pop3s");
+    for (int p = 0; p < FARM_PROTO_COUNT; p++) {
+        add_specs(set, &cfg->ports[p][0], (enum farm_proto)p, false, farm_protos[p].name);
+        add_specs(set, &cfg->ports[p][1], (enum farm_proto)p, true, farm_protos[p].implicit_name);
+    }
 }
 
 bool listen_is_loopback(const struct sockaddr_storage *ss)
@@ -201,12 +199,12 @@ int listen_write_ready_file(const char *path, const struct farm_config *cfg,
         fprintf(f, "%s{\"kind\":\"%s\",\"port\":%u}", i ? "," : "", set->spec[i].kind,
                 set->spec[i].port);
     fputs("]", f);
-    static const char *const kinds[] = {"smtp", "smtps", "imap", "imaps", "pop3", "pop3s"};
-    for (unsigned k = 0; k < 6; k++) {
-        fprintf(f, ",\"%s\":[", kinds[k]);
+    for (unsigned k = 0; k < 2 * FARM_PROTO_COUNT; k++) {
+        const char *kind = k % 2 ? farm_protos[k / 2].implicit_name : farm_protos[k / 2].name;
+        fprintf(f, ",\"%s\":[", kind);
         unsigned n = 0;
         for (unsigned i = 0; i < set->n; i++)
-            if (strcmp(set->spec[i].kind, kinds[k]) == 0)
+            if (strcmp(set->spec[i].kind, kind) == 0)
                 fprintf(f, "%s%u", n++ ? "," : "", set->spec[i].port);
         fputs("]", f);
     }

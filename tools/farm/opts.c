@@ -34,13 +34,11 @@ static const struct opt_def opt_table[] = {
      "listen address: 0.0.0.0 (every 127.x.y.z; non-loopback destinations are reset), "
      "127.x.y.z or ::1",
      OFF(bind), false},
-    {"smtp", OPT_PORTS, "2525,2587", "PORTS", "SMTP ports with STARTTLS ('none' disables)",
-     OFF(smtp), false},
-    {"smtps", OPT_PORTS, "2465", "PORTS", "SMTP implicit-TLS ports", OFF(smtps), false},
-    {"imap", OPT_PORTS, "2143", "PORTS", "IMAP ports with STARTTLS", OFF(imap), false},
-    {"imaps", OPT_PORTS, "2993", "PORTS", "IMAP implicit-TLS ports", OFF(imaps), false},
-    {"pop3", OPT_PORTS, "2110", "PORTS", "POP3 ports with STLS", OFF(pop3), false},
-    {"pop3s", OPT_PORTS, "2995", "PORTS", "POP3 implicit-TLS ports", OFF(pop3s), false},
+#define FARM_PROTO_OPTS(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                        \
+    {#id, OPT_PORTS, sports, "PORTS", shelp, OFF(ports[FARM_##ID][0]), false},                     \
+        {#iid, OPT_PORTS, iports, "PORTS", ihelp, OFF(ports[FARM_##ID][1]), false},
+    FARM_PROTO_LIST(FARM_PROTO_OPTS)
+#undef FARM_PROTO_OPTS
     {"profiles", OPT_STR,
      "starttls-auth=50,strict=20,implicit-only=5,no-tls=5,legacy-tls=5,delay=5,tarpit=3,"
      "busy=3,garbage=2,reset-tls=2",

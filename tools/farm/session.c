@@ -252,65 +252,32 @@ void sess_host_name(const struct sess *s, char *buf, size_t len)
         snprintf(buf, len, "h6.farm.test");
 }
 
+const struct farm_proto_ops farm_protos[FARM_PROTO_COUNT] = {
+#define FARM_PROTO_OPS(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                         \
+    [FARM_##ID] = {#id, #iid, id##_greet, id##_line, id##_busy, toolong, regreet},
+    FARM_PROTO_LIST(FARM_PROTO_OPS)
+#undef FARM_PROTO_OPS
+};
+
 static void proto_greet(struct sess *s)
 {
-    switch (s->proto) {
-    case PROTO_SMTP:
-        smtp_greet(s);
-        break;
-    case PROTO_IMAP:
-        imap_greet(s);
-        break;
-    case PROTO_POP3:
-        pop3_greet(s);
-        break;
-    }
+    farm_protos[s->proto].greet(s);
 }
 
 static void proto_busy(struct sess *s)
 {
-    switch (s->proto) {
-    case PROTO_SMTP:
-        smtp_busy(s);
-        break;
-    case PROTO_IMAP:
-        imap_busy(s);
-        break;
-    case PROTO_POP3:
-        pop3_busy(s);
-        break;
-    }
+    farm_protos[s->proto].busy(s);
     sess_close_after_flush(s, END_SERVER_CLOSED);
 }
 
 static void proto_line(struct sess *s, char *line, size_t len)
 {
-    switch (s->proto) {
-    case PROTO_SMTP:
-        smtp_line(s, line, len);
-        break;
-    case PROTO_IMAP:
-        imap_line(s, line, len);
-        break;
-    case PROTO_POP3:
-        pop3_line(s, line, len);
-        break;
-    }
+    farm_protos[s->proto].line(s, line, len);
 }
 
 static void line_too_long(struct sess *s)
 {
-    switch (s->proto) {
-    case PROTO_SMTP:
-        sess_send(s, "500 5.5.0 Line too long\r\n");
-        break;
-    case PROTO_IMAP:
-        sess_send(s, "* BYE Line too long\r\n");
-        break;
-    case PROTO_POP3:
-        sess_send(s, "-ERR Line too long\r\n");
-        break;
-    }
+    sess_send(s, farm_protos[s->proto].too_long);
     s->rx_len = 0;
     sess_close_after_flush(s, END_ERROR);
 }
@@ -362,6 +329,8 @@ static enum io_result handshake(struct sess *s)
         s->has_greeted_ehlo = false;
         s->has_user = false;
         s->auth = AUTH_NONE;
+        if (farm_protos[s->proto].greet_after_starttls)
+            proto_greet(s);
     }
     return IO_OK;
 }
