@@ -41,12 +41,8 @@ static void append_value(struct outbuf *b, const struct record *r, enum rec_fiel
         outbuf_append_byte(b, '"');
         break;
     }
-    case RT_INT:
-        outbuf_append_i64(b, rec_int(r, f));
-        break;
-    case RT_BOOL:
-        outbuf_append_str(b, rec_int(r, f) ? "true" : "false");
-        break;
+    case RT_INT: outbuf_append_i64(b, rec_int(r, f)); break;
+    case RT_BOOL: outbuf_append_str(b, rec_int(r, f) ? "true" : "false"); break;
     }
 }
 

@@ -87,13 +87,31 @@ size_t out_json_escape(char *dst, size_t dstcap, const unsigned char *src, size_
         }
         char esc[6] = {'\\', 'u', '0', '0', hex_lower[c >> 4], hex_lower[c & 15]};
         switch (c) {
-        case '"': put(dst, dstcap, &pos, "\\\"", 2); i++; continue;
-        case '\\': put(dst, dstcap, &pos, "\\\\", 2); i++; continue;
-        case '\n': put(dst, dstcap, &pos, "\\n", 2); i++; continue;
-        case '\r': put(dst, dstcap, &pos, "\\r", 2); i++; continue;
-        case '\t': put(dst, dstcap, &pos, "\\t", 2); i++; continue;
+        case '"':
+            put(dst, dstcap, &pos, "\\\"", 2);
+            i++;
+            continue;
+        case '\\':
+            put(dst, dstcap, &pos, "\\\\", 2);
+            i++;
+            continue;
+        case '\n':
+            put(dst, dstcap, &pos, "\\n", 2);
+            i++;
+            continue;
+        case '\r':
+            put(dst, dstcap, &pos, "\\r", 2);
+            i++;
+            continue;
+        case '\t':
+            put(dst, dstcap, &pos, "\\t", 2);
+            i++;
+            continue;
         /* PostgreSQL refuses U+0000 in text and jsonb, raw or escaped. */
-        case '\0': put(dst, dstcap, &pos, replacement, 3); i++; continue;
+        case '\0':
+            put(dst, dstcap, &pos, replacement, 3);
+            i++;
+            continue;
         default: break;
         }
         if (c < 0x80) {
@@ -131,8 +149,7 @@ bool out_json_is_lossy(const unsigned char *src, size_t len)
     return false;
 }
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t out_base64(char *dst, size_t dstcap, const unsigned char *src, size_t len)
 {
@@ -145,8 +162,7 @@ size_t out_base64(char *dst, size_t dstcap, const unsigned char *src, size_t len
         if (left > 2)
             v |= src[i + 2];
         char quad[4] = {b64_alphabet[v >> 18], b64_alphabet[(v >> 12) & 63],
-                        left > 1 ? b64_alphabet[(v >> 6) & 63] : '=',
-                        left > 2 ? b64_alphabet[v & 63] : '='};
+                        left > 1 ? b64_alphabet[(v >> 6) & 63] : '=', left > 2 ? b64_alphabet[v & 63] : '='};
         put(dst, dstcap, &pos, quad, 4);
     }
     return pos;
@@ -194,8 +210,7 @@ long out_base64_decode(unsigned char *dst, const char *src, size_t len)
     return (long)o;
 }
 
-size_t out_csv_escape(char *dst, size_t dstcap, const unsigned char *src, size_t len,
-                      bool is_list_item)
+size_t out_csv_escape(char *dst, size_t dstcap, const unsigned char *src, size_t len, bool is_list_item)
 {
     size_t pos = 0;
     if (is_list_item && len == 0) {
@@ -215,9 +230,8 @@ size_t out_csv_escape(char *dst, size_t dstcap, const unsigned char *src, size_t
             i++;
             continue;
         }
-        size_t n = c < 0x20 || c == 0x7f || (c == '|' && is_list_item)
-                       ? 0
-                       : out_utf8_seq_len(src + i, len - i);
+        size_t n =
+            c < 0x20 || c == 0x7f || (c == '|' && is_list_item) ? 0 : out_utf8_seq_len(src + i, len - i);
         if (n) {
             put(dst, dstcap, &pos, (const char *)src + i, n);
             i += n;

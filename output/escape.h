@@ -43,9 +43,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define OUT_JSON_ESCAPE_MAX(len) ((len) * 6)
+#define OUT_JSON_ESCAPE_MAX(len) ((len)*6)
 #define OUT_BASE64_LEN(len) (((len) + 2) / 3 * 4)
-#define OUT_CSV_ESCAPE_MAX(len) ((len) * 4 + 2)
+#define OUT_CSV_ESCAPE_MAX(len) ((len)*4 + 2)
 
 size_t out_json_escape(char *dst, size_t dstcap, const unsigned char *src, size_t len);
 /* True when out_json_escape() replaces anything in src by U+FFFD (a NUL or
@@ -61,8 +61,7 @@ size_t out_base64(char *dst, size_t dstcap, const unsigned char *src, size_t len
  * at the end, unused bits zero. dst needs len / 4 * 3 bytes. Returns the
  * decoded length, or -1 when src is not canonical base64. */
 long out_base64_decode(unsigned char *dst, const char *src, size_t len);
-size_t out_csv_escape(char *dst, size_t dstcap, const unsigned char *src, size_t len,
-                      bool is_list_item);
+size_t out_csv_escape(char *dst, size_t dstcap, const unsigned char *src, size_t len, bool is_list_item);
 
 /* Decodes one escaped text value or one list item (quotes already removed
  * and "" already undoubled). dst needs room for len bytes: decoding never

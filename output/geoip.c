@@ -100,8 +100,7 @@ static bool lookup(const MMDB_s *db, const struct sockaddr_storage *ss, MMDB_ent
     return true;
 }
 
-static bool get_string(MMDB_entry_s *entry, const char *k1, const char *k2, const char **s,
-                       size_t *len)
+static bool get_string(MMDB_entry_s *entry, const char *k1, const char *k2, const char **s, size_t *len)
 {
     MMDB_entry_data_s d;
     int rc = k2 ? MMDB_get_value(entry, &d, k1, k2, NULL) : MMDB_get_value(entry, &d, k1, NULL);

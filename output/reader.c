@@ -173,19 +173,18 @@ static void lines_close(struct lines *l)
 #define READER_MAX_COLUMNS 256
 
 struct reader {
-    struct lines *lines;  /* NULL for reader_new_lines */
-    const char *line;     /* the line last returned */
+    struct lines *lines; /* NULL for reader_new_lines */
+    const char *line;    /* the line last returned */
     size_t line_len;
     bool started, is_csv, need_header;
-    char *header;         /* CSV header line, copied */
+    char *header; /* CSV header line, copied */
     size_t header_len;
     int col_field[READER_MAX_COLUMNS]; /* CSV column -> field, -1 = ignored */
     int ncols;
     struct json_tok toks[READER_MAX_TOKENS];
-    unsigned char tmp[READER_LINE_MAX];   /* decoded value */
-    char cell[READER_LINE_MAX];           /* CSV cell with quotes undone */
+    unsigned char tmp[READER_LINE_MAX]; /* decoded value */
+    char cell[READER_LINE_MAX];         /* CSV cell with quotes undone */
 };
-
 
 /* Field index for a name; tries `hint` first because files list fields in
  * table order. */
@@ -266,14 +265,16 @@ static int json_field(struct reader *in, struct json_doc *d, struct record *r, e
     case RT_TEXT: {
         long n = string_bytes(in, d, v, b);
         if (n < 0) {
-            snprintf(err, errlen, "field %s: expected a string%s", name, b >= 0 ? " (or bad base64 twin)" : "");
+            snprintf(err, errlen, "field %s: expected a string%s", name,
+                     b >= 0 ? " (or bad base64 twin)" : "");
             return -1;
         }
         rec_set_text(r, f, in->tmp, (size_t)n);
         return 0;
     }
     case RT_LIST: {
-        if (t->type != JSON_ARRAY || (b >= 0 && d->toks[b].type != JSON_ARRAY && d->toks[b].type != JSON_NULL)) {
+        if (t->type != JSON_ARRAY ||
+            (b >= 0 && d->toks[b].type != JSON_ARRAY && d->toks[b].type != JSON_NULL)) {
             snprintf(err, errlen, "field %s: expected an array", name);
             return -1;
         }
@@ -317,7 +318,8 @@ static int json_field(struct reader *in, struct json_doc *d, struct record *r, e
     return 0;
 }
 
-int reader_json_line(struct reader *in, struct record *r, const char *line, size_t len, char *err, size_t errlen)
+int reader_json_line(struct reader *in, struct record *r, const char *line, size_t len, char *err,
+                     size_t errlen)
 {
     struct json_doc d = {.toks = in->toks, .cap = READER_MAX_TOKENS};
     int val[F_COUNT], twin[F_COUNT];
@@ -501,7 +503,8 @@ static int csv_field(struct reader *in, struct record *r, enum rec_field f, cons
     return 0;
 }
 
-int reader_csv_line(struct reader *in, struct record *r, const char *line, size_t len, char *err, size_t errlen)
+int reader_csv_line(struct reader *in, struct record *r, const char *line, size_t len, char *err,
+                    size_t errlen)
 {
     const char *p = line, *end = line + len;
     rec_reset(r);
@@ -627,10 +630,22 @@ const char *reader_header(const struct reader *rd, size_t *len)
     return rd->header;
 }
 
-long reader_line_number(const struct reader *rd) { return rd->lines ? rd->lines->lineno : 0; }
+long reader_line_number(const struct reader *rd)
+{
+    return rd->lines ? rd->lines->lineno : 0;
+}
 
-bool reader_is_csv(const struct reader *rd) { return rd->is_csv; }
+bool reader_is_csv(const struct reader *rd)
+{
+    return rd->is_csv;
+}
 
-bool reader_is_gzip(const struct reader *rd) { return rd->lines && gzdirect(rd->lines->g) == 0; }
+bool reader_is_gzip(const struct reader *rd)
+{
+    return rd->lines && gzdirect(rd->lines->g) == 0;
+}
 
-bool reader_torn(const struct reader *rd) { return rd->lines && rd->lines->torn; }
+bool reader_torn(const struct reader *rd)
+{
+    return rd->lines && rd->lines->torn;
+}

@@ -20,83 +20,115 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_PORT] = {"port", RT_INT, 0, 0, "TCP port probed."},
     [F_HOST] = {"host", RT_TEXT, 255, 0,
                 "Name the address was reached by (used for SNI and cert_hostname_match); null if none."},
-    [F_PROTOCOL] = {"protocol", RT_TEXT, 8, 0, "Protocol spoken, one of:" MT_PROTO_DOC_NAMES " (output/mt_proto.h)."},
+    [F_PROTOCOL] = {"protocol", RT_TEXT, 8, 0,
+                    "Protocol spoken, one of:" MT_PROTO_DOC_NAMES " (output/mt_proto.h)."},
     [F_TLS_MODE] = {"tls_mode", RT_TEXT, 10, 0,
                     "starttls (upgrade in the protocol) or implicit (TLS from the first byte)."},
     [F_STATUS] = {"status", RT_TEXT, 20, 0, "Outcome of the probe; see the status table."},
-    [F_ERROR] = {"error", RT_TEXT, 200, 0, "Detail of a failure (errno text, OpenSSL error, reply); null on ok."},
+    [F_ERROR] = {"error", RT_TEXT, 200, 0,
+                 "Detail of a failure (errno text, OpenSSL error, reply); null on ok."},
     [F_PHASE] = {"phase", RT_TEXT, 32, 0, "Probe phase in which the probe ended (e.g. await-ehlo-reply)."},
-    [F_BANNER] = {"banner", RT_TEXT, 512, 0, "Greeting exactly as received, up to 512 bytes: SMTP all lines, each with the line end it came with (CRLF or bare LF); IMAP/POP3 the greeting line without its line end. See `partial`."},
-    [F_CAPS_BEFORE_TLS] = {"caps_before_tls", RT_LIST, 128, 64,
-                           "Capabilities/extensions advertised in cleartext (EHLO lines, IMAP CAPABILITY, POP3 CAPA)."},
+    [F_BANNER] =
+        {"banner", RT_TEXT, 512, 0,
+         "Greeting exactly as received, up to 512 bytes: SMTP all lines, each with the line end it came with "
+         "(CRLF or bare LF); IMAP/POP3 the greeting line without its line end. See `partial`."},
+    [F_CAPS_BEFORE_TLS] =
+        {"caps_before_tls", RT_LIST, 128, 64,
+         "Capabilities/extensions advertised in cleartext (EHLO lines, IMAP CAPABILITY, POP3 CAPA)."},
     [F_STARTTLS_OFFERED] = {"starttls_offered", RT_BOOL, 0, 0,
                             "Whether STARTTLS/STLS was advertised before TLS; null on implicit-TLS ports."},
     [F_STARTTLS_REPLY] = {"starttls_reply", RT_TEXT, 200, 0, "Server's reply to STARTTLS/STLS, first line."},
     [F_STARTTLS_OK] = {"starttls_ok", RT_BOOL, 0, 0,
                        "true when the upgrade was accepted and the TLS handshake completed."},
     [F_STARTTLS_EXTRA_BYTES] = {"starttls_extra_bytes", RT_INT, 0, 0,
-                                "Bytes received after the STARTTLS go-ahead, before the handshake (discarded, never given to TLS); 0 normally."},
+                                "Bytes received after the STARTTLS go-ahead, before the handshake "
+                                "(discarded, never given to TLS); 0 normally."},
     [F_AUTH_BEFORE_TLS] = {"auth_before_tls", RT_LIST, 32, 32,
-                           "Authentication mechanisms offered in cleartext (SMTP AUTH, IMAP AUTH=, POP3 SASL, plus USER for POP3)."},
+                           "Authentication mechanisms offered in cleartext (SMTP AUTH, IMAP AUTH=, POP3 "
+                           "SASL, plus USER for POP3)."},
     [F_PLAINTEXT_AUTH_BEFORE_TLS] = {"plaintext_auth_before_tls", RT_BOOL, 0, 0,
                                      "true when a password can be sent in cleartext (see README)."},
     [F_CAPS_AFTER_TLS] = {"caps_after_tls", RT_LIST, 128, 64, "Capabilities advertised after TLS."},
     [F_AUTH_AFTER_TLS] = {"auth_after_tls", RT_LIST, 32, 32, "Authentication mechanisms offered after TLS."},
     [F_AUTH_PROBE] = {"auth_probe", RT_TEXT, 24, 0,
-                      "With --probe-auth: tls-required, cleartext-evaluated, not-offered, unexpected, disconnected or no-reply (see README)."},
-    [F_AUTH_PROBE_REPLY] = {"auth_probe_reply", RT_TEXT, 200, 0, "With --probe-auth: the server's reply to the fake credential."},
-    [F_TLS_VERSION] = {"tls_version", RT_TEXT, 16, 0, "Negotiated protocol as OpenSSL names it (TLSv1.3, TLSv1.2, ...)."},
+                      "With --probe-auth: tls-required, cleartext-evaluated, not-offered, unexpected, "
+                      "disconnected or no-reply (see README)."},
+    [F_AUTH_PROBE_REPLY] = {"auth_probe_reply", RT_TEXT, 200, 0,
+                            "With --probe-auth: the server's reply to the fake credential."},
+    [F_TLS_VERSION] = {"tls_version", RT_TEXT, 16, 0,
+                       "Negotiated protocol as OpenSSL names it (TLSv1.3, TLSv1.2, ...)."},
     [F_TLS_CIPHER] = {"tls_cipher", RT_TEXT, 64, 0, "Negotiated cipher suite, OpenSSL's name."},
     [F_CERT_SUBJECT] = {"cert_subject", RT_TEXT, 512, 0, "Leaf certificate subject, RFC 2253."},
     [F_CERT_ISSUER] = {"cert_issuer", RT_TEXT, 512, 0, "Leaf certificate issuer, RFC 2253."},
     [F_CERT_SAN] = {"cert_san", RT_LIST, 255, 32, "subjectAltName DNS names and IP addresses of the leaf."},
     [F_CERT_NOT_BEFORE] = {"cert_not_before", RT_TEXT, 24, 0, "Leaf validity start, ISO 8601 UTC."},
     [F_CERT_NOT_AFTER] = {"cert_not_after", RT_TEXT, 24, 0, "Leaf validity end, ISO 8601 UTC."},
-    [F_CERT_SHA256] = {"cert_sha256", RT_TEXT, 64, 0, "SHA-256 of the leaf certificate (DER), lower-case hex."},
+    [F_CERT_SHA256] = {"cert_sha256", RT_TEXT, 64, 0,
+                       "SHA-256 of the leaf certificate (DER), lower-case hex."},
     [F_CERT_TRUSTED] = {"cert_trusted", RT_BOOL, 0, 0,
                         "Chain verifies against the system store or --ca-file (name not considered)."},
-    [F_CERT_VERIFY_ERROR] = {"cert_verify_error", RT_TEXT, 120, 0, "OpenSSL's verification error text; null when trusted."},
-    [F_CERT_HOSTNAME_MATCH] = {"cert_hostname_match", RT_BOOL, 0, 0,
-                               "Leaf matches `host` (X509_check_host, RFC 6125 wildcards); null when no host."},
-    [F_CERT_KEY] = {"cert_key", RT_TEXT, 24, 0,
-                     "Leaf public key: RSA-<bits>, EC-<NIST curve or OpenSSL curve name>, ED25519, ED448, DSA-<bits>."},
+    [F_CERT_VERIFY_ERROR] = {"cert_verify_error", RT_TEXT, 120, 0,
+                             "OpenSSL's verification error text; null when trusted."},
+    [F_CERT_HOSTNAME_MATCH] =
+        {"cert_hostname_match", RT_BOOL, 0, 0,
+         "Leaf matches `host` (X509_check_host, RFC 6125 wildcards); null when no host."},
+    [F_CERT_KEY] =
+        {"cert_key", RT_TEXT, 24, 0,
+         "Leaf public key: RSA-<bits>, EC-<NIST curve or OpenSSL curve name>, ED25519, ED448, DSA-<bits>."},
     [F_CERT_SIG_ALG] = {"cert_sig_alg", RT_TEXT, 48, 0,
-                        "Signature algorithm of the leaf, OpenSSL long name (e.g. sha256WithRSAEncryption, ecdsa-with-SHA256)."},
+                        "Signature algorithm of the leaf, OpenSSL long name (e.g. sha256WithRSAEncryption, "
+                        "ecdsa-with-SHA256)."},
     [F_CERT_CHAIN_LEN] = {"cert_chain_len", RT_INT, 0, 0, "Certificates the server sent, leaf included."},
-    [F_CERT_DAYS_LEFT] = {"cert_days_left", RT_INT, 0, 0,
-                          "Whole days from the probe to the leaf's notAfter, rounded down; negative once expired."},
-    [F_CERT_SELF_SIGNED] = {"cert_self_signed", RT_BOOL, 0, 0,
-                            "Leaf is self-issued: issuer equals subject and key identifiers agree (signature not re-verified)."},
+    [F_CERT_DAYS_LEFT] =
+        {"cert_days_left", RT_INT, 0, 0,
+         "Whole days from the probe to the leaf's notAfter, rounded down; negative once expired."},
+    [F_CERT_SELF_SIGNED] =
+        {"cert_self_signed", RT_BOOL, 0, 0,
+         "Leaf is self-issued: issuer equals subject and key identifiers agree (signature not re-verified)."},
     [F_OCSP_STAPLED] = {"ocsp_stapled", RT_BOOL, 0, 0,
-                        "An OCSP response was stapled to the handshake (status_request is sent on every probe); not validated."},
+                        "An OCSP response was stapled to the handshake (status_request is sent on every "
+                        "probe); not validated."},
     [F_TLS_GROUP] = {"tls_group", RT_TEXT, 24, 0,
-                     "Key exchange group of the probe's handshake (X25519, P-256, ffdhe2048, DHE-<bits>); null for static RSA key exchange."},
-    [F_TLS_VERSIONS] = {"tls_versions", RT_LIST, 8, 8,
-                        "--tls-versions: versions the server completed a handshake with, among tls_versions_tested."},
-    [F_TLS_VERSIONS_TESTED] = {"tls_versions_tested", RT_LIST, 8, 8,
-                               "--tls-versions: versions tested conclusively (TLSv1 to TLSv1.3; SSLv2/SSLv3 are never tested)."},
+                     "Key exchange group of the probe's handshake (X25519, P-256, ffdhe2048, DHE-<bits>); "
+                     "null for static RSA key exchange."},
+    [F_TLS_VERSIONS] =
+        {"tls_versions", RT_LIST, 8, 8,
+         "--tls-versions: versions the server completed a handshake with, among tls_versions_tested."},
+    [F_TLS_VERSIONS_TESTED] =
+        {"tls_versions_tested", RT_LIST, 8, 8,
+         "--tls-versions: versions tested conclusively (TLSv1 to TLSv1.3; SSLv2/SSLv3 are never tested)."},
     [F_TLS_CIPHERS] = {"tls_ciphers", RT_LIST, 72, 200,
-                       "--ciphers: \"VERSION:SUITE\" items (OpenSSL names), per version in the order the server chose them; see scanner/TLS-ENUM.md."},
+                       "--ciphers: \"VERSION:SUITE\" items (OpenSSL names), per version in the order the "
+                       "server chose them; see scanner/TLS-ENUM.md."},
     [F_TLS_SERVER_ORDER] = {"tls_server_order", RT_BOOL, 0, 0,
-                            "--ciphers: the server picks by its own preference (true) or the client's (false); null if undecided."},
+                            "--ciphers: the server picks by its own preference (true) or the client's "
+                            "(false); null if undecided."},
     [F_TLS_WEAK] = {"tls_weak", RT_LIST, 16, 16,
-                    "--tls-versions/--ciphers: weaknesses seen (TLSv1.0, TLSv1.1, NULL, anonymous, RC4, DES, 3DES, MD5, DH-<bits>)."},
+                    "--tls-versions/--ciphers: weaknesses seen (TLSv1.0, TLSv1.1, NULL, anonymous, RC4, DES, "
+                    "3DES, MD5, DH-<bits>)."},
     [F_TLS_GRADE] = {"tls_grade", RT_TEXT, 1, 0,
-                     "--ciphers: A, B, C or F (rule in scanner/TLS-ENUM.md); null when a version or suite list is incomplete."},
+                     "--ciphers: A, B, C or F (rule in scanner/TLS-ENUM.md); null when a version or suite "
+                     "list is incomplete."},
     [F_TLS_ENUM_INCOMPLETE] = {"tls_enum_incomplete", RT_LIST, 64, 8,
-                               "What enumeration could not decide after a retry, e.g. \"TLSv1.1: read-timeout\"; null when complete."},
+                               "What enumeration could not decide after a retry, e.g. \"TLSv1.1: "
+                               "read-timeout\"; null when complete."},
     [F_DOMAIN] = {"domain", RT_TEXT, 253, 0,
-                  "--mx: the input mail domain (domain records); on probe records the first input domain that led to this address and port (scanner/DNS.md)."},
+                  "--mx: the input mail domain (domain records); on probe records the first input domain "
+                  "that led to this address and port (scanner/DNS.md)."},
     [F_MX_PREFERENCE] = {"mx_preference", RT_INT, 0, 0,
-                         "--mx, probe records: preference of the MX record of `domain` naming `host`; null for the RFC 5321 fallback to the domain's own address."},
+                         "--mx, probe records: preference of the MX record of `domain` naming `host`; null "
+                         "for the RFC 5321 fallback to the domain's own address."},
     [F_MX] = {"mx", RT_LIST, 300, 64,
-              "--mx, domain records: one \"PREF EXCHANGER RESULT\" item per exchanger address, RESULT an address or a dns-* status; PREF \"-\" for the no-MX fallback."},
-    [F_COUNTRY] = {"country", RT_TEXT, 2, 0, "ISO 3166 country code of the address (--geoip); null without a database or match."},
+              "--mx, domain records: one \"PREF EXCHANGER RESULT\" item per exchanger address, RESULT an "
+              "address or a dns-* status; PREF \"-\" for the no-MX fallback."},
+    [F_COUNTRY] = {"country", RT_TEXT, 2, 0,
+                   "ISO 3166 country code of the address (--geoip); null without a database or match."},
     [F_ASN] = {"asn", RT_INT, 0, 0, "Autonomous system number of the address (--asn)."},
     [F_AS_ORG] = {"as_org", RT_TEXT, 128, 0, "Organisation of that AS (--asn)."},
     [F_TIME_MS] = {"time_ms", RT_INT, 0, 0, "Milliseconds from connect start to the end of the probe."},
     [F_PARTIAL] = {"partial", RT_LIST, 32, 16,
-                   "Names of text and list fields holding only the part of a reply that arrived before a deadline, a close or a reset cut it; null when nothing was cut."},
+                   "Names of text and list fields holding only the part of a reply that arrived before a "
+                   "deadline, a close or a reset cut it; null when nothing was cut."},
     [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
 };
 
@@ -237,8 +269,8 @@ void rec_list_add(struct record *r, enum rec_field f, const void *data, size_t l
     s->len++;
 }
 
-int rec_list_next(const struct record *r, enum rec_field f, uint16_t *cursor,
-                  const unsigned char **item, size_t *len)
+int rec_list_next(const struct record *r, enum rec_field f, uint16_t *cursor, const unsigned char **item,
+                  size_t *len)
 {
     const struct rec_span *s = &r->span[f];
     uint16_t off;

@@ -26,30 +26,30 @@
 #include "mt_proto.h"
 
 /* The `status` field. Stable strings: users' scripts match on them. */
-#define REC_STATUS_LIST(X)                                                      \
-    X(STATUS_OK, "ok")                                                          \
-    X(STATUS_REFUSED, "refused")                                                \
-    X(STATUS_CONNECT_TIMEOUT, "connect-timeout")                                \
-    X(STATUS_READ_TIMEOUT, "read-timeout")                                      \
-    X(STATUS_RESET, "reset")                                                    \
-    X(STATUS_CLOSED, "closed")                                                  \
-    X(STATUS_SERVER_BUSY, "server-busy")                                        \
-    X(STATUS_REJECTED, "rejected")                                              \
-    X(STATUS_PROTOCOL_ERROR, "protocol-error")                                  \
-    X(STATUS_STARTTLS_REFUSED, "starttls-refused")                              \
-    X(STATUS_TLS_FAILED, "tls-failed")                                          \
-    X(STATUS_UNREACHABLE, "unreachable")                                        \
-    X(STATUS_CONNECT_ERROR, "connect-error")                                    \
-    X(STATUS_BLOCKLISTED, "blocklisted")                                        \
-    X(STATUS_INTERRUPTED, "interrupted")                                        \
-    X(STATUS_RESOLVED, "resolved")                                              \
-    X(STATUS_NO_MAIL, "no-mail")                                                \
-    X(STATUS_DNS_NXDOMAIN, "dns-nxdomain")                                      \
-    X(STATUS_DNS_SERVFAIL, "dns-servfail")                                      \
-    X(STATUS_DNS_TIMEOUT, "dns-timeout")                                        \
-    X(STATUS_DNS_NO_ADDRESS, "dns-no-address")                                  \
-    X(STATUS_DNS_ERROR, "dns-error")                                            \
-    X(STATUS_LOCAL_ERROR, "local-error")                                        \
+#define REC_STATUS_LIST(X)                                                                                   \
+    X(STATUS_OK, "ok")                                                                                       \
+    X(STATUS_REFUSED, "refused")                                                                             \
+    X(STATUS_CONNECT_TIMEOUT, "connect-timeout")                                                             \
+    X(STATUS_READ_TIMEOUT, "read-timeout")                                                                   \
+    X(STATUS_RESET, "reset")                                                                                 \
+    X(STATUS_CLOSED, "closed")                                                                               \
+    X(STATUS_SERVER_BUSY, "server-busy")                                                                     \
+    X(STATUS_REJECTED, "rejected")                                                                           \
+    X(STATUS_PROTOCOL_ERROR, "protocol-error")                                                               \
+    X(STATUS_STARTTLS_REFUSED, "starttls-refused")                                                           \
+    X(STATUS_TLS_FAILED, "tls-failed")                                                                       \
+    X(STATUS_UNREACHABLE, "unreachable")                                                                     \
+    X(STATUS_CONNECT_ERROR, "connect-error")                                                                 \
+    X(STATUS_BLOCKLISTED, "blocklisted")                                                                     \
+    X(STATUS_INTERRUPTED, "interrupted")                                                                     \
+    X(STATUS_RESOLVED, "resolved")                                                                           \
+    X(STATUS_NO_MAIL, "no-mail")                                                                             \
+    X(STATUS_DNS_NXDOMAIN, "dns-nxdomain")                                                                   \
+    X(STATUS_DNS_SERVFAIL, "dns-servfail")                                                                   \
+    X(STATUS_DNS_TIMEOUT, "dns-timeout")                                                                     \
+    X(STATUS_DNS_NO_ADDRESS, "dns-no-address")                                                               \
+    X(STATUS_DNS_ERROR, "dns-error")                                                                         \
+    X(STATUS_LOCAL_ERROR, "local-error")                                                                     \
     X(STATUS_DUPLICATE, "duplicate")
 
 enum rec_status {
@@ -129,9 +129,9 @@ enum rec_type {
 struct rec_field_def {
     const char *name;
     enum rec_type type;
-    uint16_t cap;    /* max bytes kept (text: whole value; list: per item) */
+    uint16_t cap;       /* max bytes kept (text: whole value; list: per item) */
     uint16_t max_items; /* lists only */
-    const char *doc; /* one line, for --schema and the README */
+    const char *doc;    /* one line, for --schema and the README */
 };
 extern const struct rec_field_def rec_fields[F_COUNT];
 
@@ -140,9 +140,9 @@ extern const struct rec_field_def rec_fields[F_COUNT];
 #define REC_SCALAR_RESERVE_BYTES 1024 /* never taken by lists */
 
 struct rec_span {
-    uint16_t off; /* text: start of bytes; list: offset of first item node */
-    uint16_t len; /* text: byte length; list: item count */
-    uint16_t last; /* list: offset of last item node (for O(1) append) */
+    uint16_t off;        /* text: start of bytes; list: offset of first item node */
+    uint16_t len;        /* text: byte length; list: item count */
+    uint16_t last;       /* list: offset of last item node (for O(1) append) */
     uint16_t list_bytes; /* list: arena bytes its nodes use */
 };
 
@@ -183,7 +183,7 @@ bool rec_list_contains_bytes(const struct record *r, enum rec_field f, const voi
 int64_t rec_int(const struct record *r, enum rec_field f);
 const unsigned char *rec_text(const struct record *r, enum rec_field f, size_t *len);
 /* Iterate a list: pass *cursor = 0 first; returns 0 when done. */
-int rec_list_next(const struct record *r, enum rec_field f, uint16_t *cursor,
-                  const unsigned char **item, size_t *len);
+int rec_list_next(const struct record *r, enum rec_field f, uint16_t *cursor, const unsigned char **item,
+                  size_t *len);
 
 #endif

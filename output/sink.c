@@ -17,8 +17,8 @@
 struct sink {
     int fd;
     bool owns_fd;
-    bool regular;  /* a regular file: a failed write can be cut off again */
-    bool appends;  /* O_APPEND: every write goes to the end whatever the offset */
+    bool regular; /* a regular file: a failed write can be cut off again */
+    bool appends; /* O_APPEND: every write goes to the end whatever the offset */
     bool use_gzip;
     bool failed;
     bool wrote_member;
@@ -97,7 +97,8 @@ static int write_all(int fd, const unsigned char *p, size_t len)
     return 0;
 }
 
-struct sink *sink_open(const char *path, bool use_gzip, bool append, bool *was_empty, char *err, size_t errlen)
+struct sink *sink_open(const char *path, bool use_gzip, bool append, bool *was_empty, char *err,
+                       size_t errlen)
 {
     bool is_stdout = path == NULL || strcmp(path, "-") == 0;
     struct sink *s = calloc(1, sizeof *s);

@@ -29,7 +29,8 @@ struct sink;
  * fills err on failure. */
 /* append: add to an existing file (--resume) instead of truncating it;
  * *was_empty (may be NULL) tells whether the file held anything before. */
-struct sink *sink_open(const char *path, bool use_gzip, bool append, bool *was_empty, char *err, size_t errlen);
+struct sink *sink_open(const char *path, bool use_gzip, bool append, bool *was_empty, char *err,
+                       size_t errlen);
 int sink_write(struct sink *s, const void *data, size_t len);
 /* Writes an empty gzip member if none was written (so the file is valid
  * gzip), closes the descriptor, frees s. Returns -1 on any error, with the

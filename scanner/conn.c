@@ -62,10 +62,10 @@ static void trace_line(const struct conn *c, const char *to, const char *event)
             c->job.kind == JOB_TLS_TEST ? " tls-test" : "", phase_name(c), to, event);
 }
 
-#define TRACE(c, to, event)                                                                        \
-    do {                                                                                           \
-        if (trace_on)                                                                              \
-            trace_line((c), (to), (event));                                                        \
+#define TRACE(c, to, event)                                                                                  \
+    do {                                                                                                     \
+        if (trace_on)                                                                                        \
+            trace_line((c), (to), (event));                                                                  \
     } while (0)
 
 void conn_set_deadline(struct conn *c, uint64_t phase_deadline_ms)
@@ -162,8 +162,8 @@ void conn_finish(struct conn *c, enum rec_status status, const char *fmt, ...)
  * connection instead of the end of the probe. */
 static bool may_reconnect(const struct conn *c)
 {
-    return c->credential_sent && !c->is_second && !c->is_tls && !c->quitting &&
-           c->job.kind == JOB_PROBE && c->phase >= PHASE_PROTO;
+    return c->credential_sent && !c->is_second && !c->is_tls && !c->quitting && c->job.kind == JOB_PROBE &&
+           c->phase >= PHASE_PROTO;
 }
 
 /* Writes what tx holds; keeps the rest for EPOLLOUT. */
@@ -412,7 +412,8 @@ static void drive_handshake(struct conn *c)
         /* an enumeration handshake ends here, accepted or not */
         c->test_reported = true;
         c->eng->io.tls_test_done(c->eng->io.ctx, &c->job, c->tls, r == TLS_IO_DONE,
-                                 r == TLS_IO_DONE ? STATUS_OK : STATUS_TLS_FAILED, r == TLS_IO_DONE ? NULL : err);
+                                 r == TLS_IO_DONE ? STATUS_OK : STATUS_TLS_FAILED,
+                                 r == TLS_IO_DONE ? NULL : err);
         conn_finish(c, r == TLS_IO_DONE ? STATUS_OK : STATUS_TLS_FAILED, NULL);
         return;
     }
@@ -626,7 +627,8 @@ void conn_on_deadline(struct conn *c)
     switch (c->phase) {
     case PHASE_CONNECTING:
         if (c->is_second)
-            conn_finish(c, STATUS_CONNECT_TIMEOUT, "second connection (after the auth probe): no answer to connect");
+            conn_finish(c, STATUS_CONNECT_TIMEOUT,
+                        "second connection (after the auth probe): no answer to connect");
         else
             conn_finish(c, STATUS_CONNECT_TIMEOUT, "no answer to connect within %u ms",
                         (unsigned)(c->deadline_ms - c->start_ms));

@@ -27,9 +27,9 @@
 #include "job.h"
 #include "proto.h"
 
-#define RX_CAP_BYTES 4096        /* longest line we accept, plus slack */
-#define TX_CAP_BYTES 512         /* longest command we send */
-#define REPLY_CAP_BYTES 512      /* bytes of one reply kept for the record */
+#define RX_CAP_BYTES 4096         /* longest line we accept, plus slack */
+#define TX_CAP_BYTES 512          /* longest command we send */
+#define REPLY_CAP_BYTES 512       /* bytes of one reply kept for the record */
 #define RX_TOTAL_MAX_BYTES 262144 /* a server sending more is a protocol error */
 
 /* Phases shared by every protocol; protocol phases start at PHASE_PROTO. */
@@ -45,43 +45,43 @@ struct engine;
 
 struct conn {
     int fd;
-    uint32_t gen;          /* bumped on reuse; stale epoll events carry the old value */
-    uint32_t slot;         /* index in the pool */
-    int phase;             /* enum conn_phase or a protocol's phase */
-    uint32_t epoll_mask;   /* interest currently registered */
+    uint32_t gen;        /* bumped on reuse; stale epoll events carry the old value */
+    uint32_t slot;       /* index in the pool */
+    int phase;           /* enum conn_phase or a protocol's phase */
+    uint32_t epoll_mask; /* interest currently registered */
     const struct proto_ops *ops;
     struct engine *eng;
 
     uint64_t start_ms;
     uint64_t total_deadline_ms;
-    uint64_t deadline_ms;  /* effective: min(phase deadline, total) */
-    uint32_t heap_index;   /* position in the timer heap */
-    uint64_t subnet;       /* its /24 or /48 while counted for --per-subnet; 0 = not */
+    uint64_t deadline_ms; /* effective: min(phase deadline, total) */
+    uint32_t heap_index;  /* position in the timer heap */
+    uint64_t subnet;      /* its /24 or /48 while counted for --per-subnet; 0 = not */
 
     SSL *tls;
-    bool is_tls;           /* TLS is up; lines now come through SSL_read */
-    bool tls_wants_write;  /* the last SSL call asked for writability */
-    bool quitting;         /* QUIT/LOGOUT sent: EOF or timeout now ends in final_status */
-    bool test_reported;    /* JOB_TLS_TEST: tls_test_done was called */
-    bool credential_sent;  /* --probe-auth: the fake credential went out on this connection */
-    bool is_second;        /* the probe goes on over a second connection (auth probe hang-up) */
+    bool is_tls;          /* TLS is up; lines now come through SSL_read */
+    bool tls_wants_write; /* the last SSL call asked for writability */
+    bool quitting;        /* QUIT/LOGOUT sent: EOF or timeout now ends in final_status */
+    bool test_reported;   /* JOB_TLS_TEST: tls_test_done was called */
+    bool credential_sent; /* --probe-auth: the fake credential went out on this connection */
+    bool is_second;       /* the probe goes on over a second connection (auth probe hang-up) */
     /* (both reset when the slot is freed: launch in engine.c does not know them) */
     enum rec_status final_status;
 
     uint32_t rx_total;     /* bytes received so far, capped by RX_TOTAL_MAX_BYTES */
     uint32_t literal_left; /* received bytes still to drop unframed (conn_skip: a literal) */
     uint16_t rx_len;
-    uint16_t rx_off;       /* bytes of rx already handed out as lines */
+    uint16_t rx_off; /* bytes of rx already handed out as lines */
     uint16_t tx_len;
     uint16_t reply_len;
     uint16_t reply_lines;
     uint16_t reply_first_len; /* bytes of the reply's first line, without its line end */
     uint8_t reply_last_term;  /* bytes of the last line's line end: 2 (CRLF) or 1 (LF) */
-    bool reply_cut;        /* the reply did not fit in reply[] */
-    uint8_t line_term;     /* line end of the line on_line is handling: 2 or 1 */
-    int reply_code;        /* SMTP: code of the reply being read */
-    int tag_seq;           /* IMAP: number of the last tag sent */
-    uint32_t flags;        /* protocol-specific bits (see smtp.c, imap.c, pop3.c) */
+    bool reply_cut;           /* the reply did not fit in reply[] */
+    uint8_t line_term;        /* line end of the line on_line is handling: 2 or 1 */
+    int reply_code;           /* SMTP: code of the reply being read */
+    int tag_seq;              /* IMAP: number of the last tag sent */
+    uint32_t flags;           /* protocol-specific bits (see smtp.c, imap.c, pop3.c) */
 
     struct job job;
     struct record rec;
@@ -89,7 +89,6 @@ struct conn {
     unsigned char tx[TX_CAP_BYTES];
     unsigned char rx[RX_CAP_BYTES];
 };
-
 
 /* Actions a protocol takes (engine.c). */
 void conn_send(struct conn *c, const char *data, size_t len);

@@ -16,8 +16,8 @@
 
 #include "../output/lib/rate.h"
 
-#include <arpa/inet.h>
 #include <ares.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +53,8 @@ struct dns {
     uint32_t q_head, q_len;
 
     struct rate_limit rate; /* --dns-rate */
-    bool busy;    /* inside ares_process_fd or the pump: no recursive pumping */
-    bool closing; /* dns_free: swallow the callbacks c-ares makes while dying */
+    bool busy;              /* inside ares_process_fd or the pump: no recursive pumping */
+    bool closing;           /* dns_free: swallow the callbacks c-ares makes while dying */
     struct dns_stats stats;
 };
 

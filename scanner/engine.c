@@ -408,7 +408,8 @@ int engine_run(struct engine *e)
     struct epoll_event evs[EV_BATCH];
     e->clock_real_ms = now_ms(); /* the time before the loop ran is no stall of it */
     /* bursts of 20 ms worth of connections, at least one */
-    rate_init(&e->rate, e->cfg.rate, e->cfg.rate / 50.0 > 1.0 ? e->cfg.rate / 50.0 : 1.0, 1.0, engine_clock_ms(e));
+    rate_init(&e->rate, e->cfg.rate, e->cfg.rate / 50.0 > 1.0 ? e->cfg.rate / 50.0 : 1.0, 1.0,
+              engine_clock_ms(e));
     for (;;) {
         uint64_t now = engine_clock_ms(e);
         if (e->stop_requested && !e->stop_at_ms)

@@ -31,14 +31,14 @@
 #include "job.h"
 
 struct engine_config {
-    uint32_t concurrency;        /* conns in flight at most (pool size) */
-    double rate;                 /* new connections per second; 0 = unlimited */
-    uint32_t per_subnet;         /* probes in flight per /24 or /48; 0 = no cap */
+    uint32_t concurrency;         /* conns in flight at most (pool size) */
+    double rate;                  /* new connections per second; 0 = unlimited */
+    uint32_t per_subnet;          /* probes in flight per /24 or /48; 0 = no cap */
     struct subnet_table *subnets; /* shared by all loops (workers.c); NULL = the engine's own */
     uint32_t connect_timeout_ms;
-    uint32_t read_timeout_ms;    /* each reply, and the TLS handshake */
-    uint32_t total_timeout_ms;   /* whole probe */
-    uint32_t grace_ms;           /* after SIGINT/SIGTERM, before `interrupted` */
+    uint32_t read_timeout_ms;  /* each reply, and the TLS handshake */
+    uint32_t total_timeout_ms; /* whole probe */
+    uint32_t grace_ms;         /* after SIGINT/SIGTERM, before `interrupted` */
     const char *ehlo_name;
     bool probe_auth;
     SSL_CTX *ssl_ctx;
@@ -81,8 +81,8 @@ struct engine_stats {
     uint64_t launched, finished, in_flight;
     uint64_t by_status[STATUS_COUNT];
     uint64_t starttls_ok;
-    uint64_t tls_tests; /* enumeration handshakes (no record of their own) */
-    uint64_t stalled_ms;  /* time the loop did not run, left out of its clock */
+    uint64_t tls_tests;       /* enumeration handshakes (no record of their own) */
+    uint64_t stalled_ms;      /* time the loop did not run, left out of its clock */
     uint64_t backpressure_ms; /* time launching waited for the output */
 };
 

@@ -48,7 +48,7 @@ struct engine {
      * system allowed). A fixed ring; input is not read while it is full. */
     struct job *pending;
     uint32_t pending_head, pending_n;
-    bool pending_blocked; /* none of them can start until a probe ends */
+    bool pending_blocked;   /* none of them can start until a probe ends */
     struct record *scratch; /* records for jobs that never got a conn (one per loop: threads) */
     struct subnet_table own_subnets;
     struct subnet_table *subnets; /* own_subnets, or the table all loops share */

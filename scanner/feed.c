@@ -164,9 +164,7 @@ enum job_next feed_next(void *arg, struct job *out)
                 /* a probe still running may hand the enumerator a record */
                 return f->tls_enum && (tls_enum_busy(f->tls_enum) || f->probes_out > 0) ? JOB_WAIT : JOB_END;
             case TGT_NEXT_WAIT: return JOB_WAIT;
-            case TGT_NEXT_ERROR:
-                fprintf(stderr, "mailtls-scan: %s\n", err);
-                return JOB_FATAL;
+            case TGT_NEXT_ERROR: fprintf(stderr, "mailtls-scan: %s\n", err); return JOB_FATAL;
             case TGT_NEXT_MALFORMED:
                 fprintf(stderr, "mailtls-scan: %s\n", err);
                 f->malformed++;
@@ -291,7 +289,8 @@ void feed_tls_setup(void *arg, const struct job *j, SSL *ssl)
         tls_enum_setup(f->tls_enum, j, ssl);
 }
 
-void feed_tls_done(void *arg, const struct job *j, SSL *ssl, bool ok, enum rec_status status, const char *error)
+void feed_tls_done(void *arg, const struct job *j, SSL *ssl, bool ok, enum rec_status status,
+                   const char *error)
 {
     struct feed *f = arg;
     if (f->tls_enum)
@@ -345,11 +344,14 @@ int feed_dns_setup(struct feed *f, const struct options *o, struct engine_io *io
     uint32_t tasks = o->dns_concurrency * 2 < 64 ? 64 : o->dns_concurrency * 2;
     if (tasks > 20000)
         tasks = 20000;
-    struct resolve_config rc = {.mx_mode = o->mx, .tasks_max = tasks, .addr_cache_max = 32768,
-                                .mx_cache_max = 4096};
-    struct dns_config dc = {.n_servers = o->n_resolvers, .concurrency = o->dns_concurrency,
-                            .rate = o->dns_rate, .timeout_ms = (uint32_t)(o->dns_timeout_s * 1000),
-                            .retries = o->dns_retries, .queue_max = resolve_dns_queue_max(&rc)};
+    struct resolve_config rc = {
+        .mx_mode = o->mx, .tasks_max = tasks, .addr_cache_max = 32768, .mx_cache_max = 4096};
+    struct dns_config dc = {.n_servers = o->n_resolvers,
+                            .concurrency = o->dns_concurrency,
+                            .rate = o->dns_rate,
+                            .timeout_ms = (uint32_t)(o->dns_timeout_s * 1000),
+                            .retries = o->dns_retries,
+                            .queue_max = resolve_dns_queue_max(&rc)};
     for (int i = 0; i < o->n_resolvers; i++)
         dc.servers[i] = o->resolvers[i];
     char why[200];

@@ -18,8 +18,8 @@
 
 #include <stdint.h>
 
-#include "job.h"
 #include "engine.h"
+#include "job.h"
 #include "tlsenum.h"
 
 struct dns;
@@ -30,9 +30,9 @@ struct feed {
     struct tgt_source *src;
     const struct tgt_port *ports;
     size_t n_ports;
-    struct engine_io out;   /* where records go (emit) and who ticks (tick) */
-    struct tgt_item item;   /* current item */
-    size_t port_index;      /* next port of the current item */
+    struct engine_io out; /* where records go (emit) and who ticks (tick) */
+    struct tgt_item item; /* current item */
+    size_t port_index;    /* next port of the current item */
     bool have_item;
     uint64_t malformed, blocklisted_records, unresolved_records;
     struct tls_enum *tls_enum; /* NULL unless --tls-versions/--ciphers */
@@ -40,11 +40,11 @@ struct feed {
     uint64_t probes_out;       /* probes handed out, record not yet emitted: with
                                 * tls_enum they may still bring TLS tests */
     struct record scratch;
-    struct dns *dns;        /* --resolver: c-ares in engine 0's loop (scanner/DNS.md) */
-    struct resolver *res;   /* NULL without --resolver: names get a local-error record */
-    bool mx;                /* --mx: name items are mail domains */
+    struct dns *dns;                 /* --resolver: c-ares in engine 0's loop (scanner/DNS.md) */
+    struct resolver *res;            /* NULL without --resolver: names get a local-error record */
+    bool mx;                         /* --mx: name items are mail domains */
     const struct resume_set *resume; /* --resume: targets with a final record (NULL without) */
-    uint64_t resumed;       /* jobs and records skipped: done in the earlier run */
+    uint64_t resumed;                /* jobs and records skipped: done in the earlier run */
     uint64_t duplicate_records;
 };
 

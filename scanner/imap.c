@@ -128,8 +128,7 @@ static void caps_done(struct conn *c)
         /* from the whole reply, not from the capped lists */
         bool logindisabled = c->flags & IMAP_LOGINDISABLED;
         rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & IMAP_HAS_STARTTLS);
-        rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS,
-                     !logindisabled || (c->flags & IMAP_PASSWORD_MECH));
+        rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, !logindisabled || (c->flags & IMAP_PASSWORD_MECH));
     }
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
         conn_credential_sent(c);
@@ -177,8 +176,7 @@ static void on_greeting(struct conn *c, const char *line, size_t len)
 static void on_login_reply(struct conn *c, int kind, const char *rest, size_t rlen)
 {
     const char *verdict = "unexpected";
-    if (reply_text_contains(rest, rlen, "PRIVACYREQUIRED") ||
-        (kind != 1 && (c->flags & IMAP_LOGINDISABLED)))
+    if (reply_text_contains(rest, rlen, "PRIVACYREQUIRED") || (kind != 1 && (c->flags & IMAP_LOGINDISABLED)))
         verdict = "tls-required";
     else if (kind == 2)
         verdict = "cleartext-evaluated"; /* NO: the credential was checked (and failed) */
@@ -234,9 +232,7 @@ static void imap_line(struct conn *c, const char *line, size_t len)
         }
         caps_done(c);
         break;
-    case IMAP_AWAIT_LOGIN_REPLY:
-        on_login_reply(c, kind, rest, rlen);
-        break;
+    case IMAP_AWAIT_LOGIN_REPLY: on_login_reply(c, kind, rest, rlen); break;
     case IMAP_AWAIT_STARTTLS_REPLY:
         rec_set_text(&c->rec, F_STARTTLS_REPLY, line, len);
         if (kind == 1) {
@@ -246,8 +242,7 @@ static void imap_line(struct conn *c, const char *line, size_t len)
             logout(c, STATUS_STARTTLS_REFUSED);
         }
         break;
-    case IMAP_AWAIT_GREETING:
-        break;
+    case IMAP_AWAIT_GREETING: break;
     }
 }
 
@@ -259,12 +254,8 @@ static void imap_cut(struct conn *c)
         if (records_cleartext(c))
             conn_store_partial(c, F_BANNER, false);
         break;
-    case IMAP_AWAIT_LOGIN_REPLY:
-        conn_store_partial(c, F_AUTH_PROBE_REPLY, false);
-        break;
-    case IMAP_AWAIT_STARTTLS_REPLY:
-        conn_store_partial(c, F_STARTTLS_REPLY, false);
-        break;
+    case IMAP_AWAIT_LOGIN_REPLY: conn_store_partial(c, F_AUTH_PROBE_REPLY, false); break;
+    case IMAP_AWAIT_STARTTLS_REPLY: conn_store_partial(c, F_STARTTLS_REPLY, false); break;
     case IMAP_AWAIT_CAPABILITY:
         /* an untagged CAPABILITY came, its tagged completion did not */
         if ((c->flags & IMAP_HAVE_CAPS) && records_cleartext(c))

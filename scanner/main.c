@@ -36,9 +36,9 @@ static void on_signal(int sig)
 struct sink {
     struct out_writer *w;
     struct summary *sum;
-    struct geo_db *geo;        /* NULL without --geoip/--asn */
-    const struct feed *feed;   /* for the status line's in-flight count */
-    bool out_err_told;         /* the output error is printed once, whoever meets it */
+    struct geo_db *geo;      /* NULL without --geoip/--asn */
+    const struct feed *feed; /* for the status line's in-flight count */
+    bool out_err_told;       /* the output error is printed once, whoever meets it */
 };
 
 /* Output failed: say so once (every loop, and the close, meet the same
@@ -101,7 +101,8 @@ static uint32_t fit_concurrency(uint32_t wanted)
     rlim_t reserve = rl.rlim_cur > 256 ? 64 : rl.rlim_cur / 4;
     if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)wanted + reserve > rl.rlim_cur) {
         uint32_t fit = rl.rlim_cur > reserve + 1 ? (uint32_t)(rl.rlim_cur - reserve) : 1;
-        fprintf(stderr, "mailtls-scan: only %llu file descriptors allowed; concurrency lowered from %u to %u\n",
+        fprintf(stderr,
+                "mailtls-scan: only %llu file descriptors allowed; concurrency lowered from %u to %u\n",
                 (unsigned long long)rl.rlim_cur, wanted, fit);
         return fit;
     }
@@ -191,7 +192,9 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
 {
     char err[256];
     int status = SUMMARY_EXIT_USAGE;
-    struct tgt_source_opts so = {.seed = o->seed, .shards = o->shards, .shard = o->shard,
+    struct tgt_source_opts so = {.seed = o->seed,
+                                 .shards = o->shards,
+                                 .shard = o->shard,
                                  .no_default_blocklist = o->no_default_blocklist};
     sc->src = tgt_source_new(&so);
     if (!sc->src) {
@@ -222,8 +225,8 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
             goto fail;
     }
     /* background: the loops never wait for the output (engine.h) */
-    struct out_options oo = {.format = csv ? OUT_CSV : OUT_JSON, .gzip = o->gzip, .append = o->resume,
-                             .background = true};
+    struct out_options oo = {
+        .format = csv ? OUT_CSV : OUT_JSON, .gzip = o->gzip, .append = o->resume, .background = true};
     sc->w = out_open(o->output, &oo, err, sizeof err);
     if (!sc->w)
         goto fail;
@@ -255,13 +258,21 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
         .ssl_ctx = sc->ctx,
         .backpressure = out_backpressure(sc->w),
     };
-    struct engine_io io = {.ctx = feed, .next_job = feed_next, .wait_fd = feed_wait_fd,
-                           .emit = feed_emit, .tick = feed_tick,
-                           .tls_test_setup = feed_tls_setup, .tls_test_done = feed_tls_done};
+    struct engine_io io = {.ctx = feed,
+                           .next_job = feed_next,
+                           .wait_fd = feed_wait_fd,
+                           .emit = feed_emit,
+                           .tick = feed_tick,
+                           .tls_test_setup = feed_tls_setup,
+                           .tls_test_done = feed_tls_done};
     if (o->tls_versions || o->ciphers || o->save_certs) {
-        struct tls_enum_opts eo = {.versions = o->tls_versions, .ciphers = o->ciphers, .save_certs = o->save_certs,
-                                   .max_held = cfg.concurrency, .in_flight_max = cfg.concurrency,
-                                   .per_ip = o->per_ip, .ssl_ctx = sc->ctx};
+        struct tls_enum_opts eo = {.versions = o->tls_versions,
+                                   .ciphers = o->ciphers,
+                                   .save_certs = o->save_certs,
+                                   .max_held = cfg.concurrency,
+                                   .in_flight_max = cfg.concurrency,
+                                   .per_ip = o->per_ip,
+                                   .ssl_ctx = sc->ctx};
         feed->tls_enum = tls_enum_new(&eo, sink_emit_held, &sc->sink, err, sizeof err);
         if (!feed->tls_enum)
             goto fail;
@@ -346,10 +357,15 @@ int main(int argc, char **argv)
     int meta = o.metadata ? summary_write_json(sc.sum, o.metadata) : 0;
     int status = SUMMARY_EXIT_FATAL;
     if (run == 0 && closed == 0 && meta == 0) {
-        struct summary_end end = {.signal = g_stop_signal, .input_read = sc.feed->input_read,
-                                  .malformed = sc.feed->malformed, .unresolved = sc.feed->unresolved_records,
-                                  .output_is_stdout = strcmp(o.output, "-") == 0, .input_is_stdin = is_stdin,
-                                  .input_is_tty = is_tty, .argc = argc, .argv = argv};
+        struct summary_end end = {.signal = g_stop_signal,
+                                  .input_read = sc.feed->input_read,
+                                  .malformed = sc.feed->malformed,
+                                  .unresolved = sc.feed->unresolved_records,
+                                  .output_is_stdout = strcmp(o.output, "-") == 0,
+                                  .input_is_stdin = is_stdin,
+                                  .input_is_tty = is_tty,
+                                  .argc = argc,
+                                  .argv = argv};
         status = summary_exit_status(sc.sum, &end); /* the last line on stderr */
     }
     scan_free(&sc);

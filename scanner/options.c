@@ -31,40 +31,56 @@ struct opt_def {
 
 static const struct opt_def opt_table[] = {
     {"ports", 'p', OT_STR, OFF(ports), "LIST", "25,465,587,143,993,110,995", 0, 0,
-     "ports to probe: standard ports (protocol inferred) or PORT/PROTO, PROTO a name from the protocol list below"},
+     "ports to probe: standard ports (protocol inferred) or PORT/PROTO, PROTO a name from the protocol list "
+     "below"},
     {"input", 'i', OT_LIST, OFF(inputs), "FILE", NULL, 0, 0,
      "read targets from FILE, one per line ('-' = stdin; repeatable). Without targets or -i, stdin is read"},
-    {"output", 'o', OT_STR, OFF(output), "FILE", "-", 0, 0, "write records to FILE ('-' = stdout); a name ending in .gz is gzip-compressed"},
-    {"format", 'f', OT_STR, OFF(format), "json|csv", "json", 0, 0, "record format: NDJSON or CSV with a header row"},
+    {"output", 'o', OT_STR, OFF(output), "FILE", "-", 0, 0,
+     "write records to FILE ('-' = stdout); a name ending in .gz is gzip-compressed"},
+    {"format", 'f', OT_STR, OFF(format), "json|csv", "json", 0, 0,
+     "record format: NDJSON or CSV with a header row"},
     {"gzip", 0, OT_FLAG, OFF(gzip), NULL, NULL, 0, 0, "gzip the output whatever its name"},
     {"concurrency", 'c', OT_U32, OFF(concurrency), "N", "1000", 1, 1000000, "probes in flight at most"},
     {"threads", 0, OT_U32, OFF(threads), "N", NULL, 1, OPT_MAX_THREADS,
-     "event loops, one per thread, sharing the target stream and the output (default: number of cores, at most 64)"},
-    {"rate", 0, OT_RATE, OFF(rate), "N", "1000", 0, 10000000, "new connections per second at most (0 = no limit)"},
+     "event loops, one per thread, sharing the target stream and the output (default: number of cores, at "
+     "most 64)"},
+    {"rate", 0, OT_RATE, OFF(rate), "N", "1000", 0, 10000000,
+     "new connections per second at most (0 = no limit)"},
     {"per-subnet", 0, OT_U32, OFF(per_subnet), "N", "32", 0, 1000000,
-     "probes in flight at most per /24 (IPv4) or /48 (IPv6): mail servers answer bursts with 421 (0 = no cap)"},
-    {"connect-timeout", 0, OT_SECONDS, OFF(connect_timeout_s), "S", "10", 0.001, 3600, "seconds to wait for a TCP connect"},
+     "probes in flight at most per /24 (IPv4) or /48 (IPv6): mail servers answer bursts with 421 (0 = no "
+     "cap)"},
+    {"connect-timeout", 0, OT_SECONDS, OFF(connect_timeout_s), "S", "10", 0.001, 3600,
+     "seconds to wait for a TCP connect"},
     {"read-timeout", 0, OT_SECONDS, OFF(read_timeout_s), "S", "15", 0.001, 3600,
      "seconds to wait for each complete reply and for the TLS handshake"},
-    {"timeout", 0, OT_SECONDS, OFF(total_timeout_s), "S", "60", 0.001, 86400, "seconds a whole probe may take"},
+    {"timeout", 0, OT_SECONDS, OFF(total_timeout_s), "S", "60", 0.001, 86400,
+     "seconds a whole probe may take"},
     {"grace", 0, OT_SECONDS, OFF(grace_s), "S", "2", 0, 600,
-     "after SIGINT/SIGTERM, seconds in-flight probes may still finish before they are recorded as interrupted"},
+     "after SIGINT/SIGTERM, seconds in-flight probes may still finish before they are recorded as "
+     "interrupted"},
     {"ehlo-name", 0, OT_STR, OFF(ehlo_name), "NAME", NULL, 0, 0,
      "name sent in EHLO/HELO (default: this machine's host name); make it one that identifies your scan"},
     {"probe-auth", 0, OT_FLAG, OFF(probe_auth), NULL, NULL, 0, 0,
-     "on STARTTLS ports, before TLS, try one obviously fake credential to learn whether a cleartext password would be evaluated"},
-    {"ca-file", 0, OT_STR, OFF(ca_file), "FILE", NULL, 0, 0, "PEM trust anchors for cert_trusted instead of the system store"},
-    {"seed", 0, OT_U64, OFF(seed), "N", "0", 0, 0, "seed of the pseudo-random order of address ranges (same seed = same order)"},
+     "on STARTTLS ports, before TLS, try one obviously fake credential to learn whether a cleartext password "
+     "would be evaluated"},
+    {"ca-file", 0, OT_STR, OFF(ca_file), "FILE", NULL, 0, 0,
+     "PEM trust anchors for cert_trusted instead of the system store"},
+    {"seed", 0, OT_U64, OFF(seed), "N", "0", 0, 0,
+     "seed of the pseudo-random order of address ranges (same seed = same order)"},
     {"shards", 0, OT_U32, OFF(shards), "N", "1", 1, 65535, "split the input into N disjoint parts"},
     {"shard", 0, OT_U32, OFF(shard), "I", "0", 0, 65534, "which part this run scans (0-based, < --shards)"},
-    {"blocklist", 0, OT_STR, OFF(blocklist), "FILE", NULL, 0, 0, "never connect to these CIDR ranges (ZMap format)"},
-    {"allowlist", 0, OT_STR, OFF(allowlist), "FILE", NULL, 0, 0, "connect only to these CIDR ranges (ZMap format)"},
+    {"blocklist", 0, OT_STR, OFF(blocklist), "FILE", NULL, 0, 0,
+     "never connect to these CIDR ranges (ZMap format)"},
+    {"allowlist", 0, OT_STR, OFF(allowlist), "FILE", NULL, 0, 0,
+     "connect only to these CIDR ranges (ZMap format)"},
     {"no-default-blocklist", 0, OT_FLAG, OFF(no_default_blocklist), NULL, NULL, 0, 0,
      "do not apply the built-in IANA special-purpose blocklist"},
     {"tls-versions", 0, OT_FLAG, OFF(tls_versions), NULL, NULL, 0, 0,
-     "after a probe that reached TLS, test which of TLS 1.0-1.3 the server accepts (about 3 more handshakes per target)"},
+     "after a probe that reached TLS, test which of TLS 1.0-1.3 the server accepts (about 3 more handshakes "
+     "per target)"},
     {"ciphers", 0, OT_FLAG, OFF(ciphers), NULL, NULL, 0, 0,
-     "list the accepted cipher suites per version in the server's order and grade them (implies --tls-versions; n+1 handshakes per version)"},
+     "list the accepted cipher suites per version in the server's order and grade them (implies "
+     "--tls-versions; n+1 handshakes per version)"},
     {"save-certs", 0, OT_STR, OFF(save_certs), "DIR", NULL, 0, 0,
      "write each distinct certificate servers send to DIR/<sha256>.pem"},
     {"per-ip", 0, OT_U32, OFF(per_ip), "N", "1", 1, 64,
@@ -75,20 +91,28 @@ static const struct opt_def opt_table[] = {
     {"mx", 0, OT_FLAG, OFF(mx), NULL, NULL, 0, 0,
      "name targets are mail domains: probe every MX exchanger (no MX: the domain itself; null MX: no-mail), "
      "each (address, port) once; one domain record per domain (needs --resolver)"},
-    {"dns-concurrency", 0, OT_U32, OFF(dns_concurrency), "N", "500", 1, 100000, "DNS queries in flight at most"},
-    {"dns-rate", 0, OT_RATE, OFF(dns_rate), "N", "5000", 0, 10000000, "new DNS queries per second at most (0 = no limit)"},
+    {"dns-concurrency", 0, OT_U32, OFF(dns_concurrency), "N", "500", 1, 100000,
+     "DNS queries in flight at most"},
+    {"dns-rate", 0, OT_RATE, OFF(dns_rate), "N", "5000", 0, 10000000,
+     "new DNS queries per second at most (0 = no limit)"},
     {"dns-timeout", 0, OT_SECONDS, OFF(dns_timeout_s), "S", "2", 0.01, 60,
      "seconds to wait for a DNS answer; c-ares doubles it on each retry"},
     {"dns-retries", 0, OT_U32, OFF(dns_retries), "N", "2", 0, 10, "DNS query attempts after the first"},
     {"geoip", 0, OT_STR, OFF(geoip), "FILE", NULL, 0, 0,
      "MaxMind-format country or city database (GeoLite2-Country/City, DB-IP): fills `country`"},
-    {"asn", 0, OT_STR, OFF(asn), "FILE", NULL, 0, 0, "MaxMind-format ASN database (GeoLite2-ASN): fills `asn` and `as_org`"},
+    {"asn", 0, OT_STR, OFF(asn), "FILE", NULL, 0, 0,
+     "MaxMind-format ASN database (GeoLite2-ASN): fills `asn` and `as_org`"},
     {"resume", 0, OT_FLAG, OFF(resume), NULL, NULL, 0, 0,
-     "continue the scan whose output is -o FILE: keep its finished records, redo interrupted ones, append the rest"},
-    {"metadata", 0, OT_STR, OFF(metadata), "FILE", NULL, 0, 0, "write the end-of-scan summary as JSON to FILE"},
-    {"status", 0, OT_FLAG, OFF(status_line), NULL, NULL, 0, 0, "live status line on stderr even when it is not a terminal"},
-    {"quiet", 'q', OT_FLAG, OFF(quiet), NULL, NULL, 0, 0, "no status line and no summary on stderr (errors still go there)"},
-    {"schema", 0, OT_FLAG, OFF(schema), NULL, NULL, 0, 0, "print every record field with its type and meaning, then exit"},
+     "continue the scan whose output is -o FILE: keep its finished records, redo interrupted ones, append "
+     "the rest"},
+    {"metadata", 0, OT_STR, OFF(metadata), "FILE", NULL, 0, 0,
+     "write the end-of-scan summary as JSON to FILE"},
+    {"status", 0, OT_FLAG, OFF(status_line), NULL, NULL, 0, 0,
+     "live status line on stderr even when it is not a terminal"},
+    {"quiet", 'q', OT_FLAG, OFF(quiet), NULL, NULL, 0, 0,
+     "no status line and no summary on stderr (errors still go there)"},
+    {"schema", 0, OT_FLAG, OFF(schema), NULL, NULL, 0, 0,
+     "print every record field with its type and meaning, then exit"},
     {"debug", 0, OT_FLAG, OFF(debug), NULL, NULL, 0, 0,
      "trace every probe's phase transitions on stderr (target, protocol, phase, event); for a few targets"},
 };
@@ -176,9 +200,7 @@ static int set_value(struct options *o, const struct opt_def *d, const char *v)
     char *base = (char *)o + d->offset;
     char *end;
     switch (d->type) {
-    case OT_STR:
-        *(const char **)base = v;
-        return 0;
+    case OT_STR: *(const char **)base = v; return 0;
     case OT_LIST:
         if (o->n_inputs >= OPT_MAX_INPUTS) {
             fprintf(stderr, "mailtls-scan: --%s: at most %d files\n", d->name, OPT_MAX_INPUTS);
@@ -193,9 +215,7 @@ static int set_value(struct options *o, const struct opt_def *d, const char *v)
         }
         o->resolvers[o->n_resolvers++] = v;
         return 0;
-    case OT_FLAG:
-        *(bool *)base = true;
-        return 0;
+    case OT_FLAG: *(bool *)base = true; return 0;
     case OT_U64: {
         errno = 0;
         unsigned long long x = strtoull(v, &end, 0);
@@ -240,8 +260,9 @@ int options_parse(int argc, char **argv, struct options *o)
     char shorts[2 * N_OPTS + 8];
     size_t ns = 0;
     for (size_t i = 0; i < N_OPTS; i++) {
-        longs[i] = (struct option){opt_table[i].name, opt_table[i].type == OT_FLAG ? no_argument : required_argument,
-                                   NULL, (int)(256 + i)};
+        longs[i] =
+            (struct option){opt_table[i].name, opt_table[i].type == OT_FLAG ? no_argument : required_argument,
+                            NULL, (int)(256 + i)};
         if (opt_table[i].short_flag) {
             shorts[ns++] = (char)opt_table[i].short_flag;
             if (opt_table[i].type != OT_FLAG)
@@ -291,7 +312,8 @@ int options_parse(int argc, char **argv, struct options *o)
         return 1;
     }
     if (o->mx && o->n_resolvers == 0) {
-        fprintf(stderr, "mailtls-scan: --mx needs --resolver IP[:PORT] (the system resolver is never used)\n");
+        fprintf(stderr,
+                "mailtls-scan: --mx needs --resolver IP[:PORT] (the system resolver is never used)\n");
         return -1;
     }
     if (o->resume && (!o->output || strcmp(o->output, "-") == 0)) {

@@ -40,7 +40,7 @@ struct options {
     bool quiet;
     bool status_line;
     bool schema;
-    bool debug; /* --debug: phase-transition trace on stderr (conn.c) */
+    bool debug;                 /* --debug: phase-transition trace on stderr (conn.c) */
     bool tls_versions, ciphers; /* TLS enumeration (scanner/TLS-ENUM.md) */
     const char *save_certs;
     uint32_t per_ip;

@@ -104,8 +104,7 @@ static void capa_done(struct conn *c)
         /* from the whole list, not from the capped record lists */
         rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & POP3_HAS_STLS);
         if (!(c->flags & POP3_CAPA_FAILED))
-            rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS,
-                         c->flags & (POP3_HAS_USER | POP3_PASSWORD_MECH));
+            rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, c->flags & (POP3_HAS_USER | POP3_PASSWORD_MECH));
     }
     if (conn_probe_auth(c) && c->job.port.mode == TLS_MODE_STARTTLS) {
         conn_credential_sent(c);
@@ -208,14 +207,9 @@ static void pop3_cut(struct conn *c)
             conn_store_partial(c, c->is_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS, false);
         break;
     case POP3_AWAIT_USER_REPLY:
-    case POP3_AWAIT_PASS_REPLY:
-        conn_store_partial(c, F_AUTH_PROBE_REPLY, false);
-        break;
-    case POP3_AWAIT_STLS_REPLY:
-        conn_store_partial(c, F_STARTTLS_REPLY, false);
-        break;
-    case POP3_AWAIT_CAPA_STATUS:
-        break;
+    case POP3_AWAIT_PASS_REPLY: conn_store_partial(c, F_AUTH_PROBE_REPLY, false); break;
+    case POP3_AWAIT_STLS_REPLY: conn_store_partial(c, F_STARTTLS_REPLY, false); break;
+    case POP3_AWAIT_CAPA_STATUS: break;
     }
 }
 

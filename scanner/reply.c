@@ -113,8 +113,7 @@ static void add_mechanism(struct record *r, enum rec_field f, const char *m, siz
         rec_list_add(r, f, up, len);
 }
 
-void reply_mechanisms(struct record *r, bool after_tls, const char *list, size_t len,
-                      struct caps_seen *seen)
+void reply_mechanisms(struct record *r, bool after_tls, const char *list, size_t len, struct caps_seen *seen)
 {
     const char *p = list, *end = list + len, *tok;
     size_t tl;
@@ -123,7 +122,7 @@ void reply_mechanisms(struct record *r, bool after_tls, const char *list, size_t
 }
 
 void reply_smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t len,
-                   struct caps_seen *seen)
+                         struct caps_seen *seen)
 {
     enum rec_field caps = after_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS;
     enum rec_field auth = after_tls ? F_AUTH_AFTER_TLS : F_AUTH_BEFORE_TLS;

@@ -45,12 +45,11 @@ struct caps_seen {
  * Adds the line to the caps list and SASL mechanisms to the auth list of r
  * (r may be NULL: facts only); notes what it saw in *seen. */
 void reply_smtp_ehlo_ext(struct record *r, bool after_tls, const char *text, size_t len,
-                   struct caps_seen *seen);
+                         struct caps_seen *seen);
 
 /* Space-separated SASL mechanisms ("PLAIN LOGIN") into the auth list of
  * that side of TLS (r may be NULL); notes password mechanisms in *seen. */
-void reply_mechanisms(struct record *r, bool after_tls, const char *list, size_t len,
-                      struct caps_seen *seen);
+void reply_mechanisms(struct record *r, bool after_tls, const char *list, size_t len, struct caps_seen *seen);
 
 /* IMAP: space-separated capability atoms ("IMAP4rev1 STARTTLS AUTH=PLAIN").
  * Adds each to caps, AUTH=X mechanisms to auth (r may be NULL); notes

@@ -26,8 +26,8 @@
  */
 #include "resolve_int.h"
 
-#include <arpa/inet.h>
 #include <ares.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,7 +186,8 @@ static struct entry *entry_get(struct resolver *r, int kind, const char *name)
         }
     } else {
         e->pending = 2;
-        if (dns_query(r->dns, e->name, T_A, on_a, e) < 0 || dns_query(r->dns, e->name, T_AAAA, on_aaaa, e) < 0) {
+        if (dns_query(r->dns, e->name, T_A, on_a, e) < 0 ||
+            dns_query(r->dns, e->name, T_AAAA, on_aaaa, e) < 0) {
             e->pending = 0;
             e->code_a = e->code_b = ARES_ENOMEM;
             e->res = R_ERROR;
@@ -486,7 +487,8 @@ bool resolve_seen_check(struct resolver *r, const struct raddr *a, uint16_t port
     }
     r->stats.seen_full++;
     if (!r->seen_warned) {
-        fprintf(stderr, "mailtls-scan: more than %u distinct (address, port) pairs: later ones may be probed twice\n",
+        fprintf(stderr,
+                "mailtls-scan: more than %u distinct (address, port) pairs: later ones may be probed twice\n",
                 (unsigned)r->seen.n);
         r->seen_warned = true;
     }

@@ -35,9 +35,9 @@
 #include "conn.h"
 #include "dns.h"
 
-#define RESOLVE_MX_MAX 16          /* exchangers followed per domain */
-#define RESOLVE_ADDR_PER_FAMILY 8  /* IPv4 and IPv6 addresses kept per name, each */
-#define RESOLVE_SEEN_MAX (1u << 21) /* (address, port) pairs remembered in MX mode */
+#define RESOLVE_MX_MAX 16                    /* exchangers followed per domain */
+#define RESOLVE_ADDR_PER_FAMILY 8            /* IPv4 and IPv6 addresses kept per name, each */
+#define RESOLVE_SEEN_MAX (1u << 21)          /* (address, port) pairs remembered in MX mode */
 #define RESOLVE_CACHE_AGE_MS (3600u * 1000u) /* answers older than this are asked again */
 
 struct resolve_config {
@@ -48,13 +48,13 @@ struct resolve_config {
 };
 
 struct resolve_stats {
-    uint64_t names, domains;      /* input items taken */
-    uint64_t jobs;                /* probe jobs handed out */
-    uint64_t dedup_skipped;       /* MX mode: (address, port) already probed */
-    uint64_t blocklisted;         /* blocklisted (address, port) records */
-    uint64_t failed;              /* names/domains without any address */
+    uint64_t names, domains; /* input items taken */
+    uint64_t jobs;           /* probe jobs handed out */
+    uint64_t dedup_skipped;  /* MX mode: (address, port) already probed */
+    uint64_t blocklisted;    /* blocklisted (address, port) records */
+    uint64_t failed;         /* names/domains without any address */
     uint64_t cache_hits, cache_misses;
-    uint64_t seen_full;           /* pairs not remembered: RESOLVE_SEEN_MAX reached */
+    uint64_t seen_full; /* pairs not remembered: RESOLVE_SEEN_MAX reached */
 };
 
 struct resolver;

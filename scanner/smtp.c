@@ -197,9 +197,7 @@ static void on_reply(struct conn *c, int code)
             conn_finish(c, STATUS_PROTOCOL_ERROR, "HELO answered %d", code);
         }
         break;
-    case SMTP_AWAIT_AUTH_REPLY:
-        on_auth_reply(c, code);
-        break;
+    case SMTP_AWAIT_AUTH_REPLY: on_auth_reply(c, code); break;
     case SMTP_AWAIT_STARTTLS_REPLY: {
         conn_reply_store(c, F_STARTTLS_REPLY, REPLY_FIRST);
         if (code == 220) {
@@ -229,8 +227,8 @@ void smtp_line(struct conn *c, const char *line, size_t len)
         return;
     }
     if (c->reply_lines > 0 && code != c->reply_code) {
-        conn_finish(c, STATUS_PROTOCOL_ERROR, "reply code changed from %d to %d mid-reply",
-                    c->reply_code, code);
+        conn_finish(c, STATUS_PROTOCOL_ERROR, "reply code changed from %d to %d mid-reply", c->reply_code,
+                    code);
         return;
     }
     c->reply_code = code;
@@ -260,17 +258,14 @@ void smtp_cut(struct conn *c)
         if (c->reply_lines > 1 && records_cleartext(c))
             conn_store_partial(c, c->is_tls ? F_CAPS_AFTER_TLS : F_CAPS_BEFORE_TLS, false);
         break;
-    case SMTP_AWAIT_AUTH_REPLY:
-        conn_store_partial(c, F_AUTH_PROBE_REPLY, true);
-        break;
+    case SMTP_AWAIT_AUTH_REPLY: conn_store_partial(c, F_AUTH_PROBE_REPLY, true); break;
     case SMTP_AWAIT_STARTTLS_REPLY:
         if (c->reply_lines == 0)
             conn_store_partial(c, F_STARTTLS_REPLY, false);
         else
             conn_reply_store(c, F_STARTTLS_REPLY, REPLY_FIRST);
         break;
-    case SMTP_AWAIT_HELO_REPLY:
-        break;
+    case SMTP_AWAIT_HELO_REPLY: break;
     }
 }
 

@@ -16,7 +16,7 @@
 #define PORT_COUNT 65536
 
 struct summary {
-    bool live;  /* status line on stderr */
+    bool live; /* status line on stderr */
     bool quiet;
     time_t started, ended;
     uint64_t start_ms, last_line_ms, last_done;
@@ -159,13 +159,16 @@ void summary_finish(struct summary *s, const struct engine_stats *es, const stru
     if (s->quiet)
         return;
     double secs = (double)(now_ms() - s->start_ms) / 1000.0;
-    fprintf(stderr, "mailtls-scan: %llu records in %.1f s (%.0f/s); %llu lines read, %llu malformed, %llu blocklisted\n",
-            (unsigned long long)s->records, secs, secs > 0 ? (double)s->records / secs : 0,
-            (unsigned long long)tc->lines, (unsigned long long)s->malformed, (unsigned long long)s->blocklisted);
+    fprintf(
+        stderr,
+        "mailtls-scan: %llu records in %.1f s (%.0f/s); %llu lines read, %llu malformed, %llu blocklisted\n",
+        (unsigned long long)s->records, secs, secs > 0 ? (double)s->records / secs : 0,
+        (unsigned long long)tc->lines, (unsigned long long)s->malformed, (unsigned long long)s->blocklisted);
     fprintf(stderr, "mailtls-scan: status");
     for (int i = 0; i < STATUS_COUNT; i++)
         if (s->by_status[i])
-            fprintf(stderr, " %s=%llu", rec_status_name((enum rec_status)i), (unsigned long long)s->by_status[i]);
+            fprintf(stderr, " %s=%llu", rec_status_name((enum rec_status)i),
+                    (unsigned long long)s->by_status[i]);
     fprintf(stderr, "; starttls_ok=%llu\n", (unsigned long long)s->starttls_ok);
 }
 
@@ -202,8 +205,10 @@ int summary_write_json(const struct summary *s, const char *path)
     iso_time(t1, sizeof t1, s->ended);
     fprintf(f, "{\"version\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"command\":", MAILTLS_VERSION, t0, t1);
     json_str(f, s->command);
-    fprintf(f, ",\"records\":%llu,\"lines_read\":%llu,\"malformed\":%llu,\"blocklisted\":%llu,"
-               "\"other_shard\":%llu,\"unresolved\":%llu,\"starttls_offered\":%llu,\"starttls_ok\":%llu,\"status\":{",
+    fprintf(f,
+            ",\"records\":%llu,\"lines_read\":%llu,\"malformed\":%llu,\"blocklisted\":%llu,"
+            "\"other_shard\":%llu,\"unresolved\":%llu,\"starttls_offered\":%llu,\"starttls_ok\":%llu,"
+            "\"status\":{",
             (unsigned long long)s->records, (unsigned long long)s->tc.lines, (unsigned long long)s->malformed,
             (unsigned long long)s->blocklisted, (unsigned long long)s->tc.other_shard,
             (unsigned long long)s->unresolved, (unsigned long long)s->starttls_offered,

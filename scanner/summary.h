@@ -64,7 +64,8 @@ bool summary_plan(const struct options *o, const struct tgt_port *ports, size_t 
 /* The line printed before a scan of more than 1,000,000 probes:
  * "16,777,216 targets x 7 ports = 117,440,512 probes, at --rate 1000 at
  * least 1.4 days (...)". */
-void summary_plan_line(char *buf, size_t len, uint64_t targets, size_t n_ports, uint64_t records, double rate);
+void summary_plan_line(char *buf, size_t len, uint64_t targets, size_t n_ports, uint64_t records,
+                       double rate);
 /* "42 seconds", "17 minutes", "3.5 hours", "12.1 days" */
 void summary_format_duration(double secs, char *buf, size_t len);
 /* argv as one shell-quoted command line, with " --resume" appended unless

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn.h"
 #include "certsave.h"
+#include "conn.h"
 
 /* OpenSSL 3's default paths include a directory "store" that lists
  * /etc/ssl/certs on every chain verification (a readdir per handshake, the
@@ -52,7 +52,10 @@ static int g_limit_idx = -1;
 static pthread_once_t g_limit_once = PTHREAD_ONCE_INIT;
 enum chain_limit { LIMIT_NONE, LIMIT_CERTS, LIMIT_ITEMS };
 
-static void limit_idx_init(void) { g_limit_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+static void limit_idx_init(void)
+{
+    g_limit_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
 
 static void limit_set(SSL *ssl, enum chain_limit what, int count)
 {
@@ -65,12 +68,15 @@ static uintptr_t limit_get(const SSL *ssl)
     return ssl && g_limit_idx >= 0 ? (uintptr_t)SSL_get_ex_data(ssl, g_limit_idx) : 0;
 }
 
-bool tls_limit_hit(const SSL *ssl) { return limit_get(ssl) != 0; }
+bool tls_limit_hit(const SSL *ssl)
+{
+    return limit_get(ssl) != 0;
+}
 
 /* The same verification on deep copies of the chain: the extension caches
  * it fills die with the copies. The verdict goes back into xs, where
  * OpenSSL reads it (SSL_get_verify_result). */
-static int verify_on_copies(X509_STORE_CTX *xs, STACK_OF(X509) *chain)
+static int verify_on_copies(X509_STORE_CTX *xs, STACK_OF(X509) * chain)
 {
     STACK_OF(X509) *copy = sk_X509_new_null();
     X509_STORE_CTX *mine = X509_STORE_CTX_new();
@@ -214,14 +220,9 @@ static enum tls_io map_result(struct conn *c, int ret, const char *what, char *e
     int e = SSL_get_error(c->tls, ret);
     c->tls_wants_write = false;
     switch (e) {
-    case SSL_ERROR_WANT_READ:
-        return TLS_IO_WANT;
-    case SSL_ERROR_WANT_WRITE:
-        c->tls_wants_write = true;
-        return TLS_IO_WANT;
-    case SSL_ERROR_ZERO_RETURN:
-        snprintf(err, errlen, "%s: peer closed TLS", what);
-        return TLS_IO_EOF;
+    case SSL_ERROR_WANT_READ: return TLS_IO_WANT;
+    case SSL_ERROR_WANT_WRITE: c->tls_wants_write = true; return TLS_IO_WANT;
+    case SSL_ERROR_ZERO_RETURN: snprintf(err, errlen, "%s: peer closed TLS", what); return TLS_IO_EOF;
     case SSL_ERROR_SYSCALL: {
         int saved = errno;
         unsigned long code = ERR_get_error();
@@ -248,8 +249,8 @@ static enum tls_io map_result(struct conn *c, int ret, const char *what, char *e
             return TLS_IO_EOF;
         }
         if (code && ERR_GET_REASON(code) == SSL_R_EXCESSIVE_MESSAGE_SIZE && cert_state(c->tls)) {
-            snprintf(err, errlen, "%s: certificate message exceeds %d bytes (the per-probe limit)",
-                     what, TLS_MAX_CERT_LIST);
+            snprintf(err, errlen, "%s: certificate message exceeds %d bytes (the per-probe limit)", what,
+                     TLS_MAX_CERT_LIST);
             return TLS_IO_ERROR;
         }
         snprintf(err, errlen, "%s: %s", what, reason ? reason : "TLS error");
@@ -421,7 +422,8 @@ void tls_group_name(SSL *ssl, char *out, size_t outlen)
         else if (id == EVP_PKEY_DH)
             snprintf(out, outlen, "DHE-%d", EVP_PKEY_get_bits(tmp));
         else
-            snprintf(out, outlen, "%s-%d", OBJ_nid2sn(id) ? OBJ_nid2sn(id) : "unknown", EVP_PKEY_get_bits(tmp));
+            snprintf(out, outlen, "%s-%d", OBJ_nid2sn(id) ? OBJ_nid2sn(id) : "unknown",
+                     EVP_PKEY_get_bits(tmp));
     }
     EVP_PKEY_free(tmp);
 }

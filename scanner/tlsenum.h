@@ -24,15 +24,15 @@
 #include "job.h"
 
 struct tls_enum_opts {
-  bool versions;          /* --tls-versions */
-  bool ciphers;           /* --ciphers (implies versions) */
-  const char *save_certs; /* --save-certs DIR, or NULL */
-  uint32_t max_held;      /* records held at once before the feed pauses */
-  uint32_t in_flight_max; /* main probes that may still finish once paused
-                           * (the engine's concurrency): extra slots */
-  uint32_t per_ip;        /* --per-ip: test connections per address at once */
-  SSL_CTX *ssl_ctx;       /* the engine's context: chains seen through it
-                           * are saved (--save-certs) */
+    bool versions;          /* --tls-versions */
+    bool ciphers;           /* --ciphers (implies versions) */
+    const char *save_certs; /* --save-certs DIR, or NULL */
+    uint32_t max_held;      /* records held at once before the feed pauses */
+    uint32_t in_flight_max; /* main probes that may still finish once paused
+                             * (the engine's concurrency): extra slots */
+    uint32_t per_ip;        /* --per-ip: test connections per address at once */
+    SSL_CTX *ssl_ctx;       /* the engine's context: chains seen through it
+                             * are saved (--save-certs) */
 };
 
 struct tls_enum;
@@ -40,8 +40,7 @@ struct tls_enum;
 /* emit: where finished records go (returns -1 on output failure). Memory:
  * (max_held + in_flight_max) record slots of about 7.5 KB, allocated here
  * and touched only when used. */
-struct tls_enum *tls_enum_new(const struct tls_enum_opts *o,
-                              int (*emit)(void *, struct record *),
+struct tls_enum *tls_enum_new(const struct tls_enum_opts *o, int (*emit)(void *, struct record *),
                               void *emit_ctx, char *err, size_t errlen);
 void tls_enum_free(struct tls_enum *t);
 /* A main probe finished. Returns 1 when the enumerator took the record
@@ -55,8 +54,8 @@ bool tls_enum_busy(const struct tls_enum *t);
 bool tls_enum_full(const struct tls_enum *t);
 /* engine_io hooks (ctx = struct tls_enum *). */
 void tls_enum_setup(void *t, const struct job *j, SSL *ssl);
-void tls_enum_done(void *t, const struct job *j, SSL *ssl, bool ok,
-                   enum rec_status status, const char *error);
+void tls_enum_done(void *t, const struct job *j, SSL *ssl, bool ok, enum rec_status status,
+                   const char *error);
 /* -1 after an emit failed. */
 int tls_enum_failed(const struct tls_enum *t);
 /* Emits every record still held (scan interrupted or stopped early), with

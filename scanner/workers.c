@@ -89,7 +89,8 @@ static void w_tls_setup(void *ctx, const struct job *j, SSL *ssl)
     pthread_mutex_unlock(&w->lock);
 }
 
-static void w_tls_done(void *ctx, const struct job *j, SSL *ssl, bool ok, enum rec_status st, const char *error)
+static void w_tls_done(void *ctx, const struct job *j, SSL *ssl, bool ok, enum rec_status st,
+                       const char *error)
 {
     struct workers *w = ctx;
     pthread_mutex_lock(&w->lock);

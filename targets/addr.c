@@ -77,8 +77,8 @@ static int parse_prefix_len(const char *s, size_t len, unsigned *out)
     return 0;
 }
 
-int tgt_cidr_parse(const char *s, size_t len, int *family, unsigned char addr[16],
-                   unsigned *prefix_len, char *err, size_t errlen)
+int tgt_cidr_parse(const char *s, size_t len, int *family, unsigned char addr[16], unsigned *prefix_len,
+                   char *err, size_t errlen)
 {
     const char *slash = memchr(s, '/', len);
     size_t alen = slash ? (size_t)(slash - s) : len;
@@ -87,8 +87,7 @@ int tgt_cidr_parse(const char *s, size_t len, int *family, unsigned char addr[16
 
     fam = tgt_addr_parse(s, alen, addr);
     if (fam == 0) {
-        snprintf(err, errlen, "'%.*s' is not an IPv4 or IPv6 address", (int)(alen > 64 ? 64 : alen),
-                 s);
+        snprintf(err, errlen, "'%.*s' is not an IPv4 or IPv6 address", (int)(alen > 64 ? 64 : alen), s);
         return -1;
     }
     if (!slash) {

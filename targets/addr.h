@@ -6,10 +6,10 @@
 #ifndef MAILTLS_TGT_ADDR_H
 #define MAILTLS_TGT_ADDR_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 /* Longest text form we accept for an address ("ffff:...:255.255.255.255"). */
@@ -22,8 +22,8 @@ int tgt_addr_parse(const char *s, size_t len, unsigned char addr[16]);
 /* Parses "ADDR" or "ADDR/LEN". A bare address gets the full length (32 or
  * 128). Host bits below the prefix are cleared, not rejected. Returns 0, or
  * -1 with err saying why. */
-int tgt_cidr_parse(const char *s, size_t len, int *family, unsigned char addr[16],
-                   unsigned *prefix_len, char *err, size_t errlen);
+int tgt_cidr_parse(const char *s, size_t len, int *family, unsigned char addr[16], unsigned *prefix_len,
+                   char *err, size_t errlen);
 
 /* Clears every bit after the first prefix_len bits. */
 void tgt_addr_mask(int family, unsigned char addr[16], unsigned prefix_len);
@@ -53,6 +53,9 @@ bool tgt_addr_v4_in_v6(const unsigned char a6[16], unsigned char v4[4]);
  * address (then *v4 holds it, network byte order). */
 bool tgt_addr_embedded_v4(const struct sockaddr_storage *a, struct in_addr *v4);
 
-static inline size_t tgt_addr_len(int family) { return family == AF_INET ? 4 : 16; }
+static inline size_t tgt_addr_len(int family)
+{
+    return family == AF_INET ? 4 : 16;
+}
 
 #endif

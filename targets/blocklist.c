@@ -40,7 +40,10 @@ struct tgt_blocklist {
     bool has_allowlist;
 };
 
-struct tgt_blocklist *tgt_bl_new(void) { return calloc(1, sizeof(struct tgt_blocklist)); }
+struct tgt_blocklist *tgt_bl_new(void)
+{
+    return calloc(1, sizeof(struct tgt_blocklist));
+}
 
 static void table_free(struct table *t)
 {
@@ -67,8 +70,8 @@ static u128 to_u128(int family, const unsigned char *addr)
     return v;
 }
 
-int tgt_bl_add(struct tgt_blocklist *bl, int family, const unsigned char addr[16],
-               unsigned prefix_len, enum tgt_bl_rule rule)
+int tgt_bl_add(struct tgt_blocklist *bl, int family, const unsigned char addr[16], unsigned prefix_len,
+               enum tgt_bl_rule rule)
 {
     unsigned bits = family == AF_INET ? 32 : 128;
     struct table *t = family == AF_INET ? &bl->v4 : &bl->v6;
@@ -98,8 +101,8 @@ int tgt_bl_add(struct tgt_blocklist *bl, int family, const unsigned char addr[16
     return 0;
 }
 
-int tgt_bl_add_text(struct tgt_blocklist *bl, const char *s, size_t len, enum tgt_bl_rule rule,
-                    char *err, size_t errlen)
+int tgt_bl_add_text(struct tgt_blocklist *bl, const char *s, size_t len, enum tgt_bl_rule rule, char *err,
+                    size_t errlen)
 {
     unsigned char addr[16];
     unsigned plen;
@@ -114,7 +117,10 @@ int tgt_bl_add_text(struct tgt_blocklist *bl, const char *s, size_t len, enum tg
     return 0;
 }
 
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
 
 int tgt_bl_load_file(struct tgt_blocklist *bl, const char *path, enum tgt_bl_rule rule, char *err,
                      size_t errlen)
@@ -146,8 +152,8 @@ int tgt_bl_load_file(struct tgt_blocklist *bl, const char *path, enum tgt_bl_rul
         if (res == TGT_READ_EOF)
             break;
         if (res == TGT_READ_TOO_LONG) {
-            snprintf(err, errlen, "%s:%llu: line longer than %d bytes", path,
-                     (unsigned long long)r->lineno, TGT_LINE_MAX);
+            snprintf(err, errlen, "%s:%llu: line longer than %d bytes", path, (unsigned long long)r->lineno,
+                     TGT_LINE_MAX);
             goto out;
         }
         if (res != TGT_READ_LINE) {
@@ -307,4 +313,7 @@ bool tgt_bl_is_blocked(struct tgt_blocklist *bl, int family, const unsigned char
     return table_blocks(bl, AF_INET, v4);
 }
 
-bool tgt_bl_has_allowlist(const struct tgt_blocklist *bl) { return bl->has_allowlist; }
+bool tgt_bl_has_allowlist(const struct tgt_blocklist *bl)
+{
+    return bl->has_allowlist;
+}

@@ -31,11 +31,11 @@ void tgt_bl_free(struct tgt_blocklist *bl);
 /* addr in network byte order; bits after prefix_len are ignored. Adding an
  * ALLOW rule turns on allowlist mode. Returns 0, or -1 on OOM or a bad
  * family/length. */
-int tgt_bl_add(struct tgt_blocklist *bl, int family, const unsigned char addr[16],
-               unsigned prefix_len, enum tgt_bl_rule rule);
+int tgt_bl_add(struct tgt_blocklist *bl, int family, const unsigned char addr[16], unsigned prefix_len,
+               enum tgt_bl_rule rule);
 /* "10.0.0.0/8", "2001:db8::/32" or a bare address. Returns 0, or -1 with err. */
-int tgt_bl_add_text(struct tgt_blocklist *bl, const char *s, size_t len, enum tgt_bl_rule rule,
-                    char *err, size_t errlen);
+int tgt_bl_add_text(struct tgt_blocklist *bl, const char *s, size_t len, enum tgt_bl_rule rule, char *err,
+                    size_t errlen);
 /* The built-in list of IANA special-purpose ranges (blocklist_default.c). */
 int tgt_bl_add_defaults(struct tgt_blocklist *bl);
 /* A ZMap-format file: one CIDR or address per line, '#' starts a comment

@@ -51,8 +51,8 @@ int tgt_bl_add_defaults(struct tgt_blocklist *bl)
     char err[128];
 
     for (size_t i = 0; i < sizeof default_ranges / sizeof default_ranges[0]; i++)
-        if (tgt_bl_add_text(bl, default_ranges[i], strlen(default_ranges[i]), TGT_BL_BLOCK, err,
-                            sizeof err) < 0)
+        if (tgt_bl_add_text(bl, default_ranges[i], strlen(default_ranges[i]), TGT_BL_BLOCK, err, sizeof err) <
+            0)
             return -1;
     return 0;
 }

@@ -43,11 +43,13 @@ static bool looks_ipv4(const char *s, size_t len)
     return len > 0;
 }
 
-static int shown(size_t len) { return (int)(len > 64 ? 64 : len); }
+static int shown(size_t len)
+{
+    return (int)(len > 64 ? 64 : len);
+}
 
 /* "ADDR" or "ADDR/LEN" into out (kind ADDR or PREFIX). */
-static int parse_ip_or_prefix(const char *s, size_t len, struct tgt_line *out, char *err,
-                              size_t errlen)
+static int parse_ip_or_prefix(const char *s, size_t len, struct tgt_line *out, char *err, size_t errlen)
 {
     bool has_slash = memchr(s, '/', len) != NULL;
 
@@ -68,8 +70,7 @@ static int parse_ip_or_prefix(const char *s, size_t len, struct tgt_line *out, c
 }
 
 /* "[v6]" or "[v6]:PORT[/PROTO]". */
-static int parse_bracketed(const char *s, size_t len, struct tgt_line *out, char *err,
-                           size_t errlen)
+static int parse_bracketed(const char *s, size_t len, struct tgt_line *out, char *err, size_t errlen)
 {
     const char *close = memchr(s, ']', len);
     size_t inner, rest;
@@ -93,8 +94,7 @@ static int parse_bracketed(const char *s, size_t len, struct tgt_line *out, char
         snprintf(err, errlen, "expected ':PORT' after ']' in '%.*s'", shown(len), s);
         return -1;
     }
-    return tgt_port_spec(close + 2, rest - 1, &out->port, &out->has_proto, &out->proto, err,
-                         errlen);
+    return tgt_port_spec(close + 2, rest - 1, &out->port, &out->has_proto, &out->proto, err, errlen);
 }
 
 /* A host (IPv4 or name, no prefix) followed by an optional ":PORT[/PROTO]". */
@@ -105,8 +105,7 @@ static int parse_host(const char *s, size_t len, struct tgt_line *out, char *err
 
     if (memchr(s, '/', hlen)) {
         if (colon) {
-            snprintf(err, errlen, "a prefix takes no ':PORT' in '%.*s' (use --ports)", shown(len),
-                     s);
+            snprintf(err, errlen, "a prefix takes no ':PORT' in '%.*s' (use --ports)", shown(len), s);
             return -1;
         }
         const char *slash = memchr(s, '/', len);
@@ -140,8 +139,7 @@ static int parse_host(const char *s, size_t len, struct tgt_line *out, char *err
     }
     if (!colon)
         return 0;
-    return tgt_port_spec(colon + 1, len - hlen - 1, &out->port, &out->has_proto, &out->proto, err,
-                         errlen);
+    return tgt_port_spec(colon + 1, len - hlen - 1, &out->port, &out->has_proto, &out->proto, err, errlen);
 }
 
 /* A standard mail port written in decimal: the numbers a user appends to
@@ -175,12 +173,15 @@ static bool ambiguous_v6_port(const char *s, size_t len, char *err, size_t errle
     if (slash && (size_t)(slash - s) + 1 < len && (slash[1] < '0' || slash[1] > '9')) {
         last = memrchr(s, ':', alen);
         if (last && tgt_addr_parse(s, (size_t)(last - s), tmp) == AF_INET6)
-            snprintf(err, errlen, "'%.*s' is ambiguous: an IPv6 address with a port is written in brackets, "
-                                  "use [%.*s]:%.*s",
-                     shown(len), s, shown((size_t)(last - s)), s, shown(len - (size_t)(last - s) - 1), last + 1);
+            snprintf(err, errlen,
+                     "'%.*s' is ambiguous: an IPv6 address with a port is written in brackets, "
+                     "use [%.*s]:%.*s",
+                     shown(len), s, shown((size_t)(last - s)), s, shown(len - (size_t)(last - s) - 1),
+                     last + 1);
         else
-            snprintf(err, errlen, "'%.*s' is not a prefix (an IPv6 address with a port and protocol is "
-                                  "written [ADDR]:PORT/PROTO)",
+            snprintf(err, errlen,
+                     "'%.*s' is not a prefix (an IPv6 address with a port and protocol is "
+                     "written [ADDR]:PORT/PROTO)",
                      shown(len), s);
         return true;
     }
@@ -204,8 +205,7 @@ static int parse_target(const char *s, size_t len, struct tgt_line *out, char *e
 
     for (size_t i = 0; i < len; i++) {
         if (is_blank(s[i])) {
-            snprintf(err, errlen, "unexpected blank inside '%.*s' (one target per line)",
-                     shown(len), s);
+            snprintf(err, errlen, "unexpected blank inside '%.*s' (one target per line)", shown(len), s);
             return -1;
         }
         colons += s[i] == ':';
@@ -219,8 +219,7 @@ static int parse_target(const char *s, size_t len, struct tgt_line *out, char *e
             return -1;
         if (parse_ip_or_prefix(s, len, out, why, sizeof why) < 0) {
             if (strstr(why, "not an IPv4 or IPv6 address"))
-                snprintf(err, errlen, "%s (an IPv6 address with a port is written [ADDR]:PORT)",
-                         why);
+                snprintf(err, errlen, "%s (an IPv6 address with a port is written [ADDR]:PORT)", why);
             else
                 snprintf(err, errlen, "%s", why);
             return -1;
@@ -243,8 +242,7 @@ static int parse_csv(const char *s, size_t len, struct tgt_line *out, char *err,
     for (;;) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         if (nf == CSV_FIELDS_MAX) {
-            snprintf(err, errlen, "more than %d comma-separated fields (ip,domain,tag,port)",
-                     CSV_FIELDS_MAX);
+            snprintf(err, errlen, "more than %d comma-separated fields (ip,domain,tag,port)", CSV_FIELDS_MAX);
             return -1;
         }
         f[nf] = p;
@@ -309,8 +307,7 @@ static int parse_csv(const char *s, size_t len, struct tgt_line *out, char *err,
             snprintf(err, errlen, "field 4 (port): the port is already given in field 1");
             return -1;
         }
-        if (tgt_port_spec(f[3], flen[3], &out->port, &out->has_proto, &out->proto, why,
-                          sizeof why) < 0) {
+        if (tgt_port_spec(f[3], flen[3], &out->port, &out->has_proto, &out->proto, why, sizeof why) < 0) {
             snprintf(err, errlen, "field 4 (port): %s", why);
             return -1;
         }
@@ -322,14 +319,14 @@ static int parse_csv(const char *s, size_t len, struct tgt_line *out, char *err,
  * on (inet_pton stops at a NUL: `127.0.0.3<NUL>.5` was 127.0.0.3), so the
  * whole line is refused, comment included. TAB is a blank; the reader has
  * already dropped the LF and the CR of a CRLF ending, so any CR left is a
- * stray one (one CR at the very end is the line end). Bytes >= 0x80 are not control bytes here (comments may hold
- * UTF-8; a name with them is refused by the name check). */
+ * stray one (one CR at the very end is the line end). Bytes >= 0x80 are not control bytes here (comments may
+ * hold UTF-8; a name with them is refused by the name check). */
 static int check_control(const char *line, size_t len, char *err, size_t errlen)
 {
-    static const char *const names[32] = {
-        "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "TAB", "LF",
-        "VT",  "FF",  "CR",  "SO",  "SI",  "DLE", "DC1", "DC2", "DC3", "DC4", "NAK",
-        "SYN", "ETB", "CAN", "EM",  "SUB", "ESC", "FS",  "GS",  "RS",  "US"};
+    static const char *const names[32] = {"NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL",
+                                          "BS",  "TAB", "LF",  "VT",  "FF",  "CR",  "SO",  "SI",
+                                          "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB",
+                                          "CAN", "EM",  "SUB", "ESC", "FS",  "GS",  "RS",  "US"};
 
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)line[i];

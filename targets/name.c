@@ -42,8 +42,8 @@ int tgt_name_check(const char *s, size_t len, char out[TGT_NAME_MAX + 1], char *
                 return -1;
             }
             if (label_len > 63) {
-                snprintf(err, errlen, "label '%.20s...' is %zu bytes long (at most 63)",
-                         s + label_start, label_len);
+                snprintf(err, errlen, "label '%.20s...' is %zu bytes long (at most 63)", s + label_start,
+                         label_len);
                 return -1;
             }
             if (s[label_start] == '-' || s[i - 1] == '-') {
@@ -52,8 +52,7 @@ int tgt_name_check(const char *s, size_t len, char out[TGT_NAME_MAX + 1], char *
                 return -1;
             }
             if (i == len && label_all_digits) {
-                snprintf(err, errlen,
-                         "last label is all digits: neither an IP address nor a host name");
+                snprintf(err, errlen, "last label is all digits: neither an IP address nor a host name");
                 return -1;
             }
             label_start = i + 1;
@@ -61,8 +60,7 @@ int tgt_name_check(const char *s, size_t len, char out[TGT_NAME_MAX + 1], char *
             continue;
         }
         if (c >= 0x80) {
-            snprintf(err, errlen,
-                     "non-ASCII byte 0x%02X in host name: give the A-label (xn--) form", c);
+            snprintf(err, errlen, "non-ASCII byte 0x%02X in host name: give the A-label (xn--) form", c);
             return -1;
         }
         if (!is_alnum(c) && c != '-') {

@@ -45,8 +45,8 @@ static int port_number(const char *s, size_t len, uint16_t *out)
     return 0;
 }
 
-int tgt_port_spec(const char *s, size_t len, uint16_t *port, bool *has_proto,
-                  struct tgt_port *proto, char *err, size_t errlen)
+int tgt_port_spec(const char *s, size_t len, uint16_t *port, bool *has_proto, struct tgt_port *proto,
+                  char *err, size_t errlen)
 {
     const char *slash = memchr(s, '/', len);
     size_t nlen = slash ? (size_t)(slash - s) : len;
@@ -61,8 +61,8 @@ int tgt_port_spec(const char *s, size_t len, uint16_t *port, bool *has_proto,
         if (!tgt_proto_parse(slash + 1, plen, proto)) {
             char names[128];
             mt_proto_names(names, sizeof names);
-            snprintf(err, errlen, "unknown protocol '%.*s' in '%.*s' (want %s)",
-                     (int)(plen > 20 ? 20 : plen), slash + 1, shown, s, names);
+            snprintf(err, errlen, "unknown protocol '%.*s' in '%.*s' (want %s)", (int)(plen > 20 ? 20 : plen),
+                     slash + 1, shown, s, names);
             return -1;
         }
         proto->port = *port;
@@ -71,18 +71,19 @@ int tgt_port_spec(const char *s, size_t len, uint16_t *port, bool *has_proto,
     }
     *has_proto = false;
     if (!tgt_port_infer(*port, proto)) {
-        snprintf(err, errlen,
-                 "port %u is not a standard mail port: say which protocol, e.g. '%u/smtp'",
+        snprintf(err, errlen, "port %u is not a standard mail port: say which protocol, e.g. '%u/smtp'",
                  (unsigned)*port, (unsigned)*port);
         return -1;
     }
     return 0;
 }
 
-static bool is_space(char c) { return c == ' ' || c == '\t'; }
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
-int tgt_parse_ports(const char *list, struct tgt_port *out, size_t max, size_t *n, char *err,
-                    size_t errlen)
+int tgt_parse_ports(const char *list, struct tgt_port *out, size_t max, size_t *n, char *err, size_t errlen)
 {
     const char *p = list;
     size_t count = 0;
@@ -120,14 +121,14 @@ int tgt_parse_ports(const char *list, struct tgt_port *out, size_t max, size_t *
             /* One probe per (address, port): listing a port twice, even
              * with two protocols, is almost certainly a typo. */
             if (out[i].port == port.port) {
-                snprintf(err, errlen, "port entry '%.*s': port %u listed twice",
-                         (int)(len > 40 ? 40 : len), s, (unsigned)port.port);
+                snprintf(err, errlen, "port entry '%.*s': port %u listed twice", (int)(len > 40 ? 40 : len),
+                         s, (unsigned)port.port);
                 return -1;
             }
         }
         if (count == max) {
-            snprintf(err, errlen, "port entry '%.*s': more than %zu ports",
-                     (int)(len > 40 ? 40 : len), s, max);
+            snprintf(err, errlen, "port entry '%.*s': more than %zu ports", (int)(len > 40 ? 40 : len), s,
+                     max);
             return -1;
         }
         out[count++] = port;

@@ -76,8 +76,7 @@ static int fill(struct tgt_reader *r, int *errnum)
 /* Hands out the n bytes at start as line number lineno + 1 and consumes
  * them plus `extra` (the newline). The length check happens here, after the
  * CR is dropped, so a CRLF line may hold exactly TGT_LINE_MAX bytes. */
-static enum tgt_read emit(struct tgt_reader *r, size_t n, size_t extra, const char **line,
-                          size_t *len)
+static enum tgt_read emit(struct tgt_reader *r, size_t n, size_t extra, const char **line, size_t *len)
 {
     const char *p = r->buf + r->start;
 
@@ -129,12 +128,9 @@ enum tgt_read tgt_reader_next(struct tgt_reader *r, const char **line, size_t *l
         }
         switch (fill(r, errnum)) {
         case 1:
-        case 0:
-            break;
-        case -2:
-            return TGT_READ_WAIT;
-        default:
-            return TGT_READ_ERROR;
+        case 0: break;
+        case -2: return TGT_READ_WAIT;
+        default: return TGT_READ_ERROR;
         }
     }
 }

@@ -304,8 +304,7 @@ static bool next_in_prefix(struct tgt_source *s, struct tgt_item *out)
 
 /* Gets the next raw line into (*text, *len) with s->origin set. Returns
  * TGT_NEXT_ITEM when a line is ready, or the result to hand back. */
-static enum tgt_next next_line(struct tgt_source *s, const char **text, size_t *len, char *err,
-                               size_t errlen)
+static enum tgt_next next_line(struct tgt_source *s, const char **text, size_t *len, char *err, size_t errlen)
 {
     for (;;) {
         struct input *in;
@@ -333,8 +332,7 @@ static enum tgt_next next_line(struct tgt_source *s, const char **text, size_t *
         switch (res) {
         case TGT_READ_LINE:
             s->counts.lines++;
-            snprintf(s->origin, sizeof s->origin, "%s:%llu", in->text,
-                     (unsigned long long)s->reader.lineno);
+            snprintf(s->origin, sizeof s->origin, "%s:%llu", in->text, (unsigned long long)s->reader.lineno);
             return TGT_NEXT_ITEM;
         case TGT_READ_TOO_LONG:
             s->counts.lines++;
@@ -342,12 +340,8 @@ static enum tgt_next next_line(struct tgt_source *s, const char **text, size_t *
             snprintf(err, errlen, "%s:%llu: line longer than %d bytes (skipped)", in->text,
                      (unsigned long long)s->reader.lineno, TGT_LINE_MAX);
             return TGT_NEXT_MALFORMED;
-        case TGT_READ_WAIT:
-            s->wait_fd = in->fd;
-            return TGT_NEXT_WAIT;
-        case TGT_READ_EOF:
-            close_input(s);
-            continue;
+        case TGT_READ_WAIT: s->wait_fd = in->fd; return TGT_NEXT_WAIT;
+        case TGT_READ_EOF: close_input(s); continue;
         case TGT_READ_ERROR:
             snprintf(err, errlen, "%s: %s", in->text, strerror(errnum));
             close_input(s);
@@ -394,6 +388,12 @@ enum tgt_next tgt_source_next(struct tgt_source *s, struct tgt_item *out, char *
     }
 }
 
-int tgt_source_fd(const struct tgt_source *s) { return s->wait_fd; }
+int tgt_source_fd(const struct tgt_source *s)
+{
+    return s->wait_fd;
+}
 
-void tgt_source_counts(const struct tgt_source *s, struct tgt_counts *out) { *out = s->counts; }
+void tgt_source_counts(const struct tgt_source *s, struct tgt_counts *out)
+{
+    *out = s->counts;
+}

@@ -41,26 +41,25 @@ int tgt_parse_ports(const char *list, struct tgt_port *out, size_t max, size_t *
 /* One "PORT" or "PORT/PROTO" entry of exactly len bytes. A bare port must be
  * standard (its protocol is inferred into *proto, *has_proto = false); with
  * /PROTO, *has_proto = true. Returns 0, or -1 with err set. */
-int tgt_port_spec(const char *s, size_t len, uint16_t *port, bool *has_proto,
-                  struct tgt_port *proto, char *err, size_t errlen);
+int tgt_port_spec(const char *s, size_t len, uint16_t *port, bool *has_proto, struct tgt_port *proto,
+                  char *err, size_t errlen);
 /* Strict host-name check (RFC 1123 syntax, labels <= 63, total <= 253, last
  * label not all digits, one trailing dot allowed and removed). On success
  * copies the name, NUL-terminated, into out and returns 0; else -1 and err. */
-int tgt_name_check(const char *s, size_t len, char out[TGT_NAME_MAX + 1], char *err,
-                   size_t errlen);
+int tgt_name_check(const char *s, size_t len, char out[TGT_NAME_MAX + 1], char *err, size_t errlen);
 
 enum tgt_kind { TGT_ADDR, TGT_PREFIX, TGT_NAME };
 
 struct tgt_line {
     enum tgt_kind kind;
-    int family;                    /* AF_INET or AF_INET6 (ADDR, PREFIX) */
-    unsigned char addr[16];        /* network byte order */
-    unsigned prefix_len;           /* PREFIX */
-    uint16_t port;                 /* 0 = every --ports entry */
-    bool has_proto;                /* "IP:PORT/PROTO" given */
-    struct tgt_port proto;         /* valid when has_proto */
-    char name[TGT_NAME_MAX + 1];   /* "IP,name": SNI name; TGT_NAME: name to resolve */
-    char tag[64];                  /* zgrab-style "ip,domain,tag,port" */
+    int family;                  /* AF_INET or AF_INET6 (ADDR, PREFIX) */
+    unsigned char addr[16];      /* network byte order */
+    unsigned prefix_len;         /* PREFIX */
+    uint16_t port;               /* 0 = every --ports entry */
+    bool has_proto;              /* "IP:PORT/PROTO" given */
+    struct tgt_port proto;       /* valid when has_proto */
+    char name[TGT_NAME_MAX + 1]; /* "IP,name": SNI name; TGT_NAME: name to resolve */
+    char tag[64];                /* zgrab-style "ip,domain,tag,port" */
 };
 
 /* Parses one line (no newline). Returns 1 parsed, 0 blank or comment,
@@ -78,9 +77,9 @@ struct tgt_item {
 };
 
 struct tgt_source_opts {
-    uint64_t seed;       /* permutation seed (--seed) */
-    uint32_t shards;     /* --shards N (>=1) */
-    uint32_t shard;      /* --shard I (0-based, < shards) */
+    uint64_t seed;   /* permutation seed (--seed) */
+    uint32_t shards; /* --shards N (>=1) */
+    uint32_t shard;  /* --shard I (0-based, < shards) */
     bool no_default_blocklist;
     size_t dedup_max; /* distinct target lines remembered for the duplicate
                        * check; 0 = TGT_DEDUP_MAX_DEFAULT */
@@ -110,8 +109,8 @@ int tgt_source_fd(const struct tgt_source *s); /* -1 unless WAIT was returned */
 
 struct tgt_counts {
     uint64_t lines, malformed, items, blocklisted, other_shard;
-    uint64_t duplicates;  /* ITEM results flagged duplicate */
-    uint64_t dedup_full;  /* lines not checked: dedup_max distinct ones seen */
+    uint64_t duplicates; /* ITEM results flagged duplicate */
+    uint64_t dedup_full; /* lines not checked: dedup_max distinct ones seen */
 };
 void tgt_source_counts(const struct tgt_source *s, struct tgt_counts *out);
 

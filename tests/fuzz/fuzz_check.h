@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
+#define FUZZ_CHECK(cond)                                                                                     \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                     \
+            abort();                                                                                         \
+        }                                                                                                    \
     } while (0)
 
 /* Length (1-4) of the well-formed UTF-8 sequence at s within n bytes, or 0.
@@ -83,8 +83,7 @@ static inline size_t fz_utf8_subpart(const unsigned char *s, size_t n)
  * each maximal ill-formed subpart become U+FFFD, the rest is unchanged.
  * dst needs 3 * n bytes. Returns the length; *lossy says whether anything
  * was replaced. */
-static inline size_t fz_json_text(unsigned char *dst, const unsigned char *s, size_t n,
-                                  int *lossy)
+static inline size_t fz_json_text(unsigned char *dst, const unsigned char *s, size_t n, int *lossy)
 {
     size_t o = 0;
     *lossy = 0;

@@ -125,8 +125,7 @@ static size_t csv_check_undouble(char *dst, const char *s, size_t len, bool is_i
     return o;
 }
 
-typedef size_t (*escape_fn)(char *dst, size_t cap, const unsigned char *src, size_t len,
-                            bool is_item);
+typedef size_t (*escape_fn)(char *dst, size_t cap, const unsigned char *src, size_t len, bool is_item);
 
 static size_t json_adapter(char *dst, size_t cap, const unsigned char *src, size_t len, bool item)
 {
@@ -136,8 +135,8 @@ static size_t json_adapter(char *dst, size_t cap, const unsigned char *src, size
 
 /* Escapes into an exact-size buffer of max bytes, then into one of half the
  * needed size: same length reported, same prefix, no overrun (ASan). */
-static char *escape_checked(escape_fn fn, const unsigned char *src, size_t len, bool item,
-                            size_t max, size_t *out_len)
+static char *escape_checked(escape_fn fn, const unsigned char *src, size_t len, bool item, size_t max,
+                            size_t *out_len)
 {
     char *full = malloc(max ? max : 1);
     FUZZ_CHECK(full != NULL);

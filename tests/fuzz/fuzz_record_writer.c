@@ -94,12 +94,8 @@ static void run_program(const uint8_t *p, size_t size)
                 shadow[f].adds = 0;
             rec_list_init(&rec, f);
             break;
-        case 3:
-            rec_set_int(&rec, pick(RT_INT, sel), num);
-            break;
-        case 4:
-            rec_set_bool(&rec, pick(RT_BOOL, sel), num & 1);
-            break;
+        case 3: rec_set_int(&rec, pick(RT_INT, sel), num); break;
+        case 4: rec_set_bool(&rec, pick(RT_BOOL, sel), num & 1); break;
         case 5:
             rec_set_status(&rec, (enum rec_status)(sel % STATUS_COUNT));
             shadow[F_STATUS].text = NULL;
@@ -108,7 +104,10 @@ static void run_program(const uint8_t *p, size_t size)
     }
 }
 
-static bool truncated(enum rec_field f) { return (rec.truncated >> f) & 1u; }
+static bool truncated(enum rec_field f)
+{
+    return (rec.truncated >> f) & 1u;
+}
 
 static void check_record(void)
 {
@@ -348,12 +347,8 @@ static void check_json(const char *line, size_t len)
             check_b64_sibling(&c, f, lossy);
             break;
         }
-        case RT_INT:
-            json_int_equals(&c, rec_int(&rec, f));
-            break;
-        case RT_BOOL:
-            expect(&c, rec_int(&rec, f) ? "true" : "false");
-            break;
+        case RT_INT: json_int_equals(&c, rec_int(&rec, f)); break;
+        case RT_BOOL: expect(&c, rec_int(&rec, f) ? "true" : "false"); break;
         }
     }
     expect(&c, "}");
@@ -385,8 +380,7 @@ static size_t csv_quoted(struct cursor *c, char *out)
     }
 }
 
-static void csv_value_equals(const char *esc, size_t len, const unsigned char *want,
-                             size_t want_len)
+static void csv_value_equals(const char *esc, size_t len, const unsigned char *want, size_t want_len)
 {
     unsigned char *dec = malloc(len ? len : 1);
     FUZZ_CHECK(dec != NULL);
@@ -446,9 +440,7 @@ static void check_csv(const char *line, size_t len, char *scratch)
             FUZZ_CHECK(strtoll(tmp, NULL, 10) == rec_int(&rec, f));
             break;
         }
-        case RT_BOOL:
-            FUZZ_CHECK(take(&c, rec_int(&rec, f) ? "true" : "false"));
-            break;
+        case RT_BOOL: FUZZ_CHECK(take(&c, rec_int(&rec, f) ? "true" : "false")); break;
         }
     }
     FUZZ_CHECK(c.p == c.end);

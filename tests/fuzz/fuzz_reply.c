@@ -3,12 +3,11 @@
  *
  * The input is a server transcript. reply_lines_next frames it the way the
  * engine does; each complete line, and the unterminated tail, goes through
- * every parser (ManageSieve's of reply_sieve.h included), all writing into one record (before-TLS fields for even
- * lines, after-TLS for odd ones), and into the facts the verdicts come
- * from; the framed lines are also appended to a reply text as the engine
- * keeps it, which must be the received bytes exactly. Checked on every line: framing lengths,
- * returned pointers staying inside the line, value ranges, and the record
- * arena and list caps.
+ * every parser (ManageSieve's of reply_sieve.h included), all writing into one record (before-TLS fields for
+ * even lines, after-TLS for odd ones), and into the facts the verdicts come from; the framed lines are also
+ * appended to a reply text as the engine keeps it, which must be the received bytes exactly. Checked on every
+ * line: framing lengths, returned pointers staying inside the line, value ranges, and the record arena and
+ * list caps.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -152,11 +151,13 @@ static void parse_line(const char *line, size_t len, bool after_tls)
 
     reply_pop3_capa(&rec, after_tls, line, len, &seen);
     reply_pop3_capa(NULL, after_tls, line, len, &facts);
-    FUZZ_CHECK(!facts.starttls || reply_text_contains(line, len, "STARTTLS") || reply_text_contains(line, len, "STLS"));
+    FUZZ_CHECK(!facts.starttls || reply_text_contains(line, len, "STARTTLS") ||
+               reply_text_contains(line, len, "STLS"));
     FUZZ_CHECK(!facts.logindisabled || reply_text_contains(line, len, "LOGINDISABLED"));
     FUZZ_CHECK(!facts.user || reply_text_contains(line, len, "USER"));
     /* a password mechanism is never claimed without its name in the line */
-    FUZZ_CHECK(!facts.password_mech || reply_text_contains(line, len, "PLAIN") || reply_text_contains(line, len, "LOGIN"));
+    FUZZ_CHECK(!facts.password_mech || reply_text_contains(line, len, "PLAIN") ||
+               reply_text_contains(line, len, "LOGIN"));
     /* the verdict does not depend on the list caps: what the line names,
      * the facts see, whether or not the record had room */
     if (facts.password_mech)

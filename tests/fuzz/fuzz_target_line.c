@@ -36,8 +36,7 @@ static void check_err(const char *err, size_t errlen, bool must_say_something)
 
 static bool is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
 }
 
 static void check_name(const char *name)
@@ -85,8 +84,7 @@ static void check_line(const struct tgt_line *l)
         FUZZ_CHECK(l->family == 0);
         check_name(l->name);
         break;
-    default:
-        FUZZ_CHECK(!"unknown kind");
+    default: FUZZ_CHECK(!"unknown kind");
     }
     if (l->has_proto) {
         FUZZ_CHECK(l->port != 0 && l->proto.port == l->port);

@@ -11,21 +11,21 @@
 #include <string.h>
 
 #include "../../output/escape.h"
-#include "../../tools/stats/crawl.c"
 #include "../../output/json.h"
 #include "../../output/reader.h"
+#include "../../tools/stats/crawl.c"
 #include "../../tools/stats/product.c"
 #include "../../tools/stats/query.c"
 #include "../../tools/stats/tally.c"
 
 static int failures;
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
+#define CHECK(cond)                                                                                          \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                         \
+            failures++;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
 static struct json_tok toks[4096];
@@ -38,9 +38,21 @@ static int parse(const char *s, size_t len, char *err)
 
 static void test_json_valid(void)
 {
-    const char *ok[] = {"0", "-0", "1.5e-3", "-12E+2", "true", "false", "null", "\"\"", "[]", "{}",
-                        " [1, 2 ,3] ", "{\"a\":{\"b\":[null,true,\"x\"]}}", "\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"",
-                        "\"\\u0000\\uffff\"", "\"caf\xc3\xa9\""};
+    const char *ok[] = {"0",
+                        "-0",
+                        "1.5e-3",
+                        "-12E+2",
+                        "true",
+                        "false",
+                        "null",
+                        "\"\"",
+                        "[]",
+                        "{}",
+                        " [1, 2 ,3] ",
+                        "{\"a\":{\"b\":[null,true,\"x\"]}}",
+                        "\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"",
+                        "\"\\u0000\\uffff\"",
+                        "\"caf\xc3\xa9\""};
     char err[128];
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int rc = parse(ok[i], strlen(ok[i]), err);
@@ -65,10 +77,10 @@ static void test_json_valid(void)
 
 static void test_json_invalid(void)
 {
-    const char *bad[] = {"",        "{",          "[1,]",       "{\"a\"}",   "{\"a\":1,}", "01",       "1.",
-                         "-",       "tru",        "\"\\x\"",    "\"a\nb\"",  "[1] x",      "{\"a\":1}}", "\"abc",
-                         "[1 2]",   "{1:2}",      "\"\\u12\"",  "+1",        ".5",         "1e",       "nul",
-                         "[\"a\",", "\"\\u00zz\"", "{\"a\" 1}", "\x01"};
+    const char *bad[] = {
+        "",        "{",        "[1,]",  "{\"a\"}",    "{\"a\":1,}",  "01",        "1.",    "-",         "tru",
+        "\"\\x\"", "\"a\nb\"", "[1] x", "{\"a\":1}}", "\"abc",       "[1 2]",     "{1:2}", "\"\\u12\"", "+1",
+        ".5",      "1e",       "nul",   "[\"a\",",    "\"\\u00zz\"", "{\"a\" 1}", "\x01"};
     char err[128];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = parse(bad[i], strlen(bad[i]), err);
@@ -108,11 +120,11 @@ static void test_json_strings(void)
     CHECK(decode("\"\\ud83d\\ude00\"", o, sizeof o) == 4 && memcmp(o, "\xf0\x9f\x98\x80", 4) == 0);
     CHECK(decode("\"\\udcff\\udc80x\"", o, sizeof o) == 3 && memcmp(o, "\xff\x80x", 3) == 0);
     CHECK(decode("\"\\u0000\"", o, sizeof o) == 1 && o[0] == 0);
-    CHECK(decode("\"\\ud800\"", o, sizeof o) == -1);      /* lone high surrogate */
+    CHECK(decode("\"\\ud800\"", o, sizeof o) == -1); /* lone high surrogate */
     CHECK(decode("\"\\ud800x\"", o, sizeof o) == -1);
-    CHECK(decode("\"\\udc00\"", o, sizeof o) == -1);      /* lone low, not a byte escape */
+    CHECK(decode("\"\\udc00\"", o, sizeof o) == -1); /* lone low, not a byte escape */
     CHECK(decode("\"\\ud800\\u0041\"", o, sizeof o) == -1);
-    CHECK(decode("\"abcdef\"", o, 3) == -1);             /* does not fit */
+    CHECK(decode("\"abcdef\"", o, 3) == -1); /* does not fit */
 
     /* random bytes: writer's escape, then this decoder, give them back
      * (the exact bytes of a lossy text are in its _b64 sibling instead) */
@@ -145,9 +157,12 @@ static void test_json_ints(void)
         const char *s;
         int ok;
         int64_t v;
-    } c[] = {{"9223372036854775807", 1, INT64_MAX}, {"-9223372036854775808", 1, INT64_MIN},
-             {"9223372036854775808", 0, 0},        {"1.5", 0, 0},
-             {"1e3", 0, 0},                        {"\"1\"", 0, 0}};
+    } c[] = {{"9223372036854775807", 1, INT64_MAX},
+             {"-9223372036854775808", 1, INT64_MIN},
+             {"9223372036854775808", 0, 0},
+             {"1.5", 0, 0},
+             {"1e3", 0, 0},
+             {"\"1\"", 0, 0}};
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         char err[128];
         struct json_doc d = {.toks = toks, .cap = 4096};
@@ -161,7 +176,8 @@ static void test_json_ints(void)
 static void test_json_mutations(void)
 {
     /* Any byte soup must give 0 or -1, never a crash (ASan/UBSan run). */
-    const char *seed_doc = "{\"ip\":\"1.2.3.4\",\"port\":25,\"caps\":[\"A\",\"B\\u00e9\"],\"x\":null,\"t\":true}";
+    const char *seed_doc =
+        "{\"ip\":\"1.2.3.4\",\"port\":25,\"caps\":[\"A\",\"B\\u00e9\"],\"x\":null,\"t\":true}";
     size_t n = strlen(seed_doc);
     char buf[128];
     unsigned seed = 99;
@@ -199,8 +215,13 @@ static bool q_match(const char *query, const char *text, int64_t port)
         failures++;
         return false;
     }
-    struct query_subject s = {.text = text, .text_len = strlen(text), .port = port, .asn = 64500,
-                              .country = "DE", .org = "Test Org", .product = "Postfix"};
+    struct query_subject s = {.text = text,
+                              .text_len = strlen(text),
+                              .port = port,
+                              .asn = 64500,
+                              .country = "DE",
+                              .org = "Test Org",
+                              .product = "Postfix"};
     bool m = query_match(q, &s);
     query_free(q);
     return m;
@@ -289,7 +310,8 @@ static void test_csv_reader(void)
     char err[256];
     const char *hdr = "port,ip,unknown_col,caps_before_tls,starttls_ok,banner,country";
     CHECK(reader_csv_header(in, hdr, strlen(hdr), err, sizeof err) == 0);
-    const char *line = "25,\"1.2.3.4\",\"ignored\",\"A\\x7CB|\\e|C\\\\\",true,\"say \"\"hi\"\"\\x0D\\x0A\\xFF\",";
+    const char *line =
+        "25,\"1.2.3.4\",\"ignored\",\"A\\x7CB|\\e|C\\\\\",true,\"say \"\"hi\"\"\\x0D\\x0A\\xFF\",";
     CHECK(reader_csv_line(in, &r, line, strlen(line), err, sizeof err) == 0);
     CHECK(rec_int(&r, F_PORT) == 25 && rec_has(&r, F_STARTTLS_OK) && rec_int(&r, F_STARTTLS_OK) == 1);
     CHECK(!rec_has(&r, F_COUNTRY));
@@ -309,8 +331,8 @@ static void test_csv_reader(void)
     CHECK(rec_has(&r, F_IP) && rec_has(&r, F_COUNTRY) && !rec_has(&r, F_STARTTLS_OK));
     CHECK(rec_has(&r, F_CAPS_BEFORE_TLS) && r.span[F_CAPS_BEFORE_TLS].len == 0); /* [] */
 
-    const char *bad[] = {"x,\"a\",,,,,",   "25,\"a\",,,maybe,,",  "25,\"\\q\",,,,,", "25,\"a\"b,,,,,",
-                         "25,\"a,,,,,",    "25,a\"b,,,,,",        "25,,,,,,,",       "25,,,,,"};
+    const char *bad[] = {"x,\"a\",,,,,", "25,\"a\",,,maybe,,", "25,\"\\q\",,,,,", "25,\"a\"b,,,,,",
+                         "25,\"a,,,,,",  "25,a\"b,,,,,",       "25,,,,,,,",       "25,,,,,"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = reader_csv_line(in, &r, bad[i], strlen(bad[i]), err, sizeof err);
         if (rc == 0)

@@ -23,12 +23,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
+#define CHECK(cond)                                                                                          \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                         \
+            failures++;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
 static char tmpdir[] = "/tmp/test_out_writer.XXXXXX";
@@ -54,26 +54,24 @@ static size_t csv_esc(char *dst, size_t cap, const char *src, size_t len, bool i
     return n;
 }
 
-#define JSON_IS(in, want)                                                                          \
-    do {                                                                                           \
-        char out_[256];                                                                            \
-        json_esc(out_, sizeof out_, in, sizeof(in) - 1);                                           \
-        if (strcmp(out_, want) != 0) {                                                             \
-            fprintf(stderr, "%s:%d: json escape: got [%s] want [%s]\n", __FILE__, __LINE__, out_,  \
-                    want);                                                                         \
-            failures++;                                                                            \
-        }                                                                                          \
+#define JSON_IS(in, want)                                                                                    \
+    do {                                                                                                     \
+        char out_[256];                                                                                      \
+        json_esc(out_, sizeof out_, in, sizeof(in) - 1);                                                     \
+        if (strcmp(out_, want) != 0) {                                                                       \
+            fprintf(stderr, "%s:%d: json escape: got [%s] want [%s]\n", __FILE__, __LINE__, out_, want);     \
+            failures++;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
-#define CSV_IS(in, item, want)                                                                     \
-    do {                                                                                           \
-        char out_[256];                                                                            \
-        csv_esc(out_, sizeof out_, in, sizeof(in) - 1, item);                                      \
-        if (strcmp(out_, want) != 0) {                                                             \
-            fprintf(stderr, "%s:%d: csv escape: got [%s] want [%s]\n", __FILE__, __LINE__, out_,   \
-                    want);                                                                         \
-            failures++;                                                                            \
-        }                                                                                          \
+#define CSV_IS(in, item, want)                                                                               \
+    do {                                                                                                     \
+        char out_[256];                                                                                      \
+        csv_esc(out_, sizeof out_, in, sizeof(in) - 1, item);                                                \
+        if (strcmp(out_, want) != 0) {                                                                       \
+            fprintf(stderr, "%s:%d: csv escape: got [%s] want [%s]\n", __FILE__, __LINE__, out_, want);      \
+            failures++;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
 #define FFFD "\xef\xbf\xbd"
@@ -92,21 +90,27 @@ static void test_json_escape_cases(void)
     JSON_IS("\xef\xbf\xbf\xf4\x8f\xbf\xbf", "\xef\xbf\xbf\xf4\x8f\xbf\xbf"); /* U+FFFF, U+10FFFF */
     JSON_IS(FFFD, FFFD); /* a real U+FFFD from the server */
     /* Latin-1: each lone high byte is one U+FFFD */
-    JSON_IS("Gr\xfc\xdf" "e aus K\xf6ln", "Gr" FFFD FFFD "e aus K" FFFD "ln");
+    JSON_IS("Gr\xfc\xdf"
+            "e aus K\xf6ln",
+            "Gr" FFFD FFFD "e aus K" FFFD "ln");
     /* maximal subparts: a byte that cannot lead or continue is one U+FFFD */
-    JSON_IS("\xc0\xaf\xc0\x80", FFFD FFFD FFFD FFFD);  /* overlong "/" and NUL */
+    JSON_IS("\xc0\xaf\xc0\x80", FFFD FFFD FFFD FFFD); /* overlong "/" and NUL */
     JSON_IS("\xc1\xbf", FFFD FFFD);
-    JSON_IS("\xe0\x80\xaf", FFFD FFFD FFFD);            /* 3-byte overlong */
-    JSON_IS("\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD);  /* 4-byte overlong */
-    JSON_IS("\xed\xa0\x80", FFFD FFFD FFFD);            /* CESU-8 / UTF-8 encoded surrogate */
+    JSON_IS("\xe0\x80\xaf", FFFD FFFD FFFD);                            /* 3-byte overlong */
+    JSON_IS("\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD);                   /* 4-byte overlong */
+    JSON_IS("\xed\xa0\x80", FFFD FFFD FFFD);                            /* CESU-8 / UTF-8 encoded surrogate */
     JSON_IS("\xed\xa0\xbd\xed\xb8\x80", FFFD FFFD FFFD FFFD FFFD FFFD); /* CESU-8 pair */
-    JSON_IS("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);  /* > U+10FFFF */
+    JSON_IS("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);                   /* > U+10FFFF */
     JSON_IS("\x80\xbf\xfe\xff\xf5\xf8\xfc", FFFD FFFD FFFD FFFD FFFD FFFD FFFD);
     /* a cut-off but valid prefix is one U+FFFD, whatever its length */
-    JSON_IS("\xe2\x82" "A", FFFD "A");
+    JSON_IS("\xe2\x82"
+            "A",
+            FFFD "A");
     JSON_IS("\xe2\x82", FFFD);
     JSON_IS("\xf0\x9f\x98", FFFD);
-    JSON_IS("\xf0\x9f\x98" "\xf0\x9f\x98\x80", FFFD "\xf0\x9f\x98\x80");
+    JSON_IS("\xf0\x9f\x98"
+            "\xf0\x9f\x98\x80",
+            FFFD "\xf0\x9f\x98\x80");
     JSON_IS("\xc3", FFFD);
     JSON_IS("\xc3\xc3\xa9", FFFD "\xc3\xa9");
     JSON_IS("", "");
@@ -123,7 +127,9 @@ static void test_json_lossy_and_base64(void)
         {"\r\n\x01\x7f", 4, false},
         {"caf\xc3\xa9 \xf0\x9f\x98\x80", 10, false},
         {"a\0b", 3, true},
-        {"Gr\xfc\xdf" "e", 5, true},
+        {"Gr\xfc\xdf"
+         "e",
+         5, true},
         {"\xed\xa0\x80", 3, true},
         {"\xe2\x82", 2, true},
         {"", 0, false},
@@ -132,8 +138,12 @@ static void test_json_lossy_and_base64(void)
         CHECK(out_json_is_lossy((const unsigned char *)cases[i].in, cases[i].len) == cases[i].lossy);
 
     /* RFC 4648 section 10 test vectors */
-    static const char *const vec[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+    static const char *const vec[][2] = {{"", ""},
+                                         {"f", "Zg=="},
+                                         {"fo", "Zm8="},
+                                         {"foo", "Zm9v"},
+                                         {"foob", "Zm9vYg=="},
+                                         {"fooba", "Zm9vYmE="},
                                          {"foobar", "Zm9vYmFy"}};
     for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
         char out[16] = "";
@@ -147,11 +157,11 @@ static void test_json_lossy_and_base64(void)
     char two[2] = {'#', '#'};
     CHECK(out_base64(two, 1, (const unsigned char *)"foo", 3) == 4 && two[1] == '#');
     unsigned char back[16];
-    CHECK(out_base64_decode(back, "Zg=", 3) == -1);   /* not a multiple of 4 */
-    CHECK(out_base64_decode(back, "Zh==", 4) == -1);  /* non-zero hidden bits */
+    CHECK(out_base64_decode(back, "Zg=", 3) == -1);  /* not a multiple of 4 */
+    CHECK(out_base64_decode(back, "Zh==", 4) == -1); /* non-zero hidden bits */
     CHECK(out_base64_decode(back, "Z===", 4) == -1);
     CHECK(out_base64_decode(back, "Zg==Zg==", 8) == -1); /* padding inside */
-    CHECK(out_base64_decode(back, "Zm9-", 4) == -1);  /* base64url is not ours */
+    CHECK(out_base64_decode(back, "Zm9-", 4) == -1);     /* base64url is not ours */
     CHECK(out_base64_decode(back, "AP/+", 4) == 3 && memcmp(back, "\x00\xff\xfe", 3) == 0);
 }
 
@@ -254,9 +264,9 @@ static void test_random_round_trip(void)
         for (size_t i = 0; i < len; i++) {
             /* Bias towards the interesting bytes. */
             int k = rand_r(&seed) % 4;
-            in[i] = k == 0 ? (unsigned char)(rand_r(&seed) % 0x20)
-                  : k == 1 ? (unsigned char)(0x80 + rand_r(&seed) % 0x80)
-                           : (unsigned char)(rand_r(&seed) % 256);
+            in[i] = k == 0   ? (unsigned char)(rand_r(&seed) % 0x20)
+                    : k == 1 ? (unsigned char)(0x80 + rand_r(&seed) % 0x80)
+                             : (unsigned char)(rand_r(&seed) % 256);
         }
         size_t n = out_json_escape(esc, sizeof esc, in, len);
         CHECK(n <= OUT_JSON_ESCAPE_MAX(len));
@@ -629,10 +639,12 @@ static void test_json_b64_siblings(void)
     CHECK(!b.overflow);
     outbuf_append_byte(&b, '\0');
     const char *line = (const char *)b.data;
-    CHECK(strstr(line, "\"starttls_reply\":\"220 Gr" FFFD FFFD FFFD "\",\"starttls_reply_b64\":\"MjIwIEdy/N8A\",") != NULL);
+    CHECK(strstr(line, "\"starttls_reply\":\"220 Gr" FFFD FFFD FFFD
+                       "\",\"starttls_reply_b64\":\"MjIwIEdy/N8A\",") != NULL);
     CHECK(strstr(line, "\"error\":\"caf\xc3\xa9\",\"phase\":null,") != NULL);
-    CHECK(strstr(line, "\"caps_after_tls\":[\"ok\",\"" FFFD "\",\"a" FFFD "\"],"
-                       "\"caps_after_tls_b64\":[null,\"/w==\",\"YQA=\"],\"auth_after_tls\":[\"PLAIN\"],") != NULL);
+    CHECK(strstr(line,
+                 "\"caps_after_tls\":[\"ok\",\"" FFFD "\",\"a" FFFD "\"],"
+                 "\"caps_after_tls_b64\":[null,\"/w==\",\"YQA=\"],\"auth_after_tls\":[\"PLAIN\"],") != NULL);
     CHECK(strstr(line, "auth_after_tls_b64") == NULL);
     outbuf_free(&b);
 }
@@ -644,7 +656,7 @@ static void test_truncated_field(void)
     char big[600];
     memset(big, 'A', sizeof big);
     rec_set_text(&r, F_BANNER, big, sizeof big); /* cap 512 */
-    rec_set_str(&r, F_COUNTRY, "DEU");            /* cap 2 */
+    rec_set_str(&r, F_COUNTRY, "DEU");           /* cap 2 */
     char path[256];
     tmp_path(path, sizeof path, "trunc.json");
     write_one(path, OUT_JSON, false, &r, 1);

@@ -254,7 +254,8 @@ static void test_record_bounds(void)
     CHECK((rec.truncated >> F_BANNER) & 1);
     for (int i = 0; i < 200; i++)
         rec_list_add(&rec, F_CAPS_BEFORE_TLS, big, 100);
-    CHECK(rec.span[F_CAPS_BEFORE_TLS].len > 0 && rec.span[F_CAPS_BEFORE_TLS].len <= rec_fields[F_CAPS_BEFORE_TLS].max_items);
+    CHECK(rec.span[F_CAPS_BEFORE_TLS].len > 0 &&
+          rec.span[F_CAPS_BEFORE_TLS].len <= rec_fields[F_CAPS_BEFORE_TLS].max_items);
     CHECK((rec.truncated >> F_CAPS_BEFORE_TLS) & 1);
     /* the arena never overflows, whatever is thrown at it */
     for (int f = 0; f < F_COUNT; f++)

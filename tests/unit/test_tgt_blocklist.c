@@ -47,35 +47,30 @@ static void test_defaults(void)
     CHECK(!blocked(bl, "::1"));
     /* Each IPv4 entry, at its edges. */
     CHECK(blocked(bl, "0.0.0.0") && blocked(bl, "0.255.255.255") && !blocked(bl, "1.0.0.0"));
-    CHECK(!blocked(bl, "9.255.255.255") && blocked(bl, "10.0.0.0") &&
-          blocked(bl, "10.255.255.255") && !blocked(bl, "11.0.0.0"));
-    CHECK(!blocked(bl, "100.63.255.255") && blocked(bl, "100.64.0.0") &&
-          blocked(bl, "100.127.255.255") && !blocked(bl, "100.128.0.0"));
-    CHECK(blocked(bl, "169.254.1.1") && !blocked(bl, "169.253.255.255") &&
-          !blocked(bl, "169.255.0.0"));
-    CHECK(!blocked(bl, "172.15.255.255") && blocked(bl, "172.16.0.0") &&
-          blocked(bl, "172.31.255.255") && !blocked(bl, "172.32.0.0"));
+    CHECK(!blocked(bl, "9.255.255.255") && blocked(bl, "10.0.0.0") && blocked(bl, "10.255.255.255") &&
+          !blocked(bl, "11.0.0.0"));
+    CHECK(!blocked(bl, "100.63.255.255") && blocked(bl, "100.64.0.0") && blocked(bl, "100.127.255.255") &&
+          !blocked(bl, "100.128.0.0"));
+    CHECK(blocked(bl, "169.254.1.1") && !blocked(bl, "169.253.255.255") && !blocked(bl, "169.255.0.0"));
+    CHECK(!blocked(bl, "172.15.255.255") && blocked(bl, "172.16.0.0") && blocked(bl, "172.31.255.255") &&
+          !blocked(bl, "172.32.0.0"));
     CHECK(blocked(bl, "192.0.0.8") && blocked(bl, "192.0.2.7") && !blocked(bl, "192.0.1.1") &&
           !blocked(bl, "192.0.3.0"));
     CHECK(blocked(bl, "192.88.99.1") && blocked(bl, "192.168.1.1") && !blocked(bl, "192.169.0.0"));
-    CHECK(blocked(bl, "198.18.0.0") && blocked(bl, "198.19.255.255") &&
-          !blocked(bl, "198.20.0.0") && !blocked(bl, "198.17.255.255"));
-    CHECK(blocked(bl, "198.51.100.200") && blocked(bl, "203.0.113.9") &&
-          !blocked(bl, "203.0.114.0"));
-    CHECK(!blocked(bl, "223.255.255.255") && blocked(bl, "224.0.0.1") &&
-          blocked(bl, "239.255.255.255") && blocked(bl, "240.0.0.1") &&
-          blocked(bl, "255.255.255.254") && blocked(bl, "255.255.255.255"));
+    CHECK(blocked(bl, "198.18.0.0") && blocked(bl, "198.19.255.255") && !blocked(bl, "198.20.0.0") &&
+          !blocked(bl, "198.17.255.255"));
+    CHECK(blocked(bl, "198.51.100.200") && blocked(bl, "203.0.113.9") && !blocked(bl, "203.0.114.0"));
+    CHECK(!blocked(bl, "223.255.255.255") && blocked(bl, "224.0.0.1") && blocked(bl, "239.255.255.255") &&
+          blocked(bl, "240.0.0.1") && blocked(bl, "255.255.255.254") && blocked(bl, "255.255.255.255"));
     CHECK(!blocked(bl, "8.8.8.8") && !blocked(bl, "1.1.1.1") && !blocked(bl, "193.0.0.1"));
     /* IPv6. */
     /* ::2 is the IPv4-compatible form of 0.0.0.2 ("this network") */
-    CHECK(blocked(bl, "::") && blocked(bl, "::2") && !blocked(bl, "::8.8.8.8") &&
-          blocked(bl, "::10.1.2.3"));
-    CHECK(blocked(bl, "::ffff:8.8.8.8") && blocked(bl, "64:ff9b::808:808") &&
-          blocked(bl, "64:ff9b:1::1"));
+    CHECK(blocked(bl, "::") && blocked(bl, "::2") && !blocked(bl, "::8.8.8.8") && blocked(bl, "::10.1.2.3"));
+    CHECK(blocked(bl, "::ffff:8.8.8.8") && blocked(bl, "64:ff9b::808:808") && blocked(bl, "64:ff9b:1::1"));
     CHECK(blocked(bl, "100::1") && !blocked(bl, "100:0:0:1::1"));
     CHECK(blocked(bl, "2001::1") && blocked(bl, "2001:1ff:ffff::1") && !blocked(bl, "2001:200::1"));
-    CHECK(blocked(bl, "2001:db8::25") && blocked(bl, "2002:c000:0204::1") &&
-          blocked(bl, "3fff::1") && blocked(bl, "5f00::1"));
+    CHECK(blocked(bl, "2001:db8::25") && blocked(bl, "2002:c000:0204::1") && blocked(bl, "3fff::1") &&
+          blocked(bl, "5f00::1"));
     CHECK(blocked(bl, "fc00::1") && blocked(bl, "fdff::1") && blocked(bl, "fe80::1") &&
           blocked(bl, "febf::1") && blocked(bl, "fec0::1") && blocked(bl, "ff02::1") &&
           blocked(bl, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
@@ -119,8 +114,8 @@ static void test_longest_prefix(void)
     add(bl, "0.0.0.0", TGT_BL_BLOCK);
     CHECK(!blocked(bl, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
     CHECK(blocked(bl, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe") && blocked(bl, "::"));
-    CHECK(blocked(bl, "255.255.255.255") && !blocked(bl, "255.255.255.254") &&
-          blocked(bl, "0.0.0.0") && !blocked(bl, "0.0.0.1") && !blocked(bl, "128.0.0.0"));
+    CHECK(blocked(bl, "255.255.255.255") && !blocked(bl, "255.255.255.254") && blocked(bl, "0.0.0.0") &&
+          !blocked(bl, "0.0.0.1") && !blocked(bl, "128.0.0.0"));
     tgt_bl_free(bl);
 
     /* Bad input to tgt_bl_add. */
@@ -201,10 +196,9 @@ static void test_embedded_decode(void)
 static void test_embedded_blocked(void)
 {
     static const char *const spell_blocked[] = {"::ffff:127.0.0.2", "::127.0.0.2",
-                                                "2002:7f00:2::", "2002:7f00:2:ffff::1",
-                                                "64:ff9b::7f00:2"};
-    static const char *const spell_free[] = {"::ffff:127.0.0.3", "::127.0.0.3", "2002:7f00:3::",
-                                             "64:ff9b::7f00:3"};
+                                                "2002:7f00:2::", "2002:7f00:2:ffff::1", "64:ff9b::7f00:2"};
+    static const char *const spell_free[] = {"::ffff:127.0.0.3", "::127.0.0.3",
+                                             "2002:7f00:3::", "64:ff9b::7f00:3"};
     for (int defaults = 0; defaults < 2; defaults++)
         for (int allow = 0; allow < 3; allow++) {
             struct tgt_blocklist *bl = tgt_bl_new();
@@ -218,8 +212,8 @@ static void test_embedded_blocked(void)
             CHECK(blocked(bl, "127.0.0.2"));
             for (size_t i = 0; i < sizeof spell_blocked / sizeof *spell_blocked; i++)
                 if (!blocked(bl, spell_blocked[i])) {
-                    fprintf(stderr, "FAIL: %s allowed (defaults %d, allow %d)\n", spell_blocked[i],
-                            defaults, allow);
+                    fprintf(stderr, "FAIL: %s allowed (defaults %d, allow %d)\n", spell_blocked[i], defaults,
+                            allow);
                     CHECK(false);
                 }
             for (size_t i = 0; i < sizeof spell_free / sizeof *spell_free; i++) {
@@ -227,8 +221,8 @@ static void test_embedded_blocked(void)
                  * ::/0 allowlist allows no IPv4 host */
                 bool want = (defaults && i != 1) || allow == 2;
                 if (blocked(bl, spell_free[i]) != want) {
-                    fprintf(stderr, "FAIL: %s blocked=%d (defaults %d, allow %d)\n", spell_free[i],
-                            !want, defaults, allow);
+                    fprintf(stderr, "FAIL: %s blocked=%d (defaults %d, allow %d)\n", spell_free[i], !want,
+                            defaults, allow);
                     CHECK(false);
                 }
             }
@@ -343,21 +337,17 @@ static void test_files(void)
     CHECK(tgt_bl_load_file(bl, path, TGT_BL_BLOCK, err, sizeof err) == 0);
     CHECK(!tgt_bl_has_allowlist(bl));
     CHECK(blocked(bl, "198.51.100.9") && blocked(bl, "192.0.2.7") && !blocked(bl, "192.0.2.8") &&
-          blocked(bl, "2001:db8:1:ffff::1") && !blocked(bl, "2001:db8:2::1") &&
-          blocked(bl, "203.0.113.255"));
+          blocked(bl, "2001:db8:1:ffff::1") && !blocked(bl, "2001:db8:2::1") && blocked(bl, "203.0.113.255"));
 
     path = write_file("bad.txt", "10.0.0.0/8\n# fine\n10.0.0.0/99\n");
     CHECK(tgt_bl_load_file(bl, path, TGT_BL_BLOCK, err, sizeof err) == -1);
     CHECK(strstr(err, "bad.txt:3: ") && strstr(err, "/99"));
     path = write_file("bad2.txt", "mail.example.com\n");
-    CHECK(tgt_bl_load_file(bl, path, TGT_BL_BLOCK, err, sizeof err) == -1 &&
-          strstr(err, "bad2.txt:1: "));
+    CHECK(tgt_bl_load_file(bl, path, TGT_BL_BLOCK, err, sizeof err) == -1 && strstr(err, "bad2.txt:1: "));
     path = write_file("bad3.txt", "10.0.0.1 10.0.0.2\n");
-    CHECK(tgt_bl_load_file(bl, path, TGT_BL_BLOCK, err, sizeof err) == -1 &&
-          strstr(err, "bad3.txt:1: "));
+    CHECK(tgt_bl_load_file(bl, path, TGT_BL_BLOCK, err, sizeof err) == -1 && strstr(err, "bad3.txt:1: "));
 
-    CHECK(tgt_bl_load_file(bl, "/nonexistent/zmap-blocklist", TGT_BL_BLOCK, err, sizeof err) ==
-              -1 &&
+    CHECK(tgt_bl_load_file(bl, "/nonexistent/zmap-blocklist", TGT_BL_BLOCK, err, sizeof err) == -1 &&
           strcmp(err, "/nonexistent/zmap-blocklist: No such file or directory") == 0);
     tgt_bl_free(bl);
 

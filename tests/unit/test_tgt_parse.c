@@ -60,8 +60,7 @@ static void test_ports(void)
     CHECK(!tgt_port_infer(0, &p[0]));
     CHECK(!tgt_port_infer(2525, &p[0]));
 
-    CHECK(tgt_proto_parse("pop3s", 5, &p[0]) && p[0].proto == PROTO_POP3 &&
-          p[0].mode == TLS_MODE_IMPLICIT);
+    CHECK(tgt_proto_parse("pop3s", 5, &p[0]) && p[0].proto == PROTO_POP3 && p[0].mode == TLS_MODE_IMPLICIT);
     CHECK(tgt_proto_parse("IMAP", 4, &p[0]) && p[0].proto == PROTO_IMAP);
     CHECK(tgt_proto_parse("smtpsXX", 5, &p[0]) && p[0].mode == TLS_MODE_IMPLICIT);
     CHECK(!tgt_proto_parse("smtpsXX", 7, &p[0]));
@@ -69,28 +68,25 @@ static void test_ports(void)
     CHECK(!tgt_proto_parse("", 0, &p[0]));
 
     CHECK(tgt_parse_ports(TGT_DEFAULT_PORTS, p, 16, &n, err, sizeof err) == 0 && n == 7);
-    CHECK(p[0].port == 25 && p[1].port == 465 && p[2].port == 587 && p[3].port == 143 &&
-          p[4].port == 993 && p[5].port == 110 && p[6].port == 995);
+    CHECK(p[0].port == 25 && p[1].port == 465 && p[2].port == 587 && p[3].port == 143 && p[4].port == 993 &&
+          p[5].port == 110 && p[6].port == 995);
     CHECK(p[1].mode == TLS_MODE_IMPLICIT && p[5].proto == PROTO_POP3);
 
-    CHECK(tgt_parse_ports("25, 10025/smtp ,10993/imaps", p, 16, &n, err, sizeof err) == 0 &&
-          n == 3);
+    CHECK(tgt_parse_ports("25, 10025/smtp ,10993/imaps", p, 16, &n, err, sizeof err) == 0 && n == 3);
     CHECK(p[1].port == 10025 && p[1].proto == PROTO_SMTP && p[1].mode == TLS_MODE_STARTTLS);
     CHECK(p[2].port == 10993 && p[2].proto == PROTO_IMAP && p[2].mode == TLS_MODE_IMPLICIT);
-    CHECK(tgt_parse_ports("65535/pop3", p, 16, &n, err, sizeof err) == 0 && n == 1 &&
-          p[0].port == 65535);
+    CHECK(tgt_parse_ports("65535/pop3", p, 16, &n, err, sizeof err) == 0 && n == 1 && p[0].port == 65535);
 
     CHECK(tgt_parse_ports("25,0/smtp", p, 16, &n, err, sizeof err) == -1 && strstr(err, "0/smtp"));
     CHECK(tgt_parse_ports("65536/smtp", p, 16, &n, err, sizeof err) == -1 && strstr(err, "65536"));
     CHECK(tgt_parse_ports("99999999999999999999/smtp", p, 16, &n, err, sizeof err) == -1);
     CHECK(tgt_parse_ports("25,8080", p, 16, &n, err, sizeof err) == -1 && strstr(err, "8080") &&
           strstr(err, "standard"));
-    CHECK(tgt_parse_ports("25,2525/http", p, 16, &n, err, sizeof err) == -1 &&
-          strstr(err, "2525/http") && strstr(err, "unknown protocol"));
+    CHECK(tgt_parse_ports("25,2525/http", p, 16, &n, err, sizeof err) == -1 && strstr(err, "2525/http") &&
+          strstr(err, "unknown protocol"));
     CHECK(tgt_parse_ports("25,465,25", p, 16, &n, err, sizeof err) == -1 && strstr(err, "twice"));
     CHECK(tgt_parse_ports("25,25/smtps", p, 16, &n, err, sizeof err) == -1 && strstr(err, "twice"));
-    CHECK(tgt_parse_ports("25,,465", p, 16, &n, err, sizeof err) == -1 &&
-          strstr(err, "entry 2 is empty"));
+    CHECK(tgt_parse_ports("25,,465", p, 16, &n, err, sizeof err) == -1 && strstr(err, "entry 2 is empty"));
     CHECK(tgt_parse_ports("", p, 16, &n, err, sizeof err) == -1 && strstr(err, "empty"));
     CHECK(tgt_parse_ports("25,", p, 16, &n, err, sizeof err) == -1);
     CHECK(tgt_parse_ports("-25", p, 16, &n, err, sizeof err) == -1 && strstr(err, "-25"));
@@ -103,20 +99,19 @@ static void test_addresses(void)
     struct tgt_line l;
     char err[TGT_ERR_MAX];
 
-    CHECK(parse("192.0.2.7", &l, err) == 1 && l.kind == TGT_ADDR && addr_is(&l, "192.0.2.7") &&
-          l.port == 0 && !l.has_proto && l.name[0] == '\0');
+    CHECK(parse("192.0.2.7", &l, err) == 1 && l.kind == TGT_ADDR && addr_is(&l, "192.0.2.7") && l.port == 0 &&
+          !l.has_proto && l.name[0] == '\0');
     CHECK(parse("  \t192.0.2.7 \r", &l, err) == 1 && addr_is(&l, "192.0.2.7"));
     CHECK(parse("192.0.2.7 # a comment", &l, err) == 1 && addr_is(&l, "192.0.2.7"));
     CHECK(parse("2001:db8::1", &l, err) == 1 && l.kind == TGT_ADDR && addr_is(&l, "2001:db8::1"));
     CHECK(parse("::1", &l, err) == 1 && addr_is(&l, "::1"));
-    CHECK(parse("192.0.2.7:587", &l, err) == 1 && l.kind == TGT_ADDR && l.port == 587 &&
-          !l.has_proto);
+    CHECK(parse("192.0.2.7:587", &l, err) == 1 && l.kind == TGT_ADDR && l.port == 587 && !l.has_proto);
     CHECK(parse("[2001:db8::1]:993", &l, err) == 1 && addr_is(&l, "2001:db8::1") && l.port == 993 &&
           !l.has_proto);
     CHECK(parse("[::1]", &l, err) == 1 && addr_is(&l, "::1") && l.port == 0);
-    CHECK(parse("127.0.0.1:10025/smtp", &l, err) == 1 && addr_is(&l, "127.0.0.1") &&
-          l.port == 10025 && l.has_proto && l.proto.proto == PROTO_SMTP &&
-          l.proto.mode == TLS_MODE_STARTTLS && l.proto.port == 10025);
+    CHECK(parse("127.0.0.1:10025/smtp", &l, err) == 1 && addr_is(&l, "127.0.0.1") && l.port == 10025 &&
+          l.has_proto && l.proto.proto == PROTO_SMTP && l.proto.mode == TLS_MODE_STARTTLS &&
+          l.proto.port == 10025);
     CHECK(parse("[::1]:10995/pop3s", &l, err) == 1 && l.has_proto && l.proto.proto == PROTO_POP3 &&
           l.proto.mode == TLS_MODE_IMPLICIT);
     CHECK(parse("192.0.2.7:25/imaps", &l, err) == 1 && l.proto.proto == PROTO_IMAP);
@@ -173,8 +168,7 @@ static void test_csv(void)
 
     CHECK(parse("192.0.2.7,mail.example.com", &l, err) == 1 && l.kind == TGT_ADDR &&
           addr_is(&l, "192.0.2.7") && strcmp(l.name, "mail.example.com") == 0);
-    CHECK(parse("2001:db8::25, mx.example.org. ", &l, err) == 1 &&
-          strcmp(l.name, "mx.example.org") == 0);
+    CHECK(parse("2001:db8::25, mx.example.org. ", &l, err) == 1 && strcmp(l.name, "mx.example.org") == 0);
     CHECK(parse("192.0.2.7,mail.example.com,eu-1,587", &l, err) == 1 && l.port == 587 &&
           strcmp(l.tag, "eu-1") == 0 && !l.has_proto);
     CHECK(parse("192.0.2.7,,,2525/smtp", &l, err) == 1 && l.port == 2525 && l.has_proto &&
@@ -193,8 +187,8 @@ static void test_csv(void)
     /* any address form may carry the name: IP:PORT[/PROTO],name and [IPv6]:PORT,name */
     CHECK(parse("192.0.2.7:25,mail.example.com", &l, err) == 1 && l.kind == TGT_ADDR && l.port == 25 &&
           strcmp(l.name, "mail.example.com") == 0);
-    CHECK(parse("127.0.2.1:10025/smtp,mail.test.example", &l, err) == 1 && l.port == 10025 &&
-          l.has_proto && l.proto.proto == PROTO_SMTP && strcmp(l.name, "mail.test.example") == 0);
+    CHECK(parse("127.0.2.1:10025/smtp,mail.test.example", &l, err) == 1 && l.port == 10025 && l.has_proto &&
+          l.proto.proto == PROTO_SMTP && strcmp(l.name, "mail.test.example") == 0);
     CHECK(parse("[2001:db8::1]:993,imap.example.org", &l, err) == 1 && l.family == AF_INET6 &&
           l.port == 993 && strcmp(l.name, "imap.example.org") == 0);
     CHECK(bad("192.0.2.7:25,mail.example.com,t,587", "already given"));
@@ -205,8 +199,7 @@ static void test_csv(void)
     CHECK(bad("192.0.2.7,x,t,0", "field 4 (port)"));
     CHECK(bad("192.0.2.7,x,t,8080", "standard"));
     CHECK(bad("192.0.2.7,x,t,70000/smtp", "field 4 (port)"));
-    CHECK(bad("192.0.2.7,x,0123456789012345678901234567890123456789012345678901234567890123,25",
-              "tag"));
+    CHECK(bad("192.0.2.7,x,0123456789012345678901234567890123456789012345678901234567890123,25", "tag"));
     CHECK(bad("192.0.2.7,x,t\x01,25", "0x01"));
 }
 
@@ -290,8 +283,7 @@ static void test_malformed(void)
     {
         char small[8];
         memset(small, 'X', sizeof small);
-        CHECK(tgt_parse_line("1.2.3", 5, &l, small, 4) == -1 && small[3] == '\0' &&
-              small[4] == 'X');
+        CHECK(tgt_parse_line("1.2.3", 5, &l, small, 4) == -1 && small[3] == '\0' && small[4] == 'X');
     }
 }
 

@@ -39,8 +39,7 @@ static void item_key(const struct tgt_item *it, char *buf, size_t len)
 
     if (it->line.kind == TGT_ADDR)
         inet_ntop(it->line.family, it->line.addr, a, sizeof a);
-    snprintf(buf, len, "%d %s %s %u", (int)it->line.kind, a, it->line.name,
-             (unsigned)it->line.port);
+    snprintf(buf, len, "%d %s %s %u", (int)it->line.kind, a, it->line.name, (unsigned)it->line.port);
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -52,8 +52,7 @@ static bool addr_is(const struct tgt_item *it, const char *text)
 
 static struct tgt_source *new_source(bool no_default)
 {
-    struct tgt_source_opts opts = {
-        .seed = 1, .shards = 1, .shard = 0, .no_default_blocklist = no_default};
+    struct tgt_source_opts opts = {.seed = 1, .shards = 1, .shard = 0, .no_default_blocklist = no_default};
     return tgt_source_new(&opts);
 }
 
@@ -93,8 +92,7 @@ static void test_file(void)
         CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM);
         CHECK(it.line.kind == TGT_ADDR && it.line.family == AF_INET && it.line.prefix_len == 32 &&
               it.blocklisted);
-        CHECK(it.line.addr[0] == 10 && it.line.addr[1] == 0 && it.line.addr[2] == 0 &&
-              it.line.addr[3] < 4);
+        CHECK(it.line.addr[0] == 10 && it.line.addr[1] == 0 && it.line.addr[2] == 0 && it.line.addr[3] < 4);
         if (it.line.addr[3] < 4)
             seen[it.line.addr[3]] = true;
         snprintf(want, sizeof want, "%s:6", path);
@@ -103,8 +101,8 @@ static void test_file(void)
     CHECK(seen[0] && seen[1] && seen[2] && seen[3]);
 
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM);
-    CHECK(it.line.kind == TGT_NAME && strcmp(it.line.name, "mail.example.com") == 0 &&
-          it.line.port == 587 && !it.blocklisted);
+    CHECK(it.line.kind == TGT_NAME && strcmp(it.line.name, "mail.example.com") == 0 && it.line.port == 587 &&
+          !it.blocklisted);
 
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM);
     CHECK(addr_is(&it, "127.0.0.1") && !it.blocklisted && strcmp(it.line.name, "localhost") == 0 &&
@@ -118,8 +116,7 @@ static void test_file(void)
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_END);
 
     tgt_source_counts(s, &c);
-    CHECK(c.lines == 9 && c.malformed == 2 && c.items == 8 && c.blocklisted == 6 &&
-          c.other_shard == 0);
+    CHECK(c.lines == 9 && c.malformed == 2 && c.items == 8 && c.blocklisted == 6 && c.other_shard == 0);
     tgt_source_free(s);
 
     /* Without the built-in list nothing is flagged. */
@@ -153,8 +150,8 @@ static void test_args_and_order(void)
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM && addr_is(&it, "127.0.0.1") &&
           strcmp(it.origin, "arg 1") == 0);
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM && addr_is(&it, "127.0.0.3"));
-    CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_MALFORMED &&
-          strncmp(err, "arg 2: ", 7) == 0 && strstr(err, "empty label"));
+    CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_MALFORMED && strncmp(err, "arg 2: ", 7) == 0 &&
+          strstr(err, "empty label"));
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM && addr_is(&it, "::1") &&
           it.line.port == 465 && strcmp(it.origin, "arg 3") == 0 && !it.blocklisted);
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_END);
@@ -277,8 +274,7 @@ static void test_stdin_pipe(void)
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM && addr_is(&it, "127.0.0.5") &&
           strcmp(it.origin, "-:1") == 0);
     CHECK(tgt_source_fd(s) == -1);
-    CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_MALFORMED &&
-          strncmp(err, "-:2: ", 5) == 0);
+    CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_MALFORMED && strncmp(err, "-:2: ", 5) == 0);
     CHECK(tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_WAIT);
     CHECK(write(p[1], ".0.6", 4) == 4);
     close(p[1]);
@@ -368,8 +364,7 @@ static void test_prefix_order(void)
     tgt_source_add_arg(s, "2001:db8:ffff::ff00/120", err, sizeof err);
     while (tgt_source_next(s, &it, err, sizeof err) == TGT_NEXT_ITEM) {
         n++;
-        ok = ok && memcmp(it.line.addr, base, 15) == 0 && it.line.prefix_len == 128 &&
-             it.blocklisted;
+        ok = ok && memcmp(it.line.addr, base, 15) == 0 && it.line.prefix_len == 128 && it.blocklisted;
     }
     CHECK(n == 256 && ok);
     tgt_source_free(s);

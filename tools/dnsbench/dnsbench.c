@@ -88,8 +88,9 @@ static void top_up(struct bench *b)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: mailtls-dnsbench --resolver IP[:PORT] --names FILE [--type a|aaaa|mx] [--queries N]\n"
-                    "                        [--concurrency N] [--rate N] [--timeout-ms MS]\n");
+    fprintf(stderr,
+            "usage: mailtls-dnsbench --resolver IP[:PORT] --names FILE [--type a|aaaa|mx] [--queries N]\n"
+            "                        [--concurrency N] [--rate N] [--timeout-ms MS]\n");
 }
 
 int main(int argc, char **argv)
@@ -98,12 +99,15 @@ int main(int argc, char **argv)
     unsigned long long queries = 200000;
     unsigned long concurrency = 500, timeout_ms = 2000;
     double rate = 0;
-    static const struct option longs[] = {
-        {"resolver", required_argument, NULL, 'r'}, {"names", required_argument, NULL, 'n'},
-        {"type", required_argument, NULL, 't'},     {"queries", required_argument, NULL, 'q'},
-        {"concurrency", required_argument, NULL, 'c'}, {"rate", required_argument, NULL, 'R'},
-        {"timeout-ms", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longs[] = {{"resolver", required_argument, NULL, 'r'},
+                                          {"names", required_argument, NULL, 'n'},
+                                          {"type", required_argument, NULL, 't'},
+                                          {"queries", required_argument, NULL, 'q'},
+                                          {"concurrency", required_argument, NULL, 'c'},
+                                          {"rate", required_argument, NULL, 'R'},
+                                          {"timeout-ms", required_argument, NULL, 'T'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (ch) {
@@ -144,8 +148,12 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[256];
-    struct dns_config cfg = {.servers = {resolver}, .n_servers = 1, .concurrency = (uint32_t)concurrency,
-                             .rate = rate, .timeout_ms = (uint32_t)timeout_ms, .retries = 1,
+    struct dns_config cfg = {.servers = {resolver},
+                             .n_servers = 1,
+                             .concurrency = (uint32_t)concurrency,
+                             .rate = rate,
+                             .timeout_ms = (uint32_t)timeout_ms,
+                             .retries = 1,
                              .queue_max = (uint32_t)concurrency * 2};
     b.dns = dns_new(&cfg, err, sizeof err);
     if (!b.dns) {
@@ -174,8 +182,10 @@ int main(int argc, char **argv)
     }
     double secs = mono_s() - t0;
     getrusage(RUSAGE_SELF, &ru1);
-    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+    double cpu =
+        (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+        (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) /
+            1e6;
     printf("queries=%llu ok=%llu nodata=%llu nxdomain=%llu timeout=%llu other=%llu seconds=%.3f "
            "lookups_per_s=%.0f cpu_s=%.3f lookups_per_cpu_s=%.0f concurrency=%lu type=%s\n",
            (unsigned long long)b.done, (unsigned long long)b.ok, (unsigned long long)b.nodata,

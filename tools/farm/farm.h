@@ -33,16 +33,16 @@
 
 /* ---------------------------------------------------------------- profiles */
 
-#define FARM_PROFILES(X)                                                       \
-    X(STARTTLS_AUTH, "starttls-auth")                                          \
-    X(STRICT, "strict")                                                        \
-    X(IMPLICIT_ONLY, "implicit-only")                                          \
-    X(NO_TLS, "no-tls")                                                        \
-    X(LEGACY_TLS, "legacy-tls")                                                \
-    X(DELAY, "delay")                                                          \
-    X(TARPIT, "tarpit")                                                        \
-    X(BUSY, "busy")                                                            \
-    X(GARBAGE, "garbage")                                                      \
+#define FARM_PROFILES(X)                                                                                     \
+    X(STARTTLS_AUTH, "starttls-auth")                                                                        \
+    X(STRICT, "strict")                                                                                      \
+    X(IMPLICIT_ONLY, "implicit-only")                                                                        \
+    X(NO_TLS, "no-tls")                                                                                      \
+    X(LEGACY_TLS, "legacy-tls")                                                                              \
+    X(DELAY, "delay")                                                                                        \
+    X(TARPIT, "tarpit")                                                                                      \
+    X(BUSY, "busy")                                                                                          \
+    X(GARBAGE, "garbage")                                                                                    \
     X(RESET_TLS, "reset-tls")
 
 enum profile {
@@ -93,16 +93,16 @@ bool profile_serves_implicit(enum profile p);   /* completes implicit TLS handsh
  * The last is for protocols whose server speaks first after the handshake
  * (ManageSieve re-sends its capabilities, RFC 5804 2.2).
  */
-#define FARM_PROTO_LIST(X)                                                                         \
-    X(SMTP, smtp, "2525,2587", "SMTP ports with STARTTLS ('none' disables)", smtps, "2465",        \
-      "SMTP implicit-TLS ports", "500 5.5.0 Line too long\r\n", false)                                  \
-    X(IMAP, imap, "2143", "IMAP ports with STARTTLS", imaps, "2993", "IMAP implicit-TLS ports",     \
-      "* BYE Line too long\r\n", false)                                                                 \
-    X(POP3, pop3, "2110", "POP3 ports with STLS", pop3s, "2995", "POP3 implicit-TLS ports",        \
-      "-ERR Line too long\r\n", false)                                                             \
-    X(LMTP, lmtp, "none", "LMTP ports with STARTTLS", lmtps, "none", "LMTP implicit-TLS ports",    \
-      "500 5.5.0 Line too long\r\n", false)                                                      \
-    X(SIEVE, sieve, "none", "ManageSieve ports with STARTTLS", sieves, "none",                    \
+#define FARM_PROTO_LIST(X)                                                                                   \
+    X(SMTP, smtp, "2525,2587", "SMTP ports with STARTTLS ('none' disables)", smtps, "2465",                  \
+      "SMTP implicit-TLS ports", "500 5.5.0 Line too long\r\n", false)                                       \
+    X(IMAP, imap, "2143", "IMAP ports with STARTTLS", imaps, "2993", "IMAP implicit-TLS ports",              \
+      "* BYE Line too long\r\n", false)                                                                      \
+    X(POP3, pop3, "2110", "POP3 ports with STLS", pop3s, "2995", "POP3 implicit-TLS ports",                  \
+      "-ERR Line too long\r\n", false)                                                                       \
+    X(LMTP, lmtp, "none", "LMTP ports with STARTTLS", lmtps, "none", "LMTP implicit-TLS ports",              \
+      "500 5.5.0 Line too long\r\n", false)                                                                  \
+    X(SIEVE, sieve, "none", "ManageSieve ports with STARTTLS", sieves, "none",                               \
       "ManageSieve implicit-TLS ports", "BYE \"Line too long\"\r\n", true)
 
 /* FARM_ names: the scanner's PROTO_ names are a different table. */
@@ -160,7 +160,7 @@ void opts_free(struct farm_config *cfg);
 struct listen_spec {
     enum farm_proto proto;
     bool is_implicit;
-    uint16_t port; /* resolved: the real port even when 0 was asked */
+    uint16_t port;    /* resolved: the real port even when 0 was asked */
     const char *kind; /* "smtp", "smtps", ... */
 };
 
@@ -175,8 +175,7 @@ void listen_specs_from_config(const struct farm_config *cfg, struct listen_set *
 int listen_open_all(const struct farm_config *cfg, struct listen_set *set, int *fds);
 void listen_raise_nofile(uint32_t want);
 void listen_check_somaxconn(uint32_t backlog);
-int listen_write_ready_file(const char *path, const struct farm_config *cfg,
-                            const struct listen_set *set);
+int listen_write_ready_file(const char *path, const struct farm_config *cfg, const struct listen_set *set);
 /* Is this a loopback address? Used to refuse anything that is not. */
 bool listen_is_loopback(const struct sockaddr_storage *ss);
 
@@ -184,18 +183,17 @@ bool listen_is_loopback(const struct sockaddr_storage *ss);
 
 /* Creates the modern (TLS 1.2-1.3) and legacy (TLS 1.0-1.1) contexts, from
  * files when given, else with a fresh self-signed P-256 certificate. */
-int tlsctx_init(const char *cert_file, const char *key_file, SSL_CTX **modern,
-                SSL_CTX **legacy);
+int tlsctx_init(const char *cert_file, const char *key_file, SSL_CTX **modern, SSL_CTX **legacy);
 
 /* ------------------------------------------------------------------- stats */
 
-#define FARM_ENDS(X)                                                           \
-    X(COMPLETED, "completed")         /* QUIT / LOGOUT answered */             \
-    X(SERVER_CLOSED, "server_closed") /* the profile ended it on purpose */    \
-    X(CLIENT_CLOSED, "client_closed") /* EOF or reset from the client */       \
-    X(TIMEOUT, "timeout")             /* idle or max-session deadline */       \
-    X(TLS_FAILED, "tls_failed")       /* handshake error */                    \
-    X(ERROR, "error")                 /* over-long line, I/O error */          \
+#define FARM_ENDS(X)                                                                                         \
+    X(COMPLETED, "completed")         /* QUIT / LOGOUT answered */                                           \
+    X(SERVER_CLOSED, "server_closed") /* the profile ended it on purpose */                                  \
+    X(CLIENT_CLOSED, "client_closed") /* EOF or reset from the client */                                     \
+    X(TIMEOUT, "timeout")             /* idle or max-session deadline */                                     \
+    X(TLS_FAILED, "tls_failed")       /* handshake error */                                                  \
+    X(ERROR, "error")                 /* over-long line, I/O error */                                        \
     X(SHUTDOWN, "open_at_stop")       /* still open when the farm stopped */
 
 enum sess_end {
@@ -220,17 +218,15 @@ struct farm_stats {
     _Atomic uint64_t rejected_nonlocal;
 };
 
-#define STAT_ADD(st, field, v)                                                 \
-    atomic_store_explicit(&(st)->field,                                        \
-                          atomic_load_explicit(&(st)->field, memory_order_relaxed) + (v), \
+#define STAT_ADD(st, field, v)                                                                               \
+    atomic_store_explicit(&(st)->field, atomic_load_explicit(&(st)->field, memory_order_relaxed) + (v),      \
                           memory_order_relaxed)
 #define STAT_INC(st, field) STAT_ADD(st, field, 1)
 
 const char *end_name(enum sess_end e);
 /* Prints one JSON line summing all workers' counters. */
 void stats_print(FILE *out, const struct farm_config *cfg, const struct listen_set *set,
-                 struct farm_stats *const *per_worker, unsigned n_workers, uint64_t uptime_ms,
-                 bool is_final);
+                 struct farm_stats *const *per_worker, unsigned n_workers, uint64_t uptime_ms, bool is_final);
 
 /* ------------------------------------------------------------------ worker */
 
@@ -276,8 +272,8 @@ struct worker {
     unsigned n_lst;
     uint64_t now_ms;
     struct heap timers;
-    struct sess *free_list; /* recycled session structs */
-    struct sess *dead_list; /* closed in this batch, recycled after it */
+    struct sess *free_list;  /* recycled session structs */
+    struct sess *dead_list;  /* closed in this batch, recycled after it */
     struct sess *ready_list; /* ran out of spins, continue next turn */
     struct farm_stats stats;
 };
@@ -289,18 +285,18 @@ uint64_t farm_now_ms(void);
 
 /* ----------------------------------------------------------------- session */
 
-#define RX_CAP 1024 /* longest client line accepted, CRLF included */
-#define TX_CAP 2048 /* queued replies; a line is processed only with room */
+#define RX_CAP 1024       /* longest client line accepted, CRLF included */
+#define TX_CAP 2048       /* queued replies; a line is processed only with room */
 #define TX_REPLY_ROOM 768 /* the longest reply any command produces */
 
-#define SESS_PHASES(X)                                                         \
-    X(AWAIT_DELAY)          /* greeting held back by the delay profile */      \
-    X(AWAIT_HANDSHAKE)      /* TLS handshake in progress */                    \
-    X(AWAIT_COMMAND)        /* reading client lines */                         \
-    X(AWAIT_FLUSH_THEN_TLS) /* STARTTLS go-ahead queued */                     \
-    X(AWAIT_TLS_BYTES)      /* reset-tls: reset once the ClientHello arrives */ \
-    X(AWAIT_FLUSH_THEN_CLOSE)                                                  \
-    X(AWAIT_CLIENT_LEAVE)   /* tarpit/garbage: discard input, answer nothing */
+#define SESS_PHASES(X)                                                                                       \
+    X(AWAIT_DELAY)          /* greeting held back by the delay profile */                                    \
+    X(AWAIT_HANDSHAKE)      /* TLS handshake in progress */                                                  \
+    X(AWAIT_COMMAND)        /* reading client lines */                                                       \
+    X(AWAIT_FLUSH_THEN_TLS) /* STARTTLS go-ahead queued */                                                   \
+    X(AWAIT_TLS_BYTES)      /* reset-tls: reset once the ClientHello arrives */                              \
+    X(AWAIT_FLUSH_THEN_CLOSE)                                                                                \
+    X(AWAIT_CLIENT_LEAVE) /* tarpit/garbage: discard input, answer nothing */
 
 enum sess_phase {
 #define X(id) PHASE_##id,
@@ -334,7 +330,7 @@ struct sess {
     bool tls_wants_write;
     struct worker *w;
     SSL *ssl;
-    uint64_t key; /* profile key of the local address */
+    uint64_t key;   /* profile key of the local address */
     uint32_t addr4; /* local IPv4, host order (0 for IPv6) */
     uint64_t start_ms, last_ms, delay_until_ms;
     uint64_t heap_key;
@@ -375,9 +371,9 @@ void sess_count_credentials(struct sess *s);
 
 /* Per-protocol handlers: greeting, one complete line (CRLF stripped, NUL
  * terminated), and the "too busy" farewell; one set per FARM_PROTO_LIST row. */
-#define FARM_PROTO_DECL(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                        \
-    void id##_greet(struct sess *s);                                                               \
-    void id##_line(struct sess *s, char *line, size_t len);                                        \
+#define FARM_PROTO_DECL(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                         \
+    void id##_greet(struct sess *s);                                                                         \
+    void id##_line(struct sess *s, char *line, size_t len);                                                  \
     void id##_busy(struct sess *s);
 FARM_PROTO_LIST(FARM_PROTO_DECL)
 #undef FARM_PROTO_DECL

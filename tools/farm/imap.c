@@ -63,11 +63,8 @@ static void auth_continue(struct sess *s, const char *line)
         sess_send(s, "+ UGFzc3dvcmQ6\r\n");
         break;
     case AUTH_AWAIT_PLAIN:
-    case AUTH_AWAIT_LOGIN_PASS:
-        auth_failed(s);
-        break;
-    case AUTH_NONE:
-        break;
+    case AUTH_AWAIT_LOGIN_PASS: auth_failed(s); break;
+    case AUTH_NONE: break;
     }
 }
 

@@ -59,8 +59,8 @@ bool listen_is_loopback(const struct sockaddr_storage *ss)
 }
 
 /* Fills ss from --bind; refuses any address that is not loopback or 0.0.0.0. */
-static int bind_addr(const char *text, uint16_t port, struct sockaddr_storage *ss,
-                     socklen_t *len, bool *is_wildcard)
+static int bind_addr(const char *text, uint16_t port, struct sockaddr_storage *ss, socklen_t *len,
+                     bool *is_wildcard)
 {
     memset(ss, 0, sizeof(*ss));
     struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
@@ -90,8 +90,7 @@ static int open_one(const struct farm_config *cfg, struct listen_spec *sp)
     bool is_wildcard;
     static bool has_warned_device;
     if (bind_addr(cfg->bind, sp->port, &ss, &len, &is_wildcard) != 0) {
-        fprintf(stderr, "mailtls-farm: --bind %s: only 0.0.0.0, 127.0.0.0/8 or ::1 allowed\n",
-                cfg->bind);
+        fprintf(stderr, "mailtls-farm: --bind %s: only 0.0.0.0, 127.0.0.0/8 or ::1 allowed\n", cfg->bind);
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -107,8 +106,7 @@ static int open_one(const struct farm_config *cfg, struct listen_spec *sp)
     }
     if (ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (is_wildcard && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) != 0 &&
-        !has_warned_device) {
+    if (is_wildcard && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) != 0 && !has_warned_device) {
         int err = errno;
         has_warned_device = true;
         fprintf(stderr,
@@ -130,9 +128,8 @@ static int open_one(const struct farm_config *cfg, struct listen_spec *sp)
         socklen_t got_len = sizeof(got);
         if (getsockname(fd, (struct sockaddr *)&got, &got_len) != 0)
             goto fail;
-        sp->port = ntohs(got.ss_family == AF_INET
-                             ? ((struct sockaddr_in *)(void *)&got)->sin_port
-                             : ((struct sockaddr_in6 *)(void *)&got)->sin6_port);
+        sp->port = ntohs(got.ss_family == AF_INET ? ((struct sockaddr_in *)(void *)&got)->sin_port
+                                                  : ((struct sockaddr_in6 *)(void *)&got)->sin6_port);
     }
     return fd;
 fail:
@@ -182,8 +179,7 @@ void listen_check_somaxconn(uint32_t backlog)
     fclose(f);
 }
 
-int listen_write_ready_file(const char *path, const struct farm_config *cfg,
-                            const struct listen_set *set)
+int listen_write_ready_file(const char *path, const struct farm_config *cfg, const struct listen_set *set)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
@@ -193,11 +189,10 @@ int listen_write_ready_file(const char *path, const struct farm_config *cfg,
         fprintf(stderr, "mailtls-farm: cannot write %s: %s\n", tmp, strerror(errno));
         return -1;
     }
-    fprintf(f, "{\"pid\":%ld,\"bind\":\"%s\",\"threads\":%u,\"seed\":%llu,\"listeners\":[",
-            (long)getpid(), cfg->bind, cfg->threads, (unsigned long long)cfg->seed);
+    fprintf(f, "{\"pid\":%ld,\"bind\":\"%s\",\"threads\":%u,\"seed\":%llu,\"listeners\":[", (long)getpid(),
+            cfg->bind, cfg->threads, (unsigned long long)cfg->seed);
     for (unsigned i = 0; i < set->n; i++)
-        fprintf(f, "%s{\"kind\":\"%s\",\"port\":%u}", i ? "," : "", set->spec[i].kind,
-                set->spec[i].port);
+        fprintf(f, "%s{\"kind\":\"%s\",\"port\":%u}", i ? "," : "", set->spec[i].kind, set->spec[i].port);
     fputs("]", f);
     for (unsigned k = 0; k < 2 * FARM_PROTO_COUNT; k++) {
         const char *kind = k % 2 ? farm_protos[k / 2].implicit_name : farm_protos[k / 2].name;

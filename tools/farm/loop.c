@@ -113,8 +113,8 @@ static void accept_one(struct worker *w, const struct listener *l, int fd,
     struct shared *sh = w->sh;
     struct sockaddr_storage local;
     socklen_t local_len = sizeof(local);
-    if (getsockname(fd, (struct sockaddr *)&local, &local_len) != 0 ||
-        !listen_is_loopback(&local) || !listen_is_loopback(peer)) {
+    if (getsockname(fd, (struct sockaddr *)&local, &local_len) != 0 || !listen_is_loopback(&local) ||
+        !listen_is_loopback(peer)) {
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         close(fd);
@@ -262,12 +262,8 @@ void *worker_main(void *arg)
         for (int i = 0; i < n; i++) {
             enum obj_kind kind = *(enum obj_kind *)evs[i].data.ptr;
             switch (kind) {
-            case OBJ_LISTENER:
-                on_listener(w, evs[i].data.ptr);
-                break;
-            case OBJ_SESSION:
-                sess_run(evs[i].data.ptr, evs[i].events);
-                break;
+            case OBJ_LISTENER: on_listener(w, evs[i].data.ptr); break;
+            case OBJ_SESSION: sess_run(evs[i].data.ptr, evs[i].events); break;
             case OBJ_WAKEUP: {
                 uint64_t v;
                 if (read(w->wake_fd, &v, sizeof(v)) < 0) {

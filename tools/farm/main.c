@@ -30,8 +30,7 @@ static int validate(struct farm_config *cfg)
         fprintf(stderr, "mailtls-farm: --threads must be 1..%d\n", THREADS_MAX);
         return -1;
     }
-    if (cfg->idle_ms == 0 || cfg->max_session_ms == 0 || cfg->max_sessions == 0 ||
-        cfg->backlog == 0) {
+    if (cfg->idle_ms == 0 || cfg->max_session_ms == 0 || cfg->max_sessions == 0 || cfg->backlog == 0) {
         fprintf(stderr, "mailtls-farm: --idle-ms, --max-session-ms, --max-sessions and "
                         "--backlog must be positive\n");
         return -1;
@@ -76,16 +75,14 @@ static int list_profiles(const struct farm_config *cfg)
     uint32_t a = ntohl(base.s_addr);
     for (uint32_t i = 0; i < cfg->list_profiles; i++, a++) {
         enum profile p = profile_pick(&cfg->mix, cfg->seed, profile_key_v4(a));
-        printf("%u.%u.%u.%u %s\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255,
-               profile_name(p));
+        printf("%u.%u.%u.%u %s\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, profile_name(p));
     }
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static void announce(const struct farm_config *cfg, const struct listen_set *set)
 {
-    fprintf(stderr, "mailtls-farm: pid %ld, %u thread(s), bind %s:", (long)getpid(), cfg->threads,
-            cfg->bind);
+    fprintf(stderr, "mailtls-farm: pid %ld, %u thread(s), bind %s:", (long)getpid(), cfg->threads, cfg->bind);
     for (unsigned i = 0; i < set->n; i++)
         fprintf(stderr, " %s/%u", set->spec[i].kind, set->spec[i].port);
     fputc('\n', stderr);

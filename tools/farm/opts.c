@@ -34,46 +34,40 @@ static const struct opt_def opt_table[] = {
      "listen address: 0.0.0.0 (every 127.x.y.z; non-loopback destinations are reset), "
      "127.x.y.z or ::1",
      OFF(bind), false},
-#define FARM_PROTO_OPTS(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                        \
-    {#id, OPT_PORTS, sports, "PORTS", shelp, OFF(ports[FARM_##ID][0]), false},                     \
+#define FARM_PROTO_OPTS(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                         \
+    {#id, OPT_PORTS, sports, "PORTS", shelp, OFF(ports[FARM_##ID][0]), false},                               \
         {#iid, OPT_PORTS, iports, "PORTS", ihelp, OFF(ports[FARM_##ID][1]), false},
     FARM_PROTO_LIST(FARM_PROTO_OPTS)
 #undef FARM_PROTO_OPTS
-    {"profiles", OPT_STR,
-     "starttls-auth=50,strict=20,implicit-only=5,no-tls=5,legacy-tls=5,delay=5,tarpit=3,"
-     "busy=3,garbage=2,reset-tls=2",
-     "MIX", "weighted profile mix, name=weight,...", OFF(profiles), false},
+        {"profiles", OPT_STR,
+         "starttls-auth=50,strict=20,implicit-only=5,no-tls=5,legacy-tls=5,delay=5,tarpit=3,"
+         "busy=3,garbage=2,reset-tls=2",
+         "MIX", "weighted profile mix, name=weight,...", OFF(profiles), false},
     {"seed", OPT_U64, "1", "N", "seed of the address -> profile hash", OFF(seed), false},
-    {"delay-ms", OPT_U32, "2000", "MS", "greeting delay of the 'delay' profile", OFF(delay_ms),
-     false},
+    {"delay-ms", OPT_U32, "2000", "MS", "greeting delay of the 'delay' profile", OFF(delay_ms), false},
     {"idle-ms", OPT_U32, "30000", "MS", "close a session idle this long", OFF(idle_ms), false},
     {"max-session-ms", OPT_U32, "120000", "MS", "close any session (tarpit included) after this",
      OFF(max_session_ms), false},
     {"max-sessions", OPT_U32, "30000", "N", "open sessions at most; more are closed at accept",
      OFF(max_sessions), false},
-    {"threads", OPT_U32, "1", "N", "worker threads, each with its own epoll and listeners",
-     OFF(threads), false},
-    {"backlog", OPT_U32, "65535", "N", "listen backlog (capped by net.core.somaxconn)",
-     OFF(backlog), false},
+    {"threads", OPT_U32, "1", "N", "worker threads, each with its own epoll and listeners", OFF(threads),
+     false},
+    {"backlog", OPT_U32, "65535", "N", "listen backlog (capped by net.core.somaxconn)", OFF(backlog), false},
     {"garbage-bytes", OPT_U32, "8192", "N", "length of the garbage profile's line without CRLF",
      OFF(garbage_bytes), false},
     {"stats-interval", OPT_U32, "0", "SEC", "also print the stats line every SEC seconds",
      OFF(stats_interval_s), false},
-    {"cert", OPT_STR, NULL, "FILE", "PEM certificate (chain); default: generated P-256",
-     OFF(cert), false},
+    {"cert", OPT_STR, NULL, "FILE", "PEM certificate (chain); default: generated P-256", OFF(cert), false},
     {"key", OPT_STR, NULL, "FILE", "PEM private key for --cert", OFF(key), false},
-    {"ready-file", OPT_STR, NULL, "PATH", "write JSON with pid and ports once listening",
-     OFF(ready_file), false},
-    {"debug", OPT_BOOL, NULL, NULL, "log every session phase change to stderr", OFF(debug),
+    {"ready-file", OPT_STR, NULL, "PATH", "write JSON with pid and ports once listening", OFF(ready_file),
      false},
-    {"print-profile", OPT_STR, NULL, "ADDR", "print the profile of ADDR and exit",
-     OFF(print_profile), true},
+    {"debug", OPT_BOOL, NULL, NULL, "log every session phase change to stderr", OFF(debug), false},
+    {"print-profile", OPT_STR, NULL, "ADDR", "print the profile of ADDR and exit", OFF(print_profile), true},
     {"list-profiles", OPT_U32, "0", "N", "print 'ADDR PROFILE' for N addresses from --base, exit",
      OFF(list_profiles), true},
-    {"base", OPT_STR, "127.0.0.1", "ADDR", "first address for --list-profiles", OFF(base),
+    {"base", OPT_STR, "127.0.0.1", "ADDR", "first address for --list-profiles", OFF(base), true},
+    {"dump-config", OPT_BOOL, NULL, NULL, "print the settings as a --config file and exit", OFF(dump_config),
      true},
-    {"dump-config", OPT_BOOL, NULL, NULL, "print the settings as a --config file and exit",
-     OFF(dump_config), true},
     {"config", OPT_STR, NULL, "FILE", "read settings from FILE (see --dump-config)", 0, true},
     {"help", OPT_BOOL, NULL, NULL, "this help", OFF(help), true},
     {"version", OPT_BOOL, NULL, NULL, "print the version and exit", OFF(version), true},
@@ -142,8 +136,7 @@ static int apply(const struct opt_def *d, const char *value, struct farm_config 
             return -1;
         *(uint64_t *)(void *)field = v;
         return 0;
-    case OPT_PORTS:
-        return parse_ports(value, (struct port_list *)(void *)field);
+    case OPT_PORTS: return parse_ports(value, (struct port_list *)(void *)field);
     case OPT_BOOL:
         if (value && strcmp(value, "true") != 0 && strcmp(value, "1") != 0) {
             *(bool *)(void *)field = false;
@@ -198,8 +191,7 @@ static int read_config_file(const char *path, struct farm_config *cfg)
         }
         name = trim(name);
         const struct opt_def *d = find_opt(name, strlen(name));
-        if (!d || d->is_action || (d->type != OPT_BOOL && !value) ||
-            apply(d, value, cfg) != 0) {
+        if (!d || d->is_action || (d->type != OPT_BOOL && !value) || apply(d, value, cfg) != 0) {
             fprintf(stderr, "mailtls-farm: %s:%u: bad setting '%s'\n", path, lineno, name);
             rc = -1;
         }
@@ -239,8 +231,7 @@ int opts_parse(int argc, char **argv, struct farm_config *cfg)
             return -1; /* getopt already printed why */
         const struct opt_def *d = &opt_table[idx];
         if (apply(d, d->type == OPT_BOOL ? NULL : optarg, cfg) != 0) {
-            fprintf(stderr, "mailtls-farm: bad value for --%s: '%s'\n", d->name,
-                    optarg ? optarg : "");
+            fprintf(stderr, "mailtls-farm: bad value for --%s: '%s'\n", d->name, optarg ? optarg : "");
             return -1;
         }
     }
@@ -296,12 +287,9 @@ void opts_dump(FILE *out, const struct farm_config *cfg)
                 fprintf(out, "# %s is unset\n", d->name);
             break;
         }
-        case OPT_U32:
-            fprintf(out, "%s = %u\n", d->name, *(const uint32_t *)(const void *)field);
-            break;
+        case OPT_U32: fprintf(out, "%s = %u\n", d->name, *(const uint32_t *)(const void *)field); break;
         case OPT_U64:
-            fprintf(out, "%s = %llu\n", d->name,
-                    (unsigned long long)*(const uint64_t *)(const void *)field);
+            fprintf(out, "%s = %llu\n", d->name, (unsigned long long)*(const uint64_t *)(const void *)field);
             break;
         case OPT_PORTS:
             fprintf(out, "%s = ", d->name);
@@ -309,8 +297,7 @@ void opts_dump(FILE *out, const struct farm_config *cfg)
             fputc('\n', out);
             break;
         case OPT_BOOL:
-            fprintf(out, "%s = %s\n", d->name,
-                    *(const bool *)(const void *)field ? "true" : "false");
+            fprintf(out, "%s = %s\n", d->name, *(const bool *)(const void *)field ? "true" : "false");
             break;
         }
     }

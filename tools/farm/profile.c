@@ -164,15 +164,13 @@ bool profile_offers_starttls(enum profile p)
     case PROFILE_STRICT:
     case PROFILE_LEGACY_TLS:
     case PROFILE_DELAY:
-    case PROFILE_RESET_TLS:
-        return true;
+    case PROFILE_RESET_TLS: return true;
     case PROFILE_IMPLICIT_ONLY:
     case PROFILE_NO_TLS:
     case PROFILE_TARPIT:
     case PROFILE_BUSY:
     case PROFILE_GARBAGE:
-    case PROFILE__COUNT:
-        break;
+    case PROFILE__COUNT: break;
     }
     return false;
 }
@@ -184,15 +182,13 @@ bool profile_offers_auth_plain(enum profile p)
     case PROFILE_NO_TLS:
     case PROFILE_LEGACY_TLS:
     case PROFILE_DELAY:
-    case PROFILE_RESET_TLS:
-        return true;
+    case PROFILE_RESET_TLS: return true;
     case PROFILE_STRICT:
     case PROFILE_IMPLICIT_ONLY:
     case PROFILE_TARPIT:
     case PROFILE_BUSY:
     case PROFILE_GARBAGE:
-    case PROFILE__COUNT:
-        break;
+    case PROFILE__COUNT: break;
     }
     return false;
 }
@@ -205,14 +201,12 @@ bool profile_serves_implicit(enum profile p)
     case PROFILE_IMPLICIT_ONLY:
     case PROFILE_LEGACY_TLS:
     case PROFILE_DELAY:
-    case PROFILE_BUSY: /* handshake, then the busy farewell over TLS */
-        return true;
+    case PROFILE_BUSY: /* handshake, then the busy farewell over TLS */ return true;
     case PROFILE_NO_TLS:
     case PROFILE_TARPIT:
     case PROFILE_GARBAGE:
     case PROFILE_RESET_TLS:
-    case PROFILE__COUNT:
-        break;
+    case PROFILE__COUNT: break;
     }
     return false;
 }

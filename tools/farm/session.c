@@ -33,10 +33,10 @@ enum io_result { IO_OK, IO_WAIT_READ, IO_WAIT_WRITE, IO_EOF, IO_FAIL };
 /* Leading bytes of the garbage profile: NULs, invalid UTF-8 (a lone
  * continuation byte, a truncated sequence, an overlong encoding and a
  * surrogate), then the over-long line follows with no CR or LF in it. */
-static const unsigned char garbage_prefix[] = {
-    0x00, 0x01, 0x02, 0xff, 0xfe, 0x80, 'g',  'a',  'r',  'b',  'a',  'g',  'e',  0x00,
-    0xc3, 0x28, 0xe2, 0x82, 0xc0, 0xaf, 0xed, 0xa0, 0x80, 0xf8, 0x88, 0x80, 0x80, 0x80,
-    '\r', '\n', 0x00, 0x1b, '[',  '2',  'J',  0x7f, 0x00};
+static const unsigned char garbage_prefix[] = {0x00, 0x01, 0x02, 0xff, 0xfe, 0x80, 'g',  'a',  'r',  'b',
+                                               'a',  'g',  'e',  0x00, 0xc3, 0x28, 0xe2, 0x82, 0xc0, 0xaf,
+                                               0xed, 0xa0, 0x80, 0xf8, 0x88, 0x80, 0x80, 0x80, '\r', '\n',
+                                               0x00, 0x1b, '[',  '2',  'J',  0x7f, 0x00};
 
 static const char *const phase_names[] = {
 #define X(id) [PHASE_##id] = #id,
@@ -79,30 +79,22 @@ static enum io_result tls_error(struct sess *s, int rc)
     int saved_errno = errno;
     ERR_clear_error();
     switch (err) {
-    case SSL_ERROR_WANT_READ:
-        return IO_WAIT_READ;
-    case SSL_ERROR_WANT_WRITE:
-        return IO_WAIT_WRITE;
-    case SSL_ERROR_ZERO_RETURN:
-        return IO_EOF;
+    case SSL_ERROR_WANT_READ: return IO_WAIT_READ;
+    case SSL_ERROR_WANT_WRITE: return IO_WAIT_WRITE;
+    case SSL_ERROR_ZERO_RETURN: return IO_EOF;
     case SSL_ERROR_SYSCALL:
-        return (saved_errno == 0 || saved_errno == ECONNRESET || saved_errno == EPIPE) ? IO_EOF
-                                                                                       : IO_FAIL;
-    default:
-        return IO_FAIL;
+        return (saved_errno == 0 || saved_errno == ECONNRESET || saved_errno == EPIPE) ? IO_EOF : IO_FAIL;
+    default: return IO_FAIL;
     }
 }
 
 static enum io_result sys_error(void)
 {
     switch (errno) {
-    case EAGAIN:
-        return IO_WAIT_READ; /* caller maps it to its own direction */
+    case EAGAIN: return IO_WAIT_READ; /* caller maps it to its own direction */
     case ECONNRESET:
-    case EPIPE:
-        return IO_EOF;
-    default:
-        return IO_FAIL;
+    case EPIPE: return IO_EOF;
+    default: return IO_FAIL;
     }
 }
 
@@ -175,20 +167,11 @@ static enum io_result flush_tx(struct sess *s)
 static bool wait_or_end(struct sess *s, enum io_result r, enum sess_end on_fail)
 {
     switch (r) {
-    case IO_WAIT_READ:
-        set_interest(s, EPOLLIN);
-        break;
-    case IO_WAIT_WRITE:
-        set_interest(s, EPOLLOUT);
-        break;
-    case IO_EOF:
-        sess_end(s, END_CLIENT_CLOSED, false);
-        break;
-    case IO_FAIL:
-        sess_end(s, on_fail, false);
-        break;
-    case IO_OK:
-        return false;
+    case IO_WAIT_READ: set_interest(s, EPOLLIN); break;
+    case IO_WAIT_WRITE: set_interest(s, EPOLLOUT); break;
+    case IO_EOF: sess_end(s, END_CLIENT_CLOSED, false); break;
+    case IO_FAIL: sess_end(s, on_fail, false); break;
+    case IO_OK: return false;
     }
     return true;
 }
@@ -246,14 +229,13 @@ void sess_host_name(const struct sess *s, char *buf, size_t len)
 {
     uint32_t a = s->addr4;
     if (a)
-        snprintf(buf, len, "h%u-%u-%u-%u.farm.test", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
-                 a & 255);
+        snprintf(buf, len, "h%u-%u-%u-%u.farm.test", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
     else
         snprintf(buf, len, "h6.farm.test");
 }
 
 const struct farm_proto_ops farm_protos[FARM_PROTO_COUNT] = {
-#define FARM_PROTO_OPS(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                         \
+#define FARM_PROTO_OPS(ID, id, sports, shelp, iid, iports, ihelp, toolong, regreet)                          \
     [FARM_##ID] = {#id, #iid, id##_greet, id##_line, id##_busy, toolong, regreet},
     FARM_PROTO_LIST(FARM_PROTO_OPS)
 #undef FARM_PROTO_OPS
@@ -422,22 +404,17 @@ static void drive(struct sess *s)
             return;
         enum io_result r;
         switch (s->phase) {
-        case PHASE_AWAIT_DELAY:
-            set_interest(s, EPOLLRDHUP);
-            return;
+        case PHASE_AWAIT_DELAY: set_interest(s, EPOLLRDHUP); return;
         case PHASE_AWAIT_HANDSHAKE:
             r = handshake(s);
             if (wait_or_end(s, r, END_TLS_FAILED))
                 return;
             break;
-        case PHASE_AWAIT_TLS_BYTES:
-            reset_on_tls_bytes(s);
-            return;
+        case PHASE_AWAIT_TLS_BYTES: reset_on_tls_bytes(s); return;
         case PHASE_AWAIT_COMMAND:
         case PHASE_AWAIT_FLUSH_THEN_TLS:
         case PHASE_AWAIT_FLUSH_THEN_CLOSE:
-        case PHASE_AWAIT_CLIENT_LEAVE:
-            break;
+        case PHASE_AWAIT_CLIENT_LEAVE: break;
         }
         if (s->tx_len) {
             r = flush_tx(s);
@@ -449,12 +426,8 @@ static void drive(struct sess *s)
             continue;
         }
         switch (s->phase) {
-        case PHASE_AWAIT_FLUSH_THEN_TLS:
-            begin_tls(s);
-            continue;
-        case PHASE_AWAIT_FLUSH_THEN_CLOSE:
-            sess_end(s, s->end_after_flush, false);
-            return;
+        case PHASE_AWAIT_FLUSH_THEN_TLS: begin_tls(s); continue;
+        case PHASE_AWAIT_FLUSH_THEN_CLOSE: sess_end(s, s->end_after_flush, false); return;
         case PHASE_AWAIT_COMMAND:
             if (process_lines(s))
                 continue;
@@ -464,8 +437,7 @@ static void drive(struct sess *s)
             break;
         case PHASE_AWAIT_DELAY:
         case PHASE_AWAIT_HANDSHAKE:
-        case PHASE_AWAIT_TLS_BYTES:
-            continue;
+        case PHASE_AWAIT_TLS_BYTES: continue;
         }
         size_t got;
         r = io_read(s, s->rx + s->rx_len, RX_CAP - s->rx_len, &got);
@@ -530,11 +502,9 @@ void sess_start(struct sess *s)
 {
     const struct farm_config *cfg = s->w->sh->cfg;
     s->phase = PHASE_AWAIT_COMMAND; /* the initial phase, not a transition */
-    s->events = UINT32_MAX; /* not registered with epoll yet */
+    s->events = UINT32_MAX;         /* not registered with epoll yet */
     switch (s->profile) {
-    case PROFILE_TARPIT:
-        set_phase(s, PHASE_AWAIT_CLIENT_LEAVE);
-        break;
+    case PROFILE_TARPIT: set_phase(s, PHASE_AWAIT_CLIENT_LEAVE); break;
     case PROFILE_GARBAGE:
         set_phase(s, PHASE_AWAIT_CLIENT_LEAVE);
         s->garbage_left = sizeof(garbage_prefix) + cfg->garbage_bytes;

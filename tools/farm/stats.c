@@ -33,13 +33,11 @@ static uint64_t sum(struct farm_stats *const *w, unsigned n, size_t offset)
 }
 
 #define SUM(field) sum(per_worker, n_workers, offsetof(struct farm_stats, field))
-#define SUM_AT(array, i)                                                       \
-    sum(per_worker, n_workers,                                                 \
-        offsetof(struct farm_stats, array) + (i) * sizeof(_Atomic uint64_t))
+#define SUM_AT(array, i)                                                                                     \
+    sum(per_worker, n_workers, offsetof(struct farm_stats, array) + (i) * sizeof(_Atomic uint64_t))
 
 void stats_print(FILE *out, const struct farm_config *cfg, const struct listen_set *set,
-                 struct farm_stats *const *per_worker, unsigned n_workers, uint64_t uptime_ms,
-                 bool is_final)
+                 struct farm_stats *const *per_worker, unsigned n_workers, uint64_t uptime_ms, bool is_final)
 {
     uint64_t accepted = 0, ended_total = 0;
     for (unsigned p = 0; p < PROFILE__COUNT; p++)
@@ -51,8 +49,7 @@ void stats_print(FILE *out, const struct farm_config *cfg, const struct listen_s
     for (unsigned e = 0; e < END__COUNT; e++) {
         uint64_t v = SUM_AT(ended, e);
         ended_total += v;
-        fprintf(out, "%s\"%s\":%llu", e ? "," : "", end_name((enum sess_end)e),
-                (unsigned long long)v);
+        fprintf(out, "%s\"%s\":%llu", e ? "," : "", end_name((enum sess_end)e), (unsigned long long)v);
     }
     fprintf(out, "},\"ended_total\":%llu,\"active\":%llu", (unsigned long long)ended_total,
             (unsigned long long)(accepted - ended_total));
@@ -63,17 +60,15 @@ void stats_print(FILE *out, const struct farm_config *cfg, const struct listen_s
             "\"plaintext_after_starttls_bytes\":%llu",
             (unsigned long long)SUM(rejected_full), (unsigned long long)SUM(rejected_nonlocal),
             (unsigned long long)SUM(tls_handshakes), (unsigned long long)SUM(tls_handshakes_legacy),
-            (unsigned long long)SUM(starttls_go_ahead),
-            (unsigned long long)SUM(auth_creds_plaintext), (unsigned long long)SUM(auth_creds_tls),
-            (unsigned long long)SUM(plaintext_after_starttls));
+            (unsigned long long)SUM(starttls_go_ahead), (unsigned long long)SUM(auth_creds_plaintext),
+            (unsigned long long)SUM(auth_creds_tls), (unsigned long long)SUM(plaintext_after_starttls));
     /* Process CPU (all threads), so a benchmark gets CPU per session. */
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
-        fprintf(out, ",\"cpu_user_ms\":%llu,\"cpu_sys_ms\":%llu",
-                (unsigned long long)ru.ru_utime.tv_sec * 1000 +
-                    (unsigned long long)ru.ru_utime.tv_usec / 1000,
-                (unsigned long long)ru.ru_stime.tv_sec * 1000 +
-                    (unsigned long long)ru.ru_stime.tv_usec / 1000);
+        fprintf(
+            out, ",\"cpu_user_ms\":%llu,\"cpu_sys_ms\":%llu",
+            (unsigned long long)ru.ru_utime.tv_sec * 1000 + (unsigned long long)ru.ru_utime.tv_usec / 1000,
+            (unsigned long long)ru.ru_stime.tv_sec * 1000 + (unsigned long long)ru.ru_stime.tv_usec / 1000);
     fputs(",\"ports\":{", out);
     for (unsigned i = 0; i < set->n; i++)
         fprintf(out, "%s\"%s/%u\":%llu", i ? "," : "", set->spec[i].kind, set->spec[i].port,

@@ -67,8 +67,8 @@ static int make_self_signed(EVP_PKEY **key_out, X509 **cert_out)
     if (!X509_set_version(cert, 2) || !X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
         !X509_gmtime_adj(X509_getm_notAfter(cert), 30L * 24 * 3600))
         goto out;
-    if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                    (const unsigned char *)"mailtls-farm", -1, -1, 0) ||
+    if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"mailtls-farm", -1, -1,
+                                    0) ||
         !X509_set_subject_name(cert, name) || !X509_set_issuer_name(cert, name) ||
         !X509_set_pubkey(cert, key))
         goto out;
@@ -106,8 +106,8 @@ static SSL_CTX *new_ctx(bool is_legacy)
         goto fail;
     if (!SSL_CTX_set_min_proto_version(ctx, min) || !SSL_CTX_set_max_proto_version(ctx, max))
         goto fail;
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_num_tickets(ctx, 0); /* TLS 1.3 would send two by default */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
@@ -128,8 +128,7 @@ static int load_files(SSL_CTX *ctx, const char *cert_file, const char *key_file)
     return 0;
 }
 
-int tlsctx_init(const char *cert_file, const char *key_file, SSL_CTX **modern,
-                SSL_CTX **legacy)
+int tlsctx_init(const char *cert_file, const char *key_file, SSL_CTX **modern, SSL_CTX **legacy)
 {
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
@@ -153,8 +152,7 @@ int tlsctx_init(const char *cert_file, const char *key_file, SSL_CTX **modern,
                 log_ssl_errors("loading --cert/--key");
                 goto fail;
             }
-        } else if (SSL_CTX_use_certificate(ctx[i], cert) != 1 ||
-                   SSL_CTX_use_PrivateKey(ctx[i], key) != 1) {
+        } else if (SSL_CTX_use_certificate(ctx[i], cert) != 1 || SSL_CTX_use_PrivateKey(ctx[i], key) != 1) {
             log_ssl_errors("installing the certificate");
             goto fail;
         }

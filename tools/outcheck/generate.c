@@ -24,23 +24,33 @@ static const struct product smtp_products[] = {
     {"smtp", "220 %s ESMTP Sendmail 8.15.2/8.15.2; Mon, 1 Jan 2024 10:00:00 GMT\r\n",
      "ENHANCEDSTATUSCODES\nPIPELINING\n8BITMIME\nSIZE\nDSN\nETRN\nSTARTTLS\nDELIVERBY\nHELP"},
     {"smtp", "220 %s Microsoft ESMTP MAIL Service ready at Mon, 1 Jan 2024 10:00:00 +0000\r\n",
-     "SIZE 37748736\nPIPELINING\nDSN\nENHANCEDSTATUSCODES\nSTARTTLS\nAUTH NTLM\n8BITMIME\nBINARYMIME\nCHUNKING"},
+     "SIZE 37748736\nPIPELINING\nDSN\nENHANCEDSTATUSCODES\nSTARTTLS\nAUTH "
+     "NTLM\n8BITMIME\nBINARYMIME\nCHUNKING"},
     {"smtp", "220 %s ESMTP OpenSMTPD\r\n", "8BITMIME\nENHANCEDSTATUSCODES\nSIZE 36700160\nDSN\nHELP"},
     {"smtp", "220 %s ESMTP\r\n", "PIPELINING\n8BITMIME\nSTARTTLS"},
 };
 static const struct product imap_products[] = {
-    {"imap", "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready.\r\n",
+    {"imap",
+     "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN "
+     "AUTH=LOGIN] Dovecot (Debian) ready.\r\n",
      "IMAP4rev1\nSASL-IR\nLOGIN-REFERRALS\nID\nENABLE\nIDLE\nLITERAL+\nSTARTTLS\nAUTH=PLAIN\nAUTH=LOGIN"},
-    {"imap", "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS LOGINDISABLED] Dovecot ready.\r\n",
+    {"imap",
+     "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS LOGINDISABLED] "
+     "Dovecot ready.\r\n",
      "IMAP4rev1\nSASL-IR\nLOGIN-REFERRALS\nID\nENABLE\nIDLE\nLITERAL+\nSTARTTLS\nLOGINDISABLED"},
-    {"imap", "* OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE QUOTA IDLE STARTTLS] Courier-IMAP ready. Copyright 1998-2018 Double Precision, Inc.\r\n",
+    {"imap",
+     "* OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE QUOTA IDLE STARTTLS] Courier-IMAP ready. "
+     "Copyright 1998-2018 Double Precision, Inc.\r\n",
      "IMAP4rev1\nUIDPLUS\nCHILDREN\nNAMESPACE\nQUOTA\nIDLE\nSTARTTLS"},
-    {"imap", "* OK %s Cyrus IMAP 3.6.1 server ready\r\n", "IMAP4rev1\nLITERAL+\nID\nENABLE\nSTARTTLS\nAUTH=PLAIN"},
+    {"imap", "* OK %s Cyrus IMAP 3.6.1 server ready\r\n",
+     "IMAP4rev1\nLITERAL+\nID\nENABLE\nSTARTTLS\nAUTH=PLAIN"},
 };
 static const struct product pop3_products[] = {
-    {"pop3", "+OK Dovecot (Debian) ready.\r\n", "CAPA\nTOP\nUIDL\nRESP-CODES\nPIPELINING\nAUTH-RESP-CODE\nSTLS\nUSER\nSASL PLAIN LOGIN"},
+    {"pop3", "+OK Dovecot (Debian) ready.\r\n",
+     "CAPA\nTOP\nUIDL\nRESP-CODES\nPIPELINING\nAUTH-RESP-CODE\nSTLS\nUSER\nSASL PLAIN LOGIN"},
     {"pop3", "+OK Dovecot ready.\r\n", "CAPA\nTOP\nUIDL\nRESP-CODES\nPIPELINING\nSTLS"},
-    {"pop3", "+OK Hello there.\r\n", "TOP\nUSER\nLOGIN-DELAY 10\nPIPELINING\nUIDL\nIMPLEMENTATION Courier Mail Server\nSTLS"},
+    {"pop3", "+OK Hello there.\r\n",
+     "TOP\nUSER\nLOGIN-DELAY 10\nPIPELINING\nUIDL\nIMPLEMENTATION Courier Mail Server\nSTLS"},
 };
 
 static const struct {
@@ -59,8 +69,8 @@ static const char *countries[] = {"US", "DE", "FR", "GB", "NL", "RU", "JP", "BR"
 static const struct {
     int asn;
     const char *org;
-} ases[] = {{16509, "Amazon.com, Inc."}, {24940, "Hetzner Online GmbH"}, {16276, "OVH SAS"},
-            {8075, "Microsoft Corporation"}, {14061, "DigitalOcean, LLC"}, {3320, "Deutsche Telekom AG"}};
+} ases[] = {{16509, "Amazon.com, Inc."},     {24940, "Hetzner Online GmbH"}, {16276, "OVH SAS"},
+            {8075, "Microsoft Corporation"}, {14061, "DigitalOcean, LLC"},   {3320, "Deutsche Telekom AG"}};
 static const char *versions[] = {"TLSv1.3", "TLSv1.2", "TLSv1.2", "TLSv1"};
 static const char *ciphers[] = {"TLS_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
                                 "ECDHE-RSA-AES128-GCM-SHA256", "AES256-SHA"};

@@ -18,7 +18,10 @@ static const struct {
     const char *bytes;
     size_t len;
 } fixed_cases[] = {
-#define CASE(s) {s, sizeof(s) - 1}
+#define CASE(s)                                                                                              \
+    {                                                                                                        \
+        s, sizeof(s) - 1                                                                                     \
+    }
     CASE(""),
     CASE("plain ascii"),
     CASE("nul\0inside\0"),

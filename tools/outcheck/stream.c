@@ -57,7 +57,9 @@ int stream_main(int argc, char **argv)
         }
     }
     if (!path || rate == 0) {
-        fprintf(stderr, "usage: mailtls-outcheck stream [--rate N] [--seconds N] [--background] [--csv] [--gzip] OUT\n");
+        fprintf(
+            stderr,
+            "usage: mailtls-outcheck stream [--rate N] [--seconds N] [--background] [--csv] [--gzip] OUT\n");
         return 2;
     }
     char err[512];

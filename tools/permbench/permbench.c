@@ -35,10 +35,8 @@ int main(int argc, char **argv)
     uint64_t idx, n = 0, sum = 0;
     double t0, t1;
 
-    if (tgt_parse_line(prefix, strlen(prefix), &line, err, sizeof err) != 1 ||
-        line.kind != TGT_PREFIX) {
-        fprintf(stderr, "mailtls-permbench: '%s' is not a prefix%s%s\n", prefix, err[0] ? ": " : "",
-                err);
+    if (tgt_parse_line(prefix, strlen(prefix), &line, err, sizeof err) != 1 || line.kind != TGT_PREFIX) {
+        fprintf(stderr, "mailtls-permbench: '%s' is not a prefix%s%s\n", prefix, err[0] ? ": " : "", err);
         return 2;
     }
     unsigned host_bits = (line.family == AF_INET ? 32u : 128u) - line.prefix_len;
@@ -52,8 +50,8 @@ int main(int argc, char **argv)
     t1 = now_s();
     /* Each index once: the sum is n(n-1)/2 (mod 2^64). */
     bool is_complete = n == perm.n && sum == (n % 2 ? (n - 1) / 2 * n : n / 2 * (n - 1));
-    printf("permutation: %llu indices in %.3f s = %.1f M addresses/s (%s)\n", (unsigned long long)n,
-           t1 - t0, (double)n / (t1 - t0) / 1e6, is_complete ? "every index once" : "INCOMPLETE");
+    printf("permutation: %llu indices in %.3f s = %.1f M addresses/s (%s)\n", (unsigned long long)n, t1 - t0,
+           (double)n / (t1 - t0) / 1e6, is_complete ? "every index once" : "INCOMPLETE");
 
     struct tgt_source_opts opts = {.seed = seed, .shards = 1, .shard = 0};
     struct tgt_source *s = tgt_source_new(&opts);
@@ -71,9 +69,8 @@ int main(int argc, char **argv)
         n++;
     }
     t1 = now_s();
-    printf("source:      %llu items in %.3f s = %.1f M items/s (%llu blocklisted)\n",
-           (unsigned long long)n, t1 - t0, (double)n / (t1 - t0) / 1e6,
-           (unsigned long long)blocked);
+    printf("source:      %llu items in %.3f s = %.1f M items/s (%llu blocklisted)\n", (unsigned long long)n,
+           t1 - t0, (double)n / (t1 - t0) / 1e6, (unsigned long long)blocked);
     tgt_source_free(s);
     return is_complete ? 0 : 1;
 }

@@ -7,8 +7,9 @@
 
 #include "facet.h"
 
-static const char *const auth_terms[] = {"auth", "250-auth", "plain", "login", "auth=plain", "auth=login",
-                                         "user", "sasl", "auth plain", "auth login", NULL};
+static const char *const auth_terms[] = {"auth",       "250-auth",   "plain", "login",
+                                         "auth=plain", "auth=login", "user",  "sasl",
+                                         "auth plain", "auth login", NULL};
 static const char *const starttls_terms[] = {"starttls", "stls", "250-starttls", NULL};
 
 int check_init(struct check *c, const char *name, const char *query)

@@ -32,8 +32,8 @@
 enum check_kind { CHECK_AUTH, CHECK_STARTTLS, CHECK_BANNER };
 
 struct check_facet {
-    char *name; /* as Shodan's file spells it */
-    int id;     /* enum facet_id */
+    char *name;            /* as Shodan's file spells it */
+    int id;                /* enum facet_id */
     struct tally *mailtls; /* facet values of text-matched records */
     int n_values;
     char *values[CHECK_MAX_FACET_VALUES];
@@ -53,7 +53,7 @@ struct check {
     uint64_t text;       /* Shodan-style matches */
     uint64_t advertised; /* precise */
     uint64_t accepted;
-    uint64_t probed;     /* auth checks: records with auth_probe set */
+    uint64_t probed; /* auth checks: records with auth_probe set */
     uint64_t text_only;
     uint64_t precise_only;
     /* from --compare-shodan */

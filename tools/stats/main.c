@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "product.h"
 #include "../../output/reader.h"
+#include "product.h"
 #include "report.h"
 #include "shodan.h"
 #include "stats.h"
@@ -38,9 +38,13 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'}, {"top", required_argument, NULL, 't'},
-        {"compare-shodan", required_argument, NULL, 's'}, {"skip-bad", no_argument, NULL, 'k'},
-        {"rules", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"format", required_argument, NULL, 'f'},
+        {"top", required_argument, NULL, 't'},
+        {"compare-shodan", required_argument, NULL, 's'},
+        {"skip-bad", no_argument, NULL, 'k'},
+        {"rules", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     *o = (struct opts){.format = REPORT_TABLE, .top = 10};
     int c;

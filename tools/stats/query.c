@@ -11,10 +11,10 @@ enum node_kind { N_AND, N_OR, N_NOT, N_WORD, N_PHRASE, N_PORT, N_COUNTRY, N_ASN,
 
 struct node {
     enum node_kind kind;
-    int a, b;      /* children (AND/OR: a and b; NOT: a) */
-    char *text;    /* terms: lower-cased; filters: value */
+    int a, b;   /* children (AND/OR: a and b; NOT: a) */
+    char *text; /* terms: lower-cased; filters: value */
     size_t len;
-    int64_t num;   /* port, asn */
+    int64_t num; /* port, asn */
 };
 
 struct query {
@@ -101,7 +101,8 @@ static int parse_filter(struct qparse *p, const char *name, size_t nlen)
     static const struct {
         const char *name;
         enum node_kind kind;
-    } filters[] = {{"port", N_PORT}, {"country", N_COUNTRY}, {"asn", N_ASN}, {"org", N_ORG}, {"product", N_PRODUCT}};
+    } filters[] = {
+        {"port", N_PORT}, {"country", N_COUNTRY}, {"asn", N_ASN}, {"org", N_ORG}, {"product", N_PRODUCT}};
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         if (strlen(filters[i].name) != nlen || strncasecmp(filters[i].name, name, nlen) != 0)
             continue;

@@ -60,7 +60,8 @@ static char *escape(const struct report *r, const char *s)
     return d;
 }
 
-void report_begin(struct report *r, const char *title, int ncols, const char *const *cols, const bool *numeric)
+void report_begin(struct report *r, const char *title, int ncols, const char *const *cols,
+                  const bool *numeric)
 {
     r->title = strdup(title);
     r->ncols = ncols < REPORT_MAX_COLS ? ncols : REPORT_MAX_COLS;

@@ -28,7 +28,8 @@ enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
 struct report;
 
 struct report *report_new(FILE *f, enum report_format fmt);
-void report_begin(struct report *r, const char *title, int ncols, const char *const *cols, const bool *numeric);
+void report_begin(struct report *r, const char *title, int ncols, const char *const *cols,
+                  const bool *numeric);
 void report_row(struct report *r, const char *const *cells);
 void report_end(struct report *r);
 /* Closes the JSON object; returns -1 when writing to f failed. */

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "facet.h"
 #include "../../output/json.h"
+#include "facet.h"
 
 #define SHODAN_MAX_TOKENS (1024 * 1024)
 
@@ -23,12 +23,15 @@ static char *read_all(const char *path, size_t *len, char *err, size_t errlen)
     char *buf = malloc(SHODAN_MAX_BYTES + 1);
     size_t n = 0;
     int got = 0;
-    while (buf && n <= SHODAN_MAX_BYTES && (got = gzread(g, buf + n, (unsigned)(SHODAN_MAX_BYTES + 1 - n))) > 0)
+    while (buf && n <= SHODAN_MAX_BYTES &&
+           (got = gzread(g, buf + n, (unsigned)(SHODAN_MAX_BYTES + 1 - n))) > 0)
         n += (size_t)got;
     if (!buf || got < 0 || n > SHODAN_MAX_BYTES) {
         int zerr;
         snprintf(err, errlen, "%s: %s", path,
-                 !buf ? "out of memory" : got < 0 ? gzerror(g, &zerr) : "larger than 16 MiB");
+                 !buf      ? "out of memory"
+                 : got < 0 ? gzerror(g, &zerr)
+                           : "larger than 16 MiB");
         free(buf);
         gzclose(g);
         return NULL;
@@ -82,7 +85,8 @@ static int load_facets(struct check *c, const struct json_doc *d, int obj, const
             continue;
         int id = facet_lookup(name);
         if (id < 0 || c->n_facets >= CHECK_MAX_FACETS || d->toks[arr].type != JSON_ARRAY) {
-            fprintf(stderr, "%s: %s: facet %s skipped (unknown, too many, or not a list)\n", path, c->name, name);
+            fprintf(stderr, "%s: %s: facet %s skipped (unknown, too many, or not a list)\n", path, c->name,
+                    name);
             free(name);
             continue;
         }
@@ -99,8 +103,8 @@ static int load_facets(struct check *c, const struct json_doc *d, int obj, const
             int v = json_get(d, (int)e, "value"), n = json_get(d, (int)e, "count");
             int64_t count;
             if (v < 0 || n < 0 || json_int(d, n, &count) < 0) {
-                snprintf(err, errlen, "%s: %s: facet %s: entries need \"value\" and an integer \"count\"", path,
-                         c->name, name);
+                snprintf(err, errlen, "%s: %s: facet %s: entries need \"value\" and an integer \"count\"",
+                         path, c->name, name);
                 return -1;
             }
             if (f->n_values >= CHECK_MAX_FACET_VALUES)
@@ -124,7 +128,8 @@ int shodan_load(struct stats *s, const char *path, char *err, size_t errlen)
     if (!text)
         return -1;
     int rc = -1;
-    struct json_doc d = {.toks = malloc(SHODAN_MAX_TOKENS * sizeof(struct json_tok)), .cap = SHODAN_MAX_TOKENS};
+    struct json_doc d = {.toks = malloc(SHODAN_MAX_TOKENS * sizeof(struct json_tok)),
+                         .cap = SHODAN_MAX_TOKENS};
     char jerr[128];
     if (!d.toks) {
         snprintf(err, errlen, "%s: out of memory", path);

@@ -25,10 +25,9 @@ static const struct {
     {"pop3-110 stls", "port:110 STLS"},
 };
 
-static const enum facet_id facet_list[] = {FACET_PORT,        FACET_COUNTRY,    FACET_ASN,
-                                           FACET_ORG,         FACET_PRODUCT,    FACET_TLS_VERSION,
-                                           FACET_TLS_CIPHER,  FACET_CERT_TRUSTED, FACET_TLS_GRADE,
-                                           FACET_STATUS};
+static const enum facet_id facet_list[] = {
+    FACET_PORT,        FACET_COUNTRY,    FACET_ASN,          FACET_ORG,       FACET_PRODUCT,
+    FACET_TLS_VERSION, FACET_TLS_CIPHER, FACET_CERT_TRUSTED, FACET_TLS_GRADE, FACET_STATUS};
 
 int stats_init(struct stats *s)
 {
@@ -90,7 +89,7 @@ static bool text_is(const struct record *r, enum rec_field f, const char *v)
 /* Statuses that mean no TCP connection was made. */
 static bool connected(const struct record *r)
 {
-    static const char *const failed[] = {"refused",      "connect-timeout", "unreachable", "connect-error",
+    static const char *const failed[] = {"refused",     "connect-timeout", "unreachable", "connect-error",
                                          "blocklisted", "interrupted",     "local-error"};
     if (!rec_has(r, F_STATUS))
         return rec_has(r, F_BANNER);
@@ -170,9 +169,17 @@ static void u64(char *buf, uint64_t v)
 
 static void report_ports(struct stats *s, struct report *rep)
 {
-    static const char *const cols[] = {"port", "records", "open", "banner", "starttls_offered",
-                                       "starttls_ok", "tls_ok", "cert_trusted", "plaintext_auth_before_tls",
-                                       "auth_probed", "auth_accepted_cleartext"};
+    static const char *const cols[] = {"port",
+                                       "records",
+                                       "open",
+                                       "banner",
+                                       "starttls_offered",
+                                       "starttls_ok",
+                                       "tls_ok",
+                                       "cert_trusted",
+                                       "plaintext_auth_before_tls",
+                                       "auth_probed",
+                                       "auth_accepted_cleartext"};
     static const bool num[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     report_begin(rep, "ports", 11, cols, num);
     /* Sort by port for a stable listing. */
@@ -191,8 +198,8 @@ static void report_ports(struct stats *s, struct report *rep)
             strcpy(c[0], "other");
         else
             sprintf(c[0], "%" PRId64, p->port);
-        uint64_t v[] = {p->records,     p->open,   p->banner,       p->starttls_offered,
-                        p->starttls_ok, p->tls_ok, p->cert_trusted, p->plaintext_auth,
+        uint64_t v[] = {p->records,     p->open,         p->banner,       p->starttls_offered,
+                        p->starttls_ok, p->tls_ok,       p->cert_trusted, p->plaintext_auth,
                         p->auth_probed, p->auth_accepted};
         for (int k = 0; k < 10; k++)
             u64(c[k + 1], v[k]);
@@ -205,21 +212,32 @@ static void report_ports(struct stats *s, struct report *rep)
 
 static void report_checks(struct stats *s, struct report *rep, int from, int to, const char *title)
 {
-    static const char *const cols[] = {"check", "query", "on_port_with_banner", "shodan_style",
-                                       "precise", "advertised", "accepted", "auth_probed",
-                                       "text_only", "precise_only", "verdict"};
+    static const char *const cols[] = {
+        "check",    "query",       "on_port_with_banner", "shodan_style", "precise", "advertised",
+        "accepted", "auth_probed", "text_only",           "precise_only", "verdict"};
     static const bool num[] = {0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0};
     report_begin(rep, title, 11, cols, num);
     for (int i = from; i < to; i++) {
         const struct check *c = &s->checks[i];
         char v[7][24];
-        uint64_t x[] = {c->base, c->text, c->advertised, c->accepted, c->probed, c->text_only, c->precise_only};
+        uint64_t x[] = {c->base,   c->text,      c->advertised,  c->accepted,
+                        c->probed, c->text_only, c->precise_only};
         for (int k = 0; k < 7; k++)
             u64(v[k], x[k]);
-        const char *cells[] = {c->name, c->query_text, v[0], v[1], check_kind_name(c->kind), v[2],
-                               v[3], c->kind == CHECK_AUTH ? v[4] : NULL, v[5], v[6], check_verdict(c)};
+        const char *cells[] = {c->name,
+                               c->query_text,
+                               v[0],
+                               v[1],
+                               check_kind_name(c->kind),
+                               v[2],
+                               v[3],
+                               c->kind == CHECK_AUTH ? v[4] : NULL,
+                               v[5],
+                               v[6],
+                               check_verdict(c)};
         if (c->error) {
-            const char *bad[] = {c->name, c->query_text, NULL, NULL, c->error, NULL, NULL, NULL, NULL, NULL, NULL};
+            const char *bad[] = {c->name, c->query_text, NULL, NULL, c->error, NULL,
+                                 NULL,    NULL,          NULL, NULL, NULL};
             report_row(rep, bad);
         } else {
             report_row(rep, cells);
@@ -268,9 +286,9 @@ static void ratio(char *buf, uint64_t a, int64_t b)
 
 static void report_compare(struct stats *s, struct report *rep)
 {
-    static const char *const cols[] = {"check", "query", "shodan_total", "mailtls_shodan_style", "ratio",
-                                       "precise", "mailtls_precise", "ratio_precise", "accepted",
-                                       "text_only", "precise_only", "verdict"};
+    static const char *const cols[] = {"check",    "query",     "shodan_total",    "mailtls_shodan_style",
+                                       "ratio",    "precise",   "mailtls_precise", "ratio_precise",
+                                       "accepted", "text_only", "precise_only",    "verdict"};
     static const bool num[] = {0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0};
     report_begin(rep, "compare-shodan", 12, cols, num);
     for (int i = s->n_builtin; i < s->n_checks; i++) {
@@ -285,13 +303,13 @@ static void report_compare(struct stats *s, struct report *rep)
         u64(v[6], c->text_only);
         u64(v[7], c->precise_only);
         if (c->error) {
-            const char *bad[] = {c->name, c->query_text, v[0], NULL, NULL, c->error, NULL, NULL, NULL, NULL, NULL,
-                                 "not comparable"};
+            const char *bad[] = {c->name, c->query_text, v[0], NULL, NULL, c->error,
+                                 NULL,    NULL,          NULL, NULL, NULL, "not comparable"};
             report_row(rep, bad);
             continue;
         }
         const char *cells[] = {c->name, c->query_text, v[0], v[1], v[2], check_kind_name(c->kind),
-                               v[3], v[4], v[5], v[6], v[7], check_verdict(c)};
+                               v[3],    v[4],          v[5], v[6], v[7], check_verdict(c)};
         report_row(rep, cells);
     }
     report_end(rep);

@@ -23,15 +23,15 @@
 struct port_row {
     int64_t port;
     uint64_t records;
-    uint64_t open;       /* TCP connection established (status not a connect failure) */
-    uint64_t banner;     /* a greeting was recorded */
+    uint64_t open;   /* TCP connection established (status not a connect failure) */
+    uint64_t banner; /* a greeting was recorded */
     uint64_t starttls_offered;
     uint64_t starttls_ok;
-    uint64_t tls_ok;     /* a TLS session was established (tls_version set) */
+    uint64_t tls_ok; /* a TLS session was established (tls_version set) */
     uint64_t cert_trusted;
     uint64_t plaintext_auth; /* plaintext_auth_before_tls true */
     uint64_t auth_probed;
-    uint64_t auth_accepted;  /* auth_probe = cleartext-evaluated */
+    uint64_t auth_accepted; /* auth_probe = cleartext-evaluated */
 };
 
 struct stats {

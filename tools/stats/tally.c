@@ -16,7 +16,7 @@ struct slot {
 
 struct tally {
     struct slot *slots;
-    size_t mask;     /* slots - 1; slots is a power of two >= 2 * max_keys */
+    size_t mask; /* slots - 1; slots is a power of two >= 2 * max_keys */
     size_t max_keys;
     size_t arena_cap;
     size_t keys;
