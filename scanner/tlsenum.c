@@ -44,7 +44,6 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +53,7 @@
 
 #include "certsave.h"
 #include "tls.h"
+#include "tlsalert.h"
 #include "tlssuites.h"
 
 #define TE_MAX_SUITES 64  /* accepted suites kept per version */
@@ -107,12 +107,6 @@ struct tls_enum {
 
     struct certsave *certs; /* --save-certs (certsave.h), or NULL */
 };
-
-/* SSL ex_data slot of a test handshake: TE_ALERT_* bits (a number stored as
- * the pointer value, nothing to free). */
-static int g_alert_index = -1;
-static pthread_once_t g_alert_once = PTHREAD_ONCE_INIT;
-enum { TE_ALERT_READ = 1, TE_ALERT_WRITTEN = 2 };
 
 /* ---- address table and queues ------------------------------------------ */
 
@@ -580,40 +574,13 @@ static bool remaining_list(const struct te_target *tg, int v, char *buf, size_t 
     return n > 0 && (size_t)n < len - used;
 }
 
-static void alert_index_init(void)
-{
-    g_alert_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-}
-
-/* Remembers whether a TLS alert crossed the wire: a handshake that failed
- * without one was ended by the network (reset, hang-up), which says
- * nothing about the offer. */
-static void alert_seen(const SSL *ssl, int where, int ret)
-{
-    (void)ret;
-    if (!(where & SSL_CB_ALERT) || g_alert_index < 0)
-        return;
-    uintptr_t bits = (uintptr_t)SSL_get_ex_data(ssl, g_alert_index);
-    bits |= where & SSL_CB_READ ? TE_ALERT_READ : TE_ALERT_WRITTEN;
-    SSL_set_ex_data((SSL *)ssl, g_alert_index, (void *)bits);
-}
-
-static bool alert_exchanged(SSL *ssl)
-{
-    return ssl && g_alert_index >= 0 && SSL_get_ex_data(ssl, g_alert_index);
-}
-
 void tls_enum_setup(void *arg, const struct job *j, SSL *ssl)
 {
     struct tls_enum *t = arg;
     struct te_target *tg = target_of(t, j);
     if (!tg)
         return;
-    pthread_once(&g_alert_once, alert_index_init);
-    if (g_alert_index >= 0) {
-        SSL_set_ex_data(ssl, g_alert_index, NULL);
-        SSL_set_info_callback(ssl, alert_seen);
-    }
+    tlsalert_watch(ssl);
     char list[4096];
     int v = tg->step == TE_ORDER ? tg->order_ver : tg->ver;
     bool ok = SSL_set_min_proto_version(ssl, tlssuites_ver_code[v]) &&
@@ -719,7 +686,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok, enum rec_s
     /* a chain over the memory caps (tls.h) says nothing about the offer */
     bool inconclusive = !ok && tls_limit_hit(ssl);
     if (!ok && status == STATUS_TLS_FAILED && !tg->setup_failed && !inconclusive) {
-        bool alert = alert_exchanged(ssl);
+        bool alert = tlsalert_exchanged(ssl);
         /* hanging up after the ClientHello is how some servers refuse (Dovecot
          * sends no alert); a reset or another socket error is the network */
         bool eof = !alert && error && strstr(error, "closed");

@@ -12,7 +12,6 @@
  *   profile.c  profile names, the --profiles mix, address -> profile hash
  *   tlsctx.c   SSL_CTX set-up, in-memory self-signed ECDSA P-256 cert
  *   listen.c   listener sockets, rlimits, somaxconn check, ready file
- *   heap.c     per-thread min-heap of session deadlines
  *   loop.c     per-thread epoll loop: accept, timers, dispatch, shutdown
  *   session.c  one session's I/O driver: reads, writes, TLS, phases, close
  *   smtp.c, imap.c, pop3.c   what each protocol answers
@@ -22,6 +21,7 @@
 #ifndef FARM_H
 #define FARM_H
 
+#include "../../output/lib/heap.h"
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <stdatomic.h>
@@ -232,17 +232,9 @@ void stats_print(FILE *out, const struct farm_config *cfg, const struct listen_s
 
 struct sess;
 
-struct heap {
-    struct sess **a;
-    uint32_t n, cap;
-};
-
-void heap_init(struct heap *h, struct sess **storage, uint32_t cap);
-void heap_push(struct heap *h, struct sess *s);
-void heap_remove(struct heap *h, struct sess *s);
-/* Restores order after s->heap_key changed in either direction. */
-void heap_fix(struct heap *h, struct sess *s);
-struct sess *heap_top(const struct heap *h);
+/* Session deadlines: the project's one intrusive min-heap (output/lib/heap.h),
+ * keyed by sess.heap_key at position sess.heap_idx; heap_set after a key
+ * changed in either direction. */
 
 enum obj_kind { OBJ_LISTENER = 1, OBJ_SESSION, OBJ_WAKEUP };
 

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -49,12 +50,10 @@ int worker_init(struct worker *w, unsigned id, struct shared *sh, const int *lis
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    struct sess **storage = calloc(sh->cfg->max_sessions, sizeof(*storage));
-    if (w->epfd < 0 || w->wake_fd < 0 || !storage) {
-        free(storage);
+    if (w->epfd < 0 || w->wake_fd < 0 ||
+        heap_init(&w->timers, sh->cfg->max_sessions, offsetof(struct sess, heap_key),
+                  offsetof(struct sess, heap_idx)) < 0)
         return -1;
-    }
-    heap_init(&w->timers, storage, sh->cfg->max_sessions);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->wake_kind};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) != 0)
         return -1;
@@ -207,7 +206,7 @@ static void run_timers(struct worker *w)
                 d = w->now_ms + 1; /* never spin on one session */
         }
         s->heap_key = d;
-        heap_fix(&w->timers, s);
+        heap_set(&w->timers, s);
     }
 }
 
@@ -295,5 +294,5 @@ void worker_free(struct worker *w)
         close(w->wake_fd);
     if (w->reserve_fd >= 0)
         close(w->reserve_fd);
-    free(w->timers.a);
+    heap_free(&w->timers);
 }

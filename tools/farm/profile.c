@@ -7,7 +7,7 @@
  *   key  = IPv4 address as a 32-bit number in host order (127.1.2.3 is
  *          0x7f010203); for an IPv6 address, the FNV-1a hash of its 16
  *          bytes with bit 63 set, so it never equals an IPv4 key;
- *   h    = splitmix64(seed ^ splitmix64(key));
+ *   h    = hash_splitmix64(seed ^ hash_splitmix64(key));
  *   slot = h % total_weight;
  *   the profile is the first mix entry whose cumulative weight exceeds slot,
  *   walking the entries in the order they were given in --profiles.
@@ -16,6 +16,8 @@
  * and `--list-profiles N --base ADDR` print it with the same code.
  */
 #include "farm.h"
+
+#include "../../output/lib/hash.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -102,14 +104,6 @@ int profile_mix_parse(const char *spec, struct profile_mix *mix, char *err, size
     return 0;
 }
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 uint64_t profile_key_v4(uint32_t addr_host_order)
 {
     return addr_host_order;
@@ -123,17 +117,12 @@ uint64_t profile_key_v6(const struct in6_addr *a)
         memcpy(&v4, &a->s6_addr[12], 4);
         return profile_key_v4(ntohl(v4));
     }
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (int i = 0; i < 16; i++) {
-        h ^= a->s6_addr[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h | (1ULL << 63);
+    return hash_fnv1a64(a->s6_addr, 16) | (1ULL << 63);
 }
 
 enum profile profile_pick(const struct profile_mix *mix, uint64_t seed, uint64_t key)
 {
-    uint64_t slot = splitmix64(seed ^ splitmix64(key)) % mix->total_weight;
+    uint64_t slot = hash_splitmix64(seed ^ hash_splitmix64(key)) % mix->total_weight;
     for (unsigned i = 0; i < mix->n; i++) {
         if (slot < mix->weight[i])
             return mix->profile[i];

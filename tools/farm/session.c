@@ -545,7 +545,7 @@ void sess_start(struct sess *s)
         break;
     }
     s->heap_key = sess_deadline(s);
-    heap_push(&s->w->timers, s);
+    heap_set(&s->w->timers, s);
     drive(s);
 }
 
