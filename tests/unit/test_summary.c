@@ -131,22 +131,22 @@ static void test_plan(void)
     uint64_t t, r;
     char *a1[] = {"s", "127.0.0.0/8"};
     CHECK(plan(2, a1, &t, &r) && t == 16777216 && r == 16777216ull * 7);
-    char *a2[] = {"s", "-p", "25,587", "10.0.0.0/30", "10.0.0.9:25", "# c", "bad target!"};
+    char *a2[] = {"s", "-p", "25,587", "127.0.0.0/30", "127.0.0.9:25", "# c", "bad target!"};
     CHECK(plan(7, a2, &t, &r) && t == 5 && r == 4 * 2 + 1);
     /* shards: 4 + 3 + 1 items numbered 0..7; shard 1 of 3 owns 1, 4, 7 */
-    char *a3[] = {"s",  "--shards",    "3",           "--shard",  "1",       "-p",
-                  "25", "10.0.0.0/30", "10.1.0.0/31", "10.2.0.1", "10.3.0.1"};
+    char *a3[] = {"s",         "--shards", "3", "--shard", "1", "-p", "25", "127.0.0.0/30", "127.1.0.0/31",
+                  "127.2.0.1", "127.3.0.1"};
     CHECK(plan(11, a3, &t, &r) && t == 3 && r == 3);
-    char *a4[] = {"s",  "--shards",    "3",           "--shard",  "2",       "-p",
-                  "25", "10.0.0.0/30", "10.1.0.0/31", "10.2.0.1", "10.3.0.1"};
+    char *a4[] = {"s",         "--shards", "3", "--shard", "2", "-p", "25", "127.0.0.0/30", "127.1.0.0/31",
+                  "127.2.0.1", "127.3.0.1"};
     CHECK(plan(11, a4, &t, &r) && t == 2 && r == 2);
     char *a5[] = {"s", "-p", "25", "mx.example.org"}; /* no resolver: one local-error record per port */
     CHECK(plan(4, a5, &t, &r) && t == 1 && r == 1);
     char *a6[] = {"s", "--resolver", "127.0.0.1", "mx.example.org"};
     CHECK(!plan(4, a6, &t, &r));
-    char *a7[] = {"s", "10.0.0.1", "-"};
+    char *a7[] = {"s", "127.0.0.1", "-"};
     CHECK(!plan(3, a7, &t, &r));
-    char *a8[] = {"s", "-i", "/dev/null", "10.0.0.1"};
+    char *a8[] = {"s", "-i", "/dev/null", "127.0.0.1"};
     CHECK(!plan(4, a8, &t, &r));
     char *a9[] = {"s"};
     CHECK(!plan(1, a9, &t, &r));
@@ -177,15 +177,16 @@ static void test_texts(void)
     CHECK(starts_with(buf, "1,048,576 targets x 1 port = 1,048,576 probes, with no --rate limit"));
 
     char *argv[] = {"mailtls-scan", "-o", "my scan.json", "--ehlo-name", "it's", "-p",
-                    "25",           "",   "10.0.0.0/24"};
+                    "25",           "",   "127.0.0.0/24"};
     char *cmd = summary_resume_command(9, argv);
-    CHECK(cmd &&
-          strcmp(cmd,
-                 "mailtls-scan -o 'my scan.json' --ehlo-name 'it'\\''s' -p 25 '' 10.0.0.0/24 --resume") == 0);
+    CHECK(
+        cmd &&
+        strcmp(cmd, "mailtls-scan -o 'my scan.json' --ehlo-name 'it'\\''s' -p 25 '' 127.0.0.0/24 --resume") ==
+            0);
     free(cmd);
-    char *again[] = {"./mailtls-scan", "--resume", "-o", "a.json", "10.0.0.1"};
+    char *again[] = {"./mailtls-scan", "--resume", "-o", "a.json", "127.0.0.1"};
     cmd = summary_resume_command(5, again);
-    CHECK(cmd && strcmp(cmd, "./mailtls-scan --resume -o a.json 10.0.0.1") == 0);
+    CHECK(cmd && strcmp(cmd, "./mailtls-scan --resume -o a.json 127.0.0.1") == 0);
     free(cmd);
     char *dashes[] = {"mailtls-scan", "-o", "a.json", "--", "--resume"}; /* a target named --resume */
     cmd = summary_resume_command(5, dashes);
