@@ -184,25 +184,50 @@ static bool domain_complete(const struct resume_set *s, const struct record *r, 
     return true;
 }
 
-/* Pass 1: the done set from every final non-domain record. */
-static int collect(struct resume_set *s, const char *path, struct record *r, char *err, size_t errlen,
-                   bool *csv)
+/* Both passes read the earlier output the same way: a killed scan's torn
+ * tail ends the file, anything else that is not a record is an error. */
+static struct reader *open_earlier(const char *path, char *err, size_t errlen)
 {
     struct reader_opts ro = {.torn_tail_ok = true};
     char why[512];
     struct reader *rd = reader_open(path, &ro, why, sizeof why);
-    if (!rd) {
+    if (!rd)
         snprintf(err, errlen, "--resume %s", why);
+    return rd;
+}
+
+/* 1 = a record in r, 0 = end of file, -1 = not a mailtls record (err set). */
+static int next_earlier(struct reader *rd, struct record *r, char *err, size_t errlen)
+{
+    char why[512];
+    enum reader_result got = reader_next(rd, r, why, sizeof why);
+    if (got == READER_END)
+        return 0;
+    if (got != READER_RECORD) {
+        snprintf(err, errlen, "--resume %s (not a mailtls record)", why);
         return -1;
     }
+    return 1;
+}
+
+/* One line and its end into the new copy; false on a write error. */
+static bool put_line(gzFile out, const char *line, size_t len)
+{
+    return gzwrite(out, line, (unsigned)len) == (int)len && gzputc(out, '\n') >= 0;
+}
+
+/* Pass 1: the done set from every final non-domain record. */
+static int collect(struct resume_set *s, const char *path, struct record *r, char *err, size_t errlen,
+                   bool *csv)
+{
+    struct reader *rd = open_earlier(path, err, errlen);
+    if (!rd)
+        return -1;
     int rc = 0;
     for (;;) {
-        enum reader_result got = reader_next(rd, r, why, sizeof why);
-        if (got == READER_END)
-            break;
-        if (got != READER_RECORD) {
-            snprintf(err, errlen, "--resume %s (not a mailtls record)", why);
-            rc = -1;
+        int got = next_earlier(rd, r, err, errlen);
+        if (got <= 0) {
+            rc = got;
             break;
         }
         struct tgt_key k;
@@ -231,29 +256,22 @@ static int rewrite(struct resume_set *s, const char *path, gzFile out, struct re
                    const struct tgt_port *ports, size_t n_ports, struct resume_counts *c, char *err,
                    size_t errlen)
 {
-    struct reader_opts ro = {.torn_tail_ok = true};
-    char why[512];
-    struct reader *rd = reader_open(path, &ro, why, sizeof why);
-    if (!rd) {
-        snprintf(err, errlen, "--resume %s", why);
+    struct reader *rd = open_earlier(path, err, errlen);
+    if (!rd)
         return -1;
-    }
     bool header_done = false;
     int rc = 0;
     for (;;) {
-        enum reader_result got = reader_next(rd, r, why, sizeof why);
-        if (got == READER_END)
-            break;
-        if (got != READER_RECORD) {
-            snprintf(err, errlen, "--resume %s (not a mailtls record)", why);
-            rc = -1;
+        int got = next_earlier(rd, r, err, errlen);
+        if (got <= 0) {
+            rc = got;
             break;
         }
         size_t len;
         const char *line;
         if (!header_done && reader_is_csv(rd)) {
             line = reader_header(rd, &len);
-            if (gzwrite(out, line, (unsigned)len) != (int)len || gzputc(out, '\n') < 0)
+            if (!put_line(out, line, len))
                 goto write_fail;
         }
         header_done = true;
@@ -280,14 +298,14 @@ static int rewrite(struct resume_set *s, const char *path, gzFile out, struct re
         }
         c->kept++;
         line = reader_line(rd, &len);
-        if (gzwrite(out, line, (unsigned)len) != (int)len || gzputc(out, '\n') < 0)
+        if (!put_line(out, line, len))
             goto write_fail;
     }
     /* a CSV file of only a header (or cut inside the first record) */
     if (rc == 0 && !header_done && reader_is_csv(rd) && reader_header(rd, &(size_t){0})) {
         size_t len;
         const char *line = reader_header(rd, &len);
-        if (gzwrite(out, line, (unsigned)len) != (int)len || gzputc(out, '\n') < 0)
+        if (!put_line(out, line, len))
             goto write_fail;
     }
     c->torn = reader_torn(rd);
