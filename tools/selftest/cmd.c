@@ -30,7 +30,7 @@ size_t stc_verb(const char *line, size_t len, char *verb, size_t cap, size_t *re
     size_t i = 0, n = 0;
     while (i < len && line[i] == ' ')
         i++;
-    while (i < len && line[i] != ' ' && line[i] != '\r' && line[i] != '\n') {
+    while (i < len && line[i] != ' ' && line[i] != '\r' && line[i] != '\n' && line[i] != '\0') {
         char ch = line[i++];
         if (ch >= 'a' && ch <= 'z')
             ch = (char)(ch - 'a' + 'A');

@@ -67,7 +67,7 @@ int st_scenario_parse(const char *s, enum st_scenario *out);
 size_t stc_line_len(const char *buf, size_t len);
 /* Length of the line without its CRLF / LF. */
 size_t stc_line_trim(const char *line, size_t len);
-/* The first space-separated word, upper-cased and NUL-terminated into verb
+/* The first space-separated word (a NUL ends it too), upper-cased and NUL-terminated into verb
  * (cap bytes; longer words are cut); *rest = offset of the next word. */
 size_t stc_verb(const char *line, size_t len, char *verb, size_t cap, size_t *rest);
 /* Base64 (RFC 4648, padding optional, no white space) into dst of cap
