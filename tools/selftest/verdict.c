@@ -232,7 +232,7 @@ static void print_group(const struct vgroup *g, enum st_case k, enum st_scenario
     findings_of(g, findings, sizeof(findings), is_json);
     const char *scen = st_scenario_name(g->has_scenario ? g->scenario : session_scen);
     if (!is_json) {
-        printf("%-20s %-9s %-10s %-15s %-10s %s\n", g->session, st_case_name(k), scen, verdict_of(g),
+        printf("%-32s %-9s %-10s %-15s %-10s %s\n", g->session, st_case_name(k), scen, verdict_of(g),
                g->protos[0] ? g->protos : "-", findings[0] ? findings : "-");
         return;
     }
@@ -292,7 +292,7 @@ int verdict_main(int argc, char **argv)
     fold_conns(&st);
     bool is_json = strcmp(format, "json") == 0;
     if (!is_json)
-        printf("%-20s %-9s %-10s %-15s %-10s %s\n", "session", "case", "scenario", "verdict", "proto",
+        printf("%-32s %-9s %-10s %-15s %-10s %s\n", "session", "case", "scenario", "verdict", "proto",
                "findings");
     for (size_t i = 0; i < st.n_sessions; i++) {
         const struct vgroup *g = &st.groups[i * CASE__COUNT];
