@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """mailtls-selftest's own behaviour, driven by raw sockets and Python's
 smtplib/imaplib/poplib on 127.117.x.y: implicit-TLS ports closed while a
-t* case is armed, two_phase, guided runs, retry_like, user reports, the
+t* case is armed, two_phase, guided runs, per-session modes, retry_like,
+user reports, the
 limits (line length, per-address rate and connection cap, idle timeout),
 SASL PLAIN/LOGIN and IMAP literals, the mail refusal, SIGTERM, the
 password never stored, and the --help/--version format."""
@@ -180,6 +181,17 @@ def test_scenarios(state, p):
         r.cmd("QUIT\r\n")
     v = verdicts(state, "retry")["t1"]
     check(v["verdict"] == "INCONCLUSIVE" and "retry_like" in v["findings"], "6 connects, no auth: retry_like")
+
+    # A session's own mode: applies where that session last logged in from.
+    st("arm", "--state", state, "--client", cip, "--case", "off")
+    smtp_login(p["smtp"], "test-persess@selftest.example")  # serve default: baseline, binds the address
+    check(st("arm", "--state", state, "--session", "persess", "--case", "t1").returncode == 0,
+          "arm --session S without --client")
+    smtp_login(p["smtp"], "test-persess@selftest.example")
+    v = verdicts(state, "persess")
+    check(v["baseline"]["verdict"] == "PASS" and v["t1"]["verdict"] == "FAIL",
+          f"per-session mode: baseline PASS, then t1 FAIL ({v['baseline']['verdict']}, {v['t1']['verdict']})")
+    st("arm", "--state", state, "--session", "persess", "--case", "off")
 
     st("report", "--state", state, "--session", "rep", "--case", "t2", "--prompt")
     st("report", "--state", state, "--session", "rep", "--case", "t3", "--cannot-connect")

@@ -228,8 +228,7 @@ static bool disrupt_handshake(struct server *sv, struct conn *c)
         conn_close(sv, c, "client_closed", false);
         return false;
     }
-    if (send(c->fd, junk, sizeof(junk) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-        (void)0; /* the reset follows anyway */
+    (void)send(c->fd, junk, sizeof(junk) - 1, MSG_NOSIGNAL | MSG_DONTWAIT); /* the reset follows anyway */
     conn_event(c, EV_TLS_FAIL, NULL, "disrupted");
     conn_close(sv, c, "handshake_disrupted", true);
     return false;

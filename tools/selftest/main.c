@@ -17,7 +17,7 @@
 
 static const char help_text[] =
     "Usage: mailtls-selftest serve --state DIR --listen PROTO:ADDR:PORT... [OPTIONS]\n"
-    "   or: mailtls-selftest arm --state DIR --client IP --case CASE [OPTIONS]\n"
+    "   or: mailtls-selftest arm --state DIR --client IP|--session S --case CASE\n"
     "   or: mailtls-selftest verdict --state DIR [--session S] [--format json|text]\n"
     "   or: mailtls-selftest report --state DIR --session S --case CASE --prompt\n"
     "Plays a STARTTLS attacker to show whether a mail client leaks its password.\n"
@@ -45,12 +45,14 @@ static const char help_text[] =
     "  --session-timeout S     connection lifetime limit in seconds (default: 600)\n"
     "\n"
     "Arm:\n"
-    "  --client IP             client address the mode applies to\n"
+    "  --client IP             client address the mode applies to; without it\n"
+    "                          the mode is the session's: it applies where that\n"
+    "                          session last logged in from\n"
     "  --case CASE             baseline, t1, t2, t3, t4, guided, or off to\n"
     "                          remove the mode\n"
     "  --scenario SCEN         immediate or two_phase (default: immediate)\n"
-    "  --session S             session id for that address's connections that\n"
-    "                          log in with no test-S user name\n"
+    "  --session S             with --client: session id for that address's\n"
+    "                          connections that log in with no test-S name\n"
     "  --ttl S                 seconds the mode stays active (default: 600)\n"
     "\n"
     "Verdict and report:\n"
@@ -238,12 +240,16 @@ static int arm_main(int argc, char **argv)
     int rc = parse(argc, argv, &p);
     if (rc)
         return rc;
-    if (!p.client || !p.has_case) {
-        fprintf(stderr, "%s arm: needs --client IP and --case CASE\n", ST_PROG);
+    if ((!p.client && !p.session) || !p.has_case) {
+        fprintf(stderr, "%s arm: needs --client IP (or --session S) and --case CASE\n", ST_PROG);
         return 2;
     }
+    /* Without --client the mode belongs to the session (see mode.c). */
+    char key[8 + ST_SESSION_MAX + 1];
+    snprintf(key, sizeof(key), "session-%s", p.session ? p.session : "");
+    const char *k = p.client ? p.client : key;
     if (p.is_off)
-        return mode_disarm(p.cfg.state_dir, p.client) == 0 ? 0 : 1;
+        return mode_disarm(p.cfg.state_dir, k) == 0 ? 0 : 1;
     struct st_mode m = {.kase = p.kase, .scenario = p.cfg.default_scenario};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -251,7 +257,7 @@ static int arm_main(int argc, char **argv)
     m.expires_s = (uint64_t)ts.tv_sec + (uint64_t)p.ttl;
     if (p.session)
         snprintf(m.session, sizeof(m.session), "%s", p.session);
-    return mode_arm(p.cfg.state_dir, p.client, &m) == 0 ? 0 : 1;
+    return mode_arm(p.cfg.state_dir, k, &m) == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)

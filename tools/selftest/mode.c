@@ -6,7 +6,10 @@
  * reads half a file) and read by the server at each accept (a few
  * microseconds on a local disk; the store is tiny). Lines:
  *   case t1 | scenario immediate | session S | armed_ns N | expires_s N
- * An expired mode is ignored, as if the file were not there.
+ * An expired mode is ignored, as if the file were not there. A mode can
+ * also be armed for a session (DIR/modes/session-S): it applies to the
+ * connections of an address from which that session last logged in, when
+ * the address has no mode of its own.
  *
  * Per-address table (server memory only): IPTAB_SLOTS entries, open
  * addressing over IPTAB_PROBE slots from the FNV-1a hash of the address
@@ -70,10 +73,13 @@ int st_scenario_parse(const char *s, enum st_scenario *out)
     return 0;
 }
 
-/* The address text is a file name: only what inet_ntop can produce. */
+/* The key is a file name: an address (only what inet_ntop can produce) or
+ * "session-" and a valid session id; the two can never collide ('s'). */
 static int mode_path(char *buf, size_t cap, const char *dir, const char *ip)
 {
-    if (!*ip || strspn(ip, "0123456789abcdefABCDEF.:") != strlen(ip) || strlen(ip) >= INET6_ADDRSTRLEN)
+    bool is_session = strncmp(ip, "session-", 8) == 0 && stc_session_valid(ip + 8);
+    if (!is_session &&
+        (!*ip || strspn(ip, "0123456789abcdefABCDEF.:") != strlen(ip) || strlen(ip) >= INET6_ADDRSTRLEN))
         return -1;
     snprintf(buf, cap, "%s/modes/%s", dir, ip);
     return 0;

@@ -121,6 +121,7 @@ bool proto_login(struct server *sv, struct conn *c, const char *user, const char
         conn_set_session(c, session);
     c->has_login = true;
     conn_event(c, EV_LOGIN, mechanism, NULL);
+    explicit_bzero(c->user, sizeof(c->user)); /* AUTH LOGIN / POP3 USER kept it until now */
     if (c->ev.is_tls && playing(c, CASE_T4)) {
         conn_event(c, EV_DISRUPT, NULL, "tls_broken_after_auth");
         conn_close(sv, c, "tls_broken", true);

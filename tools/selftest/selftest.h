@@ -155,7 +155,8 @@ struct st_mode {
     uint64_t expires_s;               /* wall clock */
 };
 
-/* Writes DIR/modes/<ip> atomically (tmp + rename). 0 or -1 (message). */
+/* Modes are keyed by a client address or by "session-" + a session id.
+ * Writes DIR/modes/<key> atomically (tmp + rename). 0 or -1 (message). */
 int mode_arm(const char *dir, const char *ip, const struct st_mode *m);
 int mode_disarm(const char *dir, const char *ip);
 /* Reads the mode for ip: 1 found and not expired, 0 none, -1 unreadable. */

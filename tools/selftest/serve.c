@@ -8,7 +8,8 @@
  * closed at once (SMTP gets a 421 line first, best effort).
  *
  * Then the case: the mode armed for the client address (mode.c), else the
- * serve defaults (--case, --scenario). two_phase: the first connection
+ * mode armed for the session that last logged in from that address, else
+ * the serve defaults (--case, --scenario). two_phase: the first connection
  * after arming is served normally (the client learns the server), later
  * ones are attacked. guided: the Nth connection since arming plays case
  * (N-1) mod 5 of baseline, t1, t2, t3, t4 (two_phase: each case takes two
@@ -189,9 +190,8 @@ static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t cap)
 static void refuse(int fd, const struct st_listen *l)
 {
     static const char busy[] = "421 4.7.0 selftest.example too many connections, try later\r\n";
-    if (l->proto == ST_SMTP && !l->is_implicit &&
-        send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT))
-        (void)0;
+    if (l->proto == ST_SMTP && !l->is_implicit)
+        (void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd);
 }
 
@@ -200,7 +200,10 @@ static void pick_case(const struct st_config *cfg, struct conn *c)
 {
     struct st_mode m;
     memset(&m, 0, sizeof(m));
-    if (mode_read(cfg->state_dir, c->client_ip, &m) != 1) {
+    char skey[8 + ST_SESSION_MAX + 1];
+    snprintf(skey, sizeof(skey), "session-%s", c->ipe->session);
+    if (mode_read(cfg->state_dir, c->client_ip, &m) != 1 &&
+        (!c->ipe->session[0] || mode_read(cfg->state_dir, skey, &m) != 1)) {
         m.kase = cfg->default_case;
         m.scenario = cfg->default_scenario;
         m.armed_ns = 0;
