@@ -240,6 +240,53 @@ def test_auth_forms(state, p):
     check(want <= logins, f"every login logged with its session and mechanism ({sorted(want - logins)})")
 
 
+def test_hostile(state, p):
+    """Garbage, NULs, drip-fed literals and bytes pipelined after STARTTLS:
+    the server keeps answering (the ASan build runs this too)."""
+    import random
+    cip = client_ip(p["smtp"])
+    st("arm", "--state", state, "--client", cip, "--case", "baseline", "--session", "hostile")
+    rnd = random.Random(15)
+    for kind in ("smtp", "imap", "pop3"):
+        r = Raw(p[kind], timeout=3)
+        r.line()
+        for _ in range(40):
+            chunk = bytes(rnd.choice(b"\x00\r\n {}+*\"\\AUTHLOGINPLAIN=0123456789\xff") for _ in range(rnd.randint(1, 300)))
+            try:
+                r.s.sendall(chunk)
+            except OSError:
+                break
+        r.s.close()
+    r = Raw(p["imap"])
+    r.line()
+    u = "test-drip@selftest.example"
+    msg = f"d1 LOGIN {{{len(u)}}}\r\n".encode()
+    for i in range(len(msg)):
+        r.s.sendall(msg[i:i + 1])
+        time.sleep(0.002)
+    check(r.line().startswith("+"), "IMAP literal announcement drip-fed one byte at a time: +")
+    rest = f"{u} \"{PW}\"\r\n".encode()
+    for i in range(len(rest)):
+        r.s.sendall(rest[i:i + 1])
+    check(r.line().startswith("d1 OK"), "drip-fed IMAP LOGIN completes")
+    r = Raw(p["smtp"])
+    r.line()
+    r.cmd("EHLO x\r\n", until="250 ")
+    check(r.cmd("STARTTLS\r\nEHLO pipelined\r\n").startswith("220"), "STARTTLS with a pipelined EHLO: 220")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    try:
+        t = ctx.wrap_socket(r.s)
+        t.sendall(b"EHLO after\r\n")
+        ok = t.recv(100).startswith(b"250")
+    except (ssl.SSLError, OSError):
+        ok = False
+    check(ok, "the pipelined cleartext was dropped: TLS and EHLO work after it")
+    for kind in ("smtp", "imap", "pop3"):
+        r = Raw(p[kind])
+        check(r.line()[0] in "2*+", f"{kind} still greets after the garbage")
+
+
 def test_limits(tmp, ip):
     state = os.path.join(tmp, "lim")
     proc, ready = harness.start(PROG, state, ip, ["--ip-rate", "1", "--ip-burst", "6", "--max-conns-per-ip", "2",
@@ -296,6 +343,7 @@ def main():
         test_implicit_and_cases(state, p)
         test_scenarios(state, p)
         test_auth_forms(state, p)
+        test_hostile(state, p)
     finally:
         check(harness.stop(proc) == 0, "main server stops on SIGTERM with status 0")
     test_limits(tmp, harness.random_ip())
