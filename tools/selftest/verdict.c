@@ -21,6 +21,7 @@
 
 #include "../../output/escape.h"
 #include "../../output/json.h"
+#include "../../output/lib/hash.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -55,6 +56,8 @@ struct vstate {
     size_t index_cap;
     struct vgroup *groups; /* CASE__COUNT per session */
     size_t n_sessions, cap_sessions;
+    uint32_t *sindex; /* session name -> groups[(i - 1) * CASE__COUNT] */
+    size_t sindex_cap;
 };
 
 static struct vconn *conn_find(struct vstate *st, uint64_t id)
@@ -93,11 +96,32 @@ static struct vconn *conn_find(struct vstate *st, uint64_t id)
     return c;
 }
 
+/* The session's groups (CASE__COUNT in a row), made on first sight; found
+ * through an open-addressing index on the FNV-1a hash of the name, so a
+ * log of many sessions costs O(1) per line. */
 static struct vgroup *group_get(struct vstate *st, const char *session, enum st_case k)
 {
-    for (size_t i = 0; i < st->n_sessions; i++)
-        if (strcmp(st->groups[i * CASE__COUNT].session, session) == 0)
-            return &st->groups[i * CASE__COUNT + k];
+    size_t len = strlen(session);
+    if (st->n_sessions * 2 >= st->sindex_cap) {
+        size_t cap = st->sindex_cap ? st->sindex_cap * 2 : 64;
+        uint32_t *idx = calloc(cap, sizeof(*idx));
+        if (!idx)
+            return NULL;
+        for (size_t i = 0; i < st->n_sessions; i++) {
+            const char *name = st->groups[i * CASE__COUNT].session;
+            size_t h = (size_t)hash_fnv1a64(name, strlen(name)) & (cap - 1);
+            while (idx[h])
+                h = (h + 1) & (cap - 1);
+            idx[h] = (uint32_t)i + 1;
+        }
+        free(st->sindex);
+        st->sindex = idx;
+        st->sindex_cap = cap;
+    }
+    size_t h = (size_t)hash_fnv1a64(session, len) & (st->sindex_cap - 1);
+    for (; st->sindex[h]; h = (h + 1) & (st->sindex_cap - 1))
+        if (strcmp(st->groups[(st->sindex[h] - 1) * CASE__COUNT].session, session) == 0)
+            return &st->groups[(st->sindex[h] - 1) * CASE__COUNT + k];
     if (st->n_sessions == st->cap_sessions) {
         size_t cap = st->cap_sessions ? st->cap_sessions * 2 : 16;
         struct vgroup *g = realloc(st->groups, cap * CASE__COUNT * sizeof(*g));
@@ -106,10 +130,11 @@ static struct vgroup *group_get(struct vstate *st, const char *session, enum st_
         st->groups = g;
         st->cap_sessions = cap;
     }
-    struct vgroup *g = &st->groups[st->n_sessions++ * CASE__COUNT];
+    struct vgroup *g = &st->groups[st->n_sessions * CASE__COUNT];
     memset(g, 0, CASE__COUNT * sizeof(*g));
     for (int i = 0; i < CASE__COUNT; i++)
         snprintf(g[i].session, sizeof(g[i].session), "%s", session);
+    st->sindex[h] = (uint32_t)++st->n_sessions;
     return &g[k];
 }
 
@@ -308,6 +333,7 @@ int verdict_main(int argc, char **argv)
     free(st.conns);
     free(st.index);
     free(st.groups);
+    free(st.sindex);
     return 0;
 }
 
