@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -330,9 +331,31 @@ static void run_ready(struct server *sv)
     }
 }
 
+/* Every open connection is one descriptor: make sure --max-conns of them
+ * fit, so accept() can never fail with EMFILE (a level-triggered listener
+ * would then spin). */
+static int fit_nofile(uint32_t max_conns)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_conns + ST_LISTEN_MAX + 32;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    if (rl.rlim_cur >= want)
+        return 0;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want) {
+        fprintf(stderr, "%s: --max-conns %u needs %llu descriptors; the limit is %llu\n", ST_PROG, max_conns,
+                (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+        return -1;
+    }
+    return 0;
+}
+
 static int setup(struct server *sv)
 {
     struct st_config *cfg = sv->cfg;
+    if (fit_nofile(cfg->max_conns) != 0)
+        return -1;
     sv->tls = tls_ctx_new(cfg->cert, cfg->key);
     sv->conns = calloc(cfg->max_conns, sizeof(*sv->conns));
     sv->epfd = epoll_create1(EPOLL_CLOEXEC);
