@@ -81,7 +81,9 @@ class Raw:
 
 
 def client_ip(addr):
-    with socket.create_connection(addr) as s:
+    """The source address the server sees (a UDP connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(addr)
         return s.getsockname()[0]
 
 
@@ -290,9 +292,17 @@ def test_hostile(state, p):
 def test_limits(tmp, ip):
     state = os.path.join(tmp, "lim")
     proc, ready = harness.start(PROG, state, ip, ["--ip-rate", "1", "--ip-burst", "6", "--max-conns-per-ip", "2",
-                                                  "--idle-timeout", "2"], kinds=("smtp", "imap"))
+                                                  "--idle-timeout", "2", "--t3-drop"], kinds=("smtp", "imap"))
     p = ports(ready)
     try:
+        cip = client_ip(p["smtp"])
+        st("arm", "--state", state, "--client", cip, "--case", "t3", "--session", "drop")
+        r = Raw(p["smtp"])
+        r.line()
+        r.cmd("EHLO x\r\n", until="250 ")
+        r.s.sendall(b"STARTTLS\r\n")
+        check(r.closed(), "t3 with --t3-drop: STARTTLS answered by a close")
+        st("arm", "--state", state, "--client", cip, "--case", "off")
         r = Raw(p["smtp"])
         r.line()
         r.s.sendall(b"A" * 3000)
@@ -303,7 +313,7 @@ def test_limits(tmp, ip):
         a, b2 = Raw(p["smtp"]), Raw(p["smtp"])
         a.line(), b2.line()
         c = Raw(p["smtp"])
-        # 4 tokens of 6 used so far: this refusal is the connection cap's, not the rate's.
+        # 5 tokens of 6 used so far: this refusal is the connection cap's, not the rate's.
         check(c.line().startswith("421"), "third open connection from one address: 421 (--max-conns-per-ip 2)")
         t0 = time.time()
         check(a.closed(wait=5) and time.time() - t0 < 4.5, "idle connection closed (--idle-timeout 2)")

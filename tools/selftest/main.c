@@ -43,6 +43,8 @@ static const char help_text[] =
     "  --idle-timeout S        close after S seconds without input (default: 60)\n"
     "  --handshake-timeout S   TLS handshake limit in seconds (default: 15)\n"
     "  --session-timeout S     connection lifetime limit in seconds (default: 600)\n"
+    "  --t3-drop               t3 closes the connection at STARTTLS instead of\n"
+    "                          refusing it\n"
     "\n"
     "Arm:\n"
     "  --client IP             client address the mode applies to; without it\n"
@@ -93,6 +95,7 @@ enum {
     O_IDLE,
     O_HS,
     O_SESSTO,
+    O_T3DROP,
     O_CLIENT,
     O_SESSION,
     O_TTL,
@@ -113,6 +116,7 @@ static const struct option serve_opts[] = {
     {"idle-timeout", required_argument, NULL, O_IDLE},
     {"handshake-timeout", required_argument, NULL, O_HS},
     {"session-timeout", required_argument, NULL, O_SESSTO},
+    {"t3-drop", no_argument, NULL, O_T3DROP},
     {"client", required_argument, NULL, O_CLIENT},
     {"session", required_argument, NULL, O_SESSION},
     {"ttl", required_argument, NULL, O_TTL},
@@ -160,6 +164,7 @@ static int parse_one(struct parsed *p, int o, const char *arg)
         p->is_off = strcmp(arg, "off") == 0;
         return p->is_off || st_case_parse(arg, true, &p->kase) == 0 ? 0 : bad("--case", arg);
     case O_SCENARIO: return st_scenario_parse(arg, &cfg->default_scenario) == 0 ? 0 : bad("--scenario", arg);
+    case O_T3DROP: cfg->is_t3_drop = true; return 0;
     case O_CERT: cfg->cert = arg; return 0;
     case O_KEY: cfg->key = arg; return 0;
     case O_READY: cfg->ready_file = arg; return 0;

@@ -11,7 +11,8 @@
  *       anyway is an unknown command;
  *   t2  STARTTLS gets its go-ahead, then the ClientHello is answered with
  *       cleartext junk and a reset (conn.c);
- *   t3  STARTTLS is refused (SMTP 454, IMAP NO, POP3 -ERR);
+ *   t3  STARTTLS is refused (SMTP 454, IMAP NO, POP3 -ERR), or with
+ *       --t3-drop the connection is closed without an answer;
  *   t4  TLS works, then the session is reset right after the credentials
  *       arrive (or at the fifth command under TLS without any).
  * Credentials are accepted whatever they are, with or without TLS and
@@ -98,6 +99,11 @@ static void starttls(struct conn *c)
     } else if (playing(c, CASE_T1)) {
         conn_event(c, EV_STARTTLS, NULL, "stripped");
         reply(c, t->unknown);
+    } else if (playing(c, CASE_T3) && c->is_t3_drop) {
+        conn_event(c, EV_STARTTLS, NULL, "dropped");
+        conn_event(c, EV_DISRUPT, NULL, "starttls_dropped");
+        c->phase = PH_FLUSH_THEN_CLOSE;
+        c->close_why = "starttls_dropped";
     } else if (playing(c, CASE_T3)) {
         conn_event(c, EV_STARTTLS, NULL, "refused");
         conn_event(c, EV_DISRUPT, NULL, "starttls_refused");

@@ -208,6 +208,7 @@ struct st_config {
     uint32_t idle_s;
     uint32_t session_s;
     uint32_t handshake_s;
+    bool is_t3_drop; /* t3 drops the connection at STARTTLS instead of refusing */
 };
 
 /* Parses PROTO:ADDR:PORT ([ADDR] for IPv6) into l. 0 or -1. */
@@ -236,7 +237,7 @@ enum auth_step { AUTH_NONE, AUTH_AWAIT_PLAIN, AUTH_AWAIT_LOGIN_USER, AUTH_AWAIT_
 struct conn {
     int kind; /* first field: epoll data points at a listener or a conn */
     int fd;
-    bool in_use, is_dead, is_ready, is_implicit, has_login, has_stripped;
+    bool in_use, is_dead, is_ready, is_implicit, has_login, has_stripped, is_t3_drop;
     enum st_proto proto;
     enum conn_phase phase;
     enum auth_step auth;

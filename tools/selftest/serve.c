@@ -261,6 +261,7 @@ static void accept_one(struct server *sv, unsigned li)
     c->ipe = ipe;
     c->proto = l->proto;
     c->is_implicit = l->is_implicit;
+    c->is_t3_drop = cfg->is_t3_drop;
     c->start_ms = c->last_ms = now;
     snprintf(c->client_ip, sizeof(c->client_ip), "%s", ip);
     c->ev.conn_id = ++sv->next_id;
