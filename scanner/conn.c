@@ -27,6 +27,7 @@ static const char *name_of_phase(const struct conn *c, int phase)
     case PHASE_CONNECTING: return "connect";
     case PHASE_TLS_HANDSHAKE: return "tls-handshake";
     case PHASE_AWAIT_QUIT_REPLY: return "await-quit-reply";
+    case PHASE_AWAIT_INJECTED_REPLY: return "await-injected-reply";
     default: return c->ops->phase_name(phase);
     }
 }
@@ -144,6 +145,7 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
     c->phase = PHASE_FREE;
     c->gen++;
     c->credential_sent = c->is_second = false;
+    c->injection = INJECTION_NONE;
 
     engine_conn_finished(e, c, status, is_test);
 }
@@ -329,6 +331,27 @@ bool conn_probe_auth(const struct conn *c)
     return c->eng->cfg.probe_auth && c->job.kind == JOB_PROBE && !c->is_second;
 }
 
+bool conn_downgrade_checks(const struct conn *c)
+{
+    return c->eng->cfg.downgrade_checks && c->job.kind == JOB_PROBE && c->job.port.mode == TLS_MODE_STARTTLS;
+}
+
+#define INJECTED_WAIT_MIN_MS 300
+#define INJECTED_WAIT_MAX_MS 2000
+
+void conn_await_injected(struct conn *c, void (*next)(struct conn *c))
+{
+    if (c->phase == PHASE_FREE)
+        return;
+    uint64_t so_far = engine_clock_ms(c->eng) - c->start_ms;
+    uint64_t wait = so_far < INJECTED_WAIT_MIN_MS ? INJECTED_WAIT_MIN_MS : so_far;
+    wait = min_u64(min_u64(wait, INJECTED_WAIT_MAX_MS), c->eng->cfg.read_timeout_ms);
+    c->injection = INJECTION_WAITING;
+    c->after_injection = next;
+    conn_reply_clear(c);
+    set_phase(c, PHASE_AWAIT_INJECTED_REPLY, (uint32_t)wait);
+}
+
 void conn_skip(struct conn *c, uint32_t n)
 {
     c->literal_left = n;
@@ -350,6 +373,7 @@ static void reset_stream(struct conn *c)
     c->flags = 0;
     c->tls_wants_write = false;
     c->credential_sent = false;
+    c->injection = INJECTION_NONE;
 }
 
 /* The second connection of an auth probe the server hung up on: the
@@ -460,6 +484,14 @@ void conn_start_tls(struct conn *c)
      * skipped, a partial line, the reply text, its line count and code. */
     c->literal_left = 0;
     conn_reply_clear(c);
+    /* A command not yet sent would go out inside TLS: drop it. If it was
+     * the injected one (--downgrade-checks), it did not share STARTTLS's
+     * segment, so its test has no verdict. */
+    if (c->tx_len > 0) {
+        if (c->injection == INJECTION_SENT)
+            c->injection = INJECTION_VOID;
+        c->tx_len = 0;
+    }
     conn_begin_tls(c);
 }
 
@@ -638,6 +670,16 @@ void conn_on_deadline(struct conn *c)
             rec_set_bool(&c->rec, F_STARTTLS_OK, false);
         conn_finish(c, STATUS_READ_TIMEOUT, "TLS handshake not complete in time%s",
                     total ? " (total deadline)" : "");
+        break;
+    case PHASE_AWAIT_INJECTED_REPLY:
+        if (!total) {
+            /* silence: the injected command died with the cleartext */
+            rec_set_bool(&c->rec, F_STARTTLS_INJECTION, false);
+            c->injection = INJECTION_DONE;
+            c->after_injection(c);
+            break;
+        }
+        conn_finish(c, STATUS_READ_TIMEOUT, "waiting for an answer to the injected command (total deadline)");
         break;
     default:
         cut_reply(c);

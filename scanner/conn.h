@@ -38,7 +38,17 @@ enum conn_phase {
     PHASE_CONNECTING,
     PHASE_TLS_HANDSHAKE,
     PHASE_AWAIT_QUIT_REPLY,
+    PHASE_AWAIT_INJECTED_REPLY, /* --downgrade-checks: TLS is up, nothing sent yet (conn_await_injected) */
     PHASE_PROTO,
+};
+
+/* --downgrade-checks: where the command injected with STARTTLS stands. */
+enum conn_injection {
+    INJECTION_NONE,    /* not tried on this connection */
+    INJECTION_SENT,    /* went out in the same send as STARTTLS */
+    INJECTION_VOID,    /* part of it was still unsent when TLS began: no verdict */
+    INJECTION_WAITING, /* TLS is up; waiting for an answer we did not ask for */
+    INJECTION_DONE,    /* verdict recorded */
 };
 
 struct engine;
@@ -65,6 +75,7 @@ struct conn {
     bool test_reported;   /* JOB_TLS_TEST: tls_test_done was called */
     bool credential_sent; /* --probe-auth: the fake credential went out on this connection */
     bool is_second;       /* the probe goes on over a second connection (auth probe hang-up) */
+    uint8_t injection;    /* enum conn_injection */
     /* (both reset when the slot is freed: launch in engine.c does not know them) */
     enum rec_status final_status;
 
@@ -82,6 +93,9 @@ struct conn {
     int reply_code;           /* SMTP: code of the reply being read */
     int tag_seq;              /* IMAP: number of the last tag sent */
     uint32_t flags;           /* protocol-specific bits (see smtp.c, imap.c, pop3.c) */
+
+    /* what the protocol does once the injection wait ends, answered or not */
+    void (*after_injection)(struct conn *c);
 
     struct job job;
     struct record rec;
@@ -146,5 +160,15 @@ void conn_trace_enable(bool on);
 const char *conn_ehlo_name(const struct conn *c);
 /* --probe-auth on this probe, and the credential not yet sent by it. */
 bool conn_probe_auth(const struct conn *c);
+/* --downgrade-checks on this probe (a STARTTLS port, the first connection). */
+bool conn_downgrade_checks(const struct conn *c);
+/* --downgrade-checks: TLS is up after STARTTLS sent with an injected
+ * command; wait, sending nothing, for a reply to it (the lines go to the
+ * protocol's on_line in PHASE_AWAIT_INJECTED_REPLY). The wait is bounded by
+ * the time the conversation took so far (at least 300 ms, at most 2 s and
+ * --read-timeout): an answer comes as fast as the replies before it. When
+ * it ends in silence, starttls_injection becomes false and next(c) runs;
+ * the protocol calls next itself when it sees the answer. */
+void conn_await_injected(struct conn *c, void (*next)(struct conn *c));
 
 #endif

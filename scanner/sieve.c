@@ -13,6 +13,9 @@
  *                                   NO/BYE -> server-busy
  *   SIEVE_AWAIT_STARTTLS_REPLY      OK -> TLS; NO -> starttls-refused; BYE -> server-busy
  *   SIEVE_AWAIT_CAPS_AFTER_TLS      capability lines; OK -> LOGOUT
+ *                                   [--downgrade-checks: first a silent wait for an
+ *                                   answer to the NOOP sent with STARTTLS, downgrade.h;
+ *                                   a status line before any capability is that answer]
  *
  * A value sent as a literal ({n} at the line's end) is dropped unframed
  * (conn_skip); the line naming it is kept as received.
@@ -23,6 +26,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "downgrade.h"
 #include "reply_sieve.h"
 
 enum sieve_phase {
@@ -63,15 +67,22 @@ static void logout(struct conn *c, enum rec_status status)
     conn_quit(c, "LOGOUT\r\n", status);
 }
 
+static void logout_ok(struct conn *c)
+{
+    logout(c, STATUS_OK);
+}
+
 /* The capability list of the current side of TLS ended with OK. */
 static void caps_done(struct conn *c)
 {
     struct record *r = &c->rec;
     reply_caps_complete(r, c->is_tls);
     if (c->is_tls) {
-        logout(c, STATUS_OK);
+        if (!downgrade_after_tls(c, logout_ok))
+            logout_ok(c);
         return;
     }
+    downgrade_masked_caps(r);
     /* from the whole list, not from the capped record lists */
     rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & SIEVE_HAS_STARTTLS);
     rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, c->flags & SIEVE_PASSWORD_MECH);
@@ -79,7 +90,7 @@ static void caps_done(struct conn *c)
         logout(c, STATUS_OK);
         return;
     }
-    conn_send_lit(c, "STARTTLS\r\n");
+    downgrade_send_starttls(c, "STARTTLS\r\n");
     conn_expect(c, SIEVE_AWAIT_STARTTLS_REPLY);
 }
 
@@ -88,6 +99,8 @@ static void on_caps_line(struct conn *c, const char *line, size_t len)
 {
     enum reply_sieve_kind k = reply_sieve_status(line, len);
     bool greeting = c->phase == SIEVE_AWAIT_GREETING;
+    if (c->is_tls && !(c->flags & SIEVE_HAVE_CAPS) && downgrade_answered_early(c, k != SIEVE_LINE_OTHER))
+        return; /* the answer to the injected NOOP, before the capabilities */
     if (k != SIEVE_LINE_OTHER && greeting)
         rec_set_text(&c->rec, F_BANNER, line, len);
     if (k == SIEVE_LINE_OK) {
@@ -134,6 +147,10 @@ static void on_starttls_reply(struct conn *c, const char *line, size_t len)
 
 static void sieve_line(struct conn *c, const char *line, size_t len)
 {
+    if (c->phase == PHASE_AWAIT_INJECTED_REPLY) {
+        downgrade_injected_line(c, line, len);
+        return;
+    }
     long lit = reply_literal_len(line, len);
     if (lit >= 0) {
         if (lit > SIEVE_LITERAL_MAX) {
