@@ -111,22 +111,44 @@ static void update_interest(struct conn *c)
 
 /* ---- finishing ------------------------------------------------------- */
 
+static void start_injection(struct conn *c);
+
+/* --downgrade-checks: TLS worked on the probe's connection; the injection
+ * test has not run yet. */
+static bool injection_due(const struct conn *c)
+{
+    const struct record *r = &c->rec;
+    return conn_downgrade_checks(c) && !c->is_injection && rec_has(r, F_STARTTLS_OK) &&
+           rec_int(r, F_STARTTLS_OK) != 0;
+}
+
 static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va_list ap)
 {
     struct engine *e = c->eng;
     if (c->phase == PHASE_FREE)
         return;
     struct record *r = &c->rec;
-    rec_set_status(r, status);
-    if (fmt) {
-        char buf[256];
-        int n = vsnprintf(buf, sizeof buf, fmt, ap);
-        if (n > 0)
-            rec_set_text(r, F_ERROR, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-    }
-    rec_set_str(r, F_PHASE, phase_name(c));
     TRACE(c, "finished", rec_status_name(status));
-    rec_set_int(r, F_TIME_MS, (int64_t)(engine_clock_ms(e) - c->start_ms));
+    if (c->is_injection) {
+        /* the record holds the probe's own end; this connection adds only
+         * starttls_injection */
+        status = c->probe_status;
+    } else {
+        rec_set_status(r, status);
+        if (fmt) {
+            char buf[256];
+            int n = vsnprintf(buf, sizeof buf, fmt, ap);
+            if (n > 0)
+                rec_set_text(r, F_ERROR, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        }
+        rec_set_str(r, F_PHASE, phase_name(c));
+        rec_set_int(r, F_TIME_MS, (int64_t)(engine_clock_ms(e) - c->start_ms));
+        if (injection_due(c)) {
+            c->probe_status = status;
+            start_injection(c);
+            return;
+        }
+    }
     bool is_test = c->job.kind == JOB_TLS_TEST;
     if (is_test && !c->test_reported && e->io.tls_test_done) {
         size_t elen = 0;
@@ -144,7 +166,7 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
     timer_remove(&e->timers, c);
     c->phase = PHASE_FREE;
     c->gen++;
-    c->credential_sent = c->is_second = false;
+    c->credential_sent = c->is_second = c->is_injection = false;
     c->injection = INJECTION_NONE;
 
     engine_conn_finished(e, c, status, is_test);
@@ -336,10 +358,15 @@ bool conn_downgrade_checks(const struct conn *c)
     return c->eng->cfg.downgrade_checks && c->job.kind == JOB_PROBE && c->job.port.mode == TLS_MODE_STARTTLS;
 }
 
+bool conn_records_facts(const struct conn *c)
+{
+    return !c->is_injection;
+}
+
 #define INJECTED_WAIT_MIN_MS 300
 #define INJECTED_WAIT_MAX_MS 2000
 
-void conn_await_injected(struct conn *c, void (*next)(struct conn *c))
+void conn_await_injected(struct conn *c)
 {
     if (c->phase == PHASE_FREE)
         return;
@@ -347,9 +374,15 @@ void conn_await_injected(struct conn *c, void (*next)(struct conn *c))
     uint64_t wait = so_far < INJECTED_WAIT_MIN_MS ? INJECTED_WAIT_MIN_MS : so_far;
     wait = min_u64(min_u64(wait, INJECTED_WAIT_MAX_MS), c->eng->cfg.read_timeout_ms);
     c->injection = INJECTION_WAITING;
-    c->after_injection = next;
     conn_reply_clear(c);
     set_phase(c, PHASE_AWAIT_INJECTED_REPLY, (uint32_t)wait);
+}
+
+void conn_injection_over(struct conn *c)
+{
+    /* no QUIT: the verdict is in, and a vulnerable server may still be
+     * answering what we never asked */
+    conn_finish(c, c->probe_status, NULL);
 }
 
 void conn_skip(struct conn *c, uint32_t n)
@@ -376,8 +409,9 @@ static void reset_stream(struct conn *c)
     c->injection = INJECTION_NONE;
 }
 
-/* The second connection of an auth probe the server hung up on: the
- * same steps as the first (engine.c launch), same slot and record. */
+/* A second connection: the same steps as the first (engine.c launch),
+ * same slot and record. For an auth probe the server hung up on, and for
+ * the STARTTLS injection test. */
 static void reconnect(struct conn *c)
 {
     struct engine *e = c->eng;
@@ -411,6 +445,21 @@ static void reconnect(struct conn *c)
     c->epoll_mask = EPOLLOUT;
 }
 
+/* The probe is over and its record complete; the injection connection
+ * starts (conn_await_injected). It gets a budget of its own, and its
+ * connect is charged to --rate like a new probe's. */
+static void start_injection(struct conn *c)
+{
+    struct engine *e = c->eng;
+    c->is_injection = true;
+    c->is_tls = false;
+    c->quitting = false;
+    c->start_ms = engine_clock_ms(e);
+    c->total_deadline_ms = c->start_ms + e->cfg.total_timeout_ms;
+    rate_charge(&e->rate);
+    reconnect(c);
+}
+
 bool conn_auth_hangup(struct conn *c, const char *reply, size_t len)
 {
     if (!may_reconnect(c))
@@ -442,16 +491,20 @@ static void drive_handshake(struct conn *c)
         return;
     }
     if (r != TLS_IO_DONE) {
-        if (c->job.port.mode == TLS_MODE_STARTTLS)
+        if (c->is_injection && c->injection == INJECTION_SENT)
+            rec_set_bool(&c->rec, F_STARTTLS_INJECTION, false); /* our NOOP broke its handshake */
+        else if (c->job.port.mode == TLS_MODE_STARTTLS && !c->is_injection)
             rec_set_bool(&c->rec, F_STARTTLS_OK, false);
         conn_finish(c, STATUS_TLS_FAILED, "%s", err);
         return;
     }
     c->is_tls = true;
-    tls_record_facts(c);
+    if (!c->is_injection)
+        tls_record_facts(c);
     update_interest(c);
     if (c->job.port.mode == TLS_MODE_STARTTLS) {
-        rec_set_bool(&c->rec, F_STARTTLS_OK, true);
+        if (!c->is_injection)
+            rec_set_bool(&c->rec, F_STARTTLS_OK, true);
         c->ops->on_tls_up(c);
     } else {
         c->ops->on_start(c);
@@ -477,7 +530,8 @@ void conn_start_tls(struct conn *c)
     /* Plaintext that arrived after the go-ahead is a finding (it would be
      * injected into the TLS session by a naive client); it is dropped here
      * and never reaches OpenSSL. */
-    rec_set_int(&c->rec, F_STARTTLS_EXTRA_BYTES, (int64_t)(c->rx_len - c->rx_off));
+    if (!c->is_injection)
+        rec_set_int(&c->rec, F_STARTTLS_EXTRA_BYTES, (int64_t)(c->rx_len - c->rx_off));
     c->rx_off = c->rx_len;
     /* Nothing framed in cleartext may steer the TLS session (a man in the
      * middle could otherwise blank post-TLS facts): a literal still being
@@ -501,7 +555,7 @@ void conn_start_tls(struct conn *c)
  * arrived before the probe ends. */
 static void cut_reply(struct conn *c)
 {
-    if (!c->quitting && c->phase >= PHASE_PROTO && c->ops->on_cut)
+    if (!c->quitting && !c->is_injection && c->phase >= PHASE_PROTO && c->ops->on_cut)
         c->ops->on_cut(c);
 }
 
@@ -666,7 +720,7 @@ void conn_on_deadline(struct conn *c)
                         (unsigned)(c->deadline_ms - c->start_ms));
         break;
     case PHASE_TLS_HANDSHAKE:
-        if (c->job.port.mode == TLS_MODE_STARTTLS)
+        if (c->job.port.mode == TLS_MODE_STARTTLS && !c->is_injection)
             rec_set_bool(&c->rec, F_STARTTLS_OK, false);
         conn_finish(c, STATUS_READ_TIMEOUT, "TLS handshake not complete in time%s",
                     total ? " (total deadline)" : "");
@@ -676,7 +730,7 @@ void conn_on_deadline(struct conn *c)
             /* silence: the injected command died with the cleartext */
             rec_set_bool(&c->rec, F_STARTTLS_INJECTION, false);
             c->injection = INJECTION_DONE;
-            c->after_injection(c);
+            conn_injection_over(c);
             break;
         }
         conn_finish(c, STATUS_READ_TIMEOUT, "waiting for an answer to the injected command (total deadline)");

@@ -13,7 +13,7 @@ void downgrade_send_starttls(struct conn *c, const char *cmd)
 {
     char buf[64];
     size_t n = strlen(cmd);
-    if (!conn_downgrade_checks(c) || c->injection != INJECTION_NONE) {
+    if (conn_records_facts(c) || c->injection != INJECTION_NONE) {
         conn_send(c, cmd, n);
         return;
     }
@@ -31,11 +31,14 @@ void downgrade_send_starttls(struct conn *c, const char *cmd)
     conn_send(c, buf, n + m);
 }
 
-bool downgrade_after_tls(struct conn *c, void (*next)(struct conn *c))
+bool downgrade_after_tls(struct conn *c)
 {
-    if (c->injection != INJECTION_SENT)
+    if (conn_records_facts(c))
         return false;
-    conn_await_injected(c, next);
+    if (c->injection == INJECTION_SENT)
+        conn_await_injected(c);
+    else
+        conn_injection_over(c); /* answered early, or no verdict possible */
     return true;
 }
 
@@ -45,7 +48,7 @@ void downgrade_injected_line(struct conn *c, const char *line, size_t len)
         return;
     rec_set_bool(&c->rec, F_STARTTLS_INJECTION, true);
     c->injection = INJECTION_DONE;
-    c->after_injection(c);
+    conn_injection_over(c);
 }
 
 bool downgrade_answered_early(struct conn *c, bool is_status)
@@ -73,7 +76,7 @@ void downgrade_masked_caps(struct record *r)
 
 void downgrade_required_from_login(struct conn *c, bool password_offered)
 {
-    if (!conn_downgrade_checks(c))
+    if (!conn_downgrade_checks(c) || !conn_records_facts(c))
         return;
     struct record *r = &c->rec;
     size_t len = 0;

@@ -2,15 +2,17 @@
  * downgrade.h - the per-server downgrade checks the protocol files share
  * (--downgrade-checks; starttls_masked always).
  *
- * STARTTLS command injection (CVE-2011-0411 class), on the probe's own
- * connection: the protocol's STARTTLS goes out with one harmless command
- * (NOOP, IMAP "a NOOP") in the same send, hence the same TCP segment. A
- * correct server drops what it buffered before TLS (RFC 3207 4.2); a
- * vulnerable one answers it inside TLS, before we say anything there. So
- * once TLS is up we wait, silent, for that answer (conn_await_injected),
- * then the protocol goes on as without the check: the post-TLS facts are
- * the same. The injected bytes never reach our TLS session: conn.c drops
- * every cleartext byte still buffered, received or unsent, at the switch.
+ * STARTTLS command injection (CVE-2011-0411 class), on a connection of its
+ * own after the probe (conn.h, conn_await_injected): the protocol's
+ * STARTTLS goes out with one harmless command (NOOP, IMAP "a NOOP") in the
+ * same send, hence the same TCP segment. A correct server drops what it
+ * buffered before TLS (RFC 3207 4.2); a vulnerable one answers it inside
+ * TLS, before we say anything there. So once TLS is up we wait, silent,
+ * for that answer. Why not on the probe's own connection: Dovecot hands
+ * the pipelined bytes to its TLS layer and the handshake fails ("wrong
+ * version number"), which would cost every TLS fact of the record. The
+ * injected bytes never reach our TLS session: conn.c drops every cleartext
+ * byte still buffered, received or unsent, at the switch.
  *
  * The protocol files call in here; this file calls conn.h, never back.
  */
@@ -24,17 +26,18 @@ struct conn;
 struct record;
 
 /* Sends the protocol's STARTTLS command (cmd, CRLF included), followed in
- * the same send by the injected command when --downgrade-checks is on. */
+ * the same send by the injected command on the injection connection. */
 void downgrade_send_starttls(struct conn *c, const char *cmd);
 
-/* TLS is up after STARTTLS. With an injected command out, starts the
- * silent wait and returns true: next(c) runs when it ends (answered or
- * not). Otherwise returns false: the protocol goes on itself. */
-bool downgrade_after_tls(struct conn *c, void (*next)(struct conn *c));
+/* TLS is up after STARTTLS (ManageSieve: and its capabilities re-sent).
+ * On the injection connection: starts the silent wait (or ends the
+ * connection when the verdict is in already) and returns true. On the
+ * probe's own connection returns false: the protocol goes on. */
+bool downgrade_after_tls(struct conn *c);
 
 /* A line in PHASE_AWAIT_INJECTED_REPLY: the end of an answer to the
- * injected command makes starttls_injection true and runs next; other
- * lines are dropped. */
+ * injected command makes starttls_injection true and ends the injection
+ * connection; other lines are dropped. */
 void downgrade_injected_line(struct conn *c, const char *line, size_t len);
 
 /* ManageSieve re-sends its capabilities after TLS unasked; a status line

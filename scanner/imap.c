@@ -159,7 +159,7 @@ static void imap_start(struct conn *c)
 
 static void imap_tls_up(struct conn *c)
 {
-    if (downgrade_after_tls(c, imap_tls_up))
+    if (downgrade_after_tls(c))
         return;
     c->flags &= (uint8_t)~IMAP_HAVE_CAPS;
     send_tagged(c, "CAPABILITY", IMAP_AWAIT_CAPABILITY);
@@ -254,6 +254,14 @@ static void imap_line(struct conn *c, const char *line, size_t len)
         break;
     case IMAP_AWAIT_LOGIN_REPLY: on_login_reply(c, kind, rest, rlen); break;
     case IMAP_AWAIT_STARTTLS_REPLY:
+        if (!conn_records_facts(c)) {
+            /* the injection connection: the probe recorded the reply */
+            if (kind == 1)
+                conn_start_tls(c);
+            else
+                conn_injection_over(c);
+            break;
+        }
         rec_set_text(&c->rec, F_STARTTLS_REPLY, line, len);
         if (kind == 1) {
             conn_start_tls(c);
@@ -275,7 +283,10 @@ static void imap_cut(struct conn *c)
             conn_store_partial(c, F_BANNER, false);
         break;
     case IMAP_AWAIT_LOGIN_REPLY: conn_store_partial(c, F_AUTH_PROBE_REPLY, false); break;
-    case IMAP_AWAIT_STARTTLS_REPLY: conn_store_partial(c, F_STARTTLS_REPLY, false); break;
+    case IMAP_AWAIT_STARTTLS_REPLY:
+        if (conn_records_facts(c))
+            conn_store_partial(c, F_STARTTLS_REPLY, false);
+        break;
     case IMAP_AWAIT_CAPABILITY:
         /* an untagged CAPABILITY came, its tagged completion did not */
         if ((c->flags & IMAP_HAVE_CAPS) && records_cleartext(c))

@@ -77,7 +77,7 @@ static void send_capa(struct conn *c)
 
 static void pop3_tls_up(struct conn *c)
 {
-    if (downgrade_after_tls(c, send_capa))
+    if (downgrade_after_tls(c))
         return;
     send_capa(c);
 }
@@ -197,6 +197,14 @@ static void pop3_line(struct conn *c, const char *line, size_t len)
         try_stls(c);
         break;
     case POP3_AWAIT_STLS_REPLY:
+        if (!conn_records_facts(c)) {
+            /* the injection connection: the probe recorded the reply */
+            if (st > 0)
+                conn_start_tls(c);
+            else
+                conn_injection_over(c);
+            break;
+        }
         rec_set_text(&c->rec, F_STARTTLS_REPLY, line, len);
         if (st > 0) {
             if (c->flags & POP3_CAPA_FAILED)
@@ -224,7 +232,10 @@ static void pop3_cut(struct conn *c)
         break;
     case POP3_AWAIT_USER_REPLY:
     case POP3_AWAIT_PASS_REPLY: conn_store_partial(c, F_AUTH_PROBE_REPLY, false); break;
-    case POP3_AWAIT_STLS_REPLY: conn_store_partial(c, F_STARTTLS_REPLY, false); break;
+    case POP3_AWAIT_STLS_REPLY:
+        if (conn_records_facts(c))
+            conn_store_partial(c, F_STARTTLS_REPLY, false);
+        break;
     case POP3_AWAIT_CAPA_STATUS: break;
     }
 }

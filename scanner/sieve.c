@@ -67,25 +67,30 @@ static void logout(struct conn *c, enum rec_status status)
     conn_quit(c, "LOGOUT\r\n", status);
 }
 
-static void logout_ok(struct conn *c)
+/* The record of this connection: NULL on the injection connection (the
+ * probe's own connection recorded everything it would see). */
+static struct record *record(struct conn *c)
 {
-    logout(c, STATUS_OK);
+    return conn_records_facts(c) ? &c->rec : NULL;
 }
 
 /* The capability list of the current side of TLS ended with OK. */
 static void caps_done(struct conn *c)
 {
-    struct record *r = &c->rec;
-    reply_caps_complete(r, c->is_tls);
+    struct record *r = record(c);
+    if (r)
+        reply_caps_complete(r, c->is_tls);
     if (c->is_tls) {
-        if (!downgrade_after_tls(c, logout_ok))
-            logout_ok(c);
+        if (!downgrade_after_tls(c))
+            logout(c, STATUS_OK);
         return;
     }
-    downgrade_masked_caps(r);
-    /* from the whole list, not from the capped record lists */
-    rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & SIEVE_HAS_STARTTLS);
-    rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, c->flags & SIEVE_PASSWORD_MECH);
+    if (r) {
+        downgrade_masked_caps(r);
+        /* from the whole list, not from the capped record lists */
+        rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & SIEVE_HAS_STARTTLS);
+        rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, c->flags & SIEVE_PASSWORD_MECH);
+    }
     if (!(c->flags & SIEVE_HAS_STARTTLS)) {
         logout(c, STATUS_OK);
         return;
@@ -101,8 +106,9 @@ static void on_caps_line(struct conn *c, const char *line, size_t len)
     bool greeting = c->phase == SIEVE_AWAIT_GREETING;
     if (c->is_tls && !(c->flags & SIEVE_HAVE_CAPS) && downgrade_answered_early(c, k != SIEVE_LINE_OTHER))
         return; /* the answer to the injected NOOP, before the capabilities */
-    if (k != SIEVE_LINE_OTHER && greeting)
-        rec_set_text(&c->rec, F_BANNER, line, len);
+    struct record *r = record(c);
+    if (k != SIEVE_LINE_OTHER && greeting && r)
+        rec_set_text(r, F_BANNER, line, len);
     if (k == SIEVE_LINE_OK) {
         caps_done(c);
         return;
@@ -113,9 +119,9 @@ static void on_caps_line(struct conn *c, const char *line, size_t len)
         return;
     }
     struct caps_seen seen = {0};
-    if (!reply_sieve_cap(&c->rec, c->is_tls, line, len, &seen)) {
-        if (greeting && !(c->flags & SIEVE_HAVE_CAPS))
-            rec_set_text(&c->rec, F_BANNER, line, len);
+    if (!reply_sieve_cap(r, c->is_tls, line, len, &seen)) {
+        if (greeting && !(c->flags & SIEVE_HAVE_CAPS) && r)
+            rec_set_text(r, F_BANNER, line, len);
         conn_finish(c, STATUS_PROTOCOL_ERROR, "not a ManageSieve capability or status line");
         return;
     }
@@ -133,6 +139,14 @@ static void on_starttls_reply(struct conn *c, const char *line, size_t len)
     enum reply_sieve_kind k = reply_sieve_status(line, len);
     if (k == SIEVE_LINE_OTHER)
         return; /* data we did not ask for */
+    if (!conn_records_facts(c)) {
+        /* the injection connection: the probe recorded the reply */
+        if (k == SIEVE_LINE_OK)
+            conn_start_tls(c);
+        else
+            conn_injection_over(c);
+        return;
+    }
     rec_set_text(&c->rec, F_STARTTLS_REPLY, line, len);
     if (k == SIEVE_LINE_OK) {
         conn_start_tls(c);
@@ -171,6 +185,8 @@ static void sieve_line(struct conn *c, const char *line, size_t len)
 /* The list in progress will never be complete: keep what arrived. */
 static void sieve_cut(struct conn *c)
 {
+    if (!conn_records_facts(c))
+        return;
     switch ((enum sieve_phase)c->phase) {
     case SIEVE_AWAIT_GREETING:
     case SIEVE_AWAIT_CAPS_AFTER_TLS:

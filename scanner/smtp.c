@@ -103,7 +103,7 @@ static void send_ehlo(struct conn *c)
 
 void smtp_tls_up(struct conn *c)
 {
-    if (downgrade_after_tls(c, send_ehlo))
+    if (downgrade_after_tls(c))
         return;
     send_ehlo(c);
 }
@@ -113,7 +113,8 @@ void smtp_tls_up(struct conn *c)
  * then upgrade or leave. */
 static void after_cleartext_ehlo(struct conn *c)
 {
-    if (conn_downgrade_checks(c) && !c->ops->variant && !(c->flags & SMTP_MAIL_TESTED)) {
+    if (conn_downgrade_checks(c) && conn_records_facts(c) && !c->ops->variant &&
+        !(c->flags & SMTP_MAIL_TESTED)) {
         c->flags |= SMTP_MAIL_TESTED;
         conn_send_lit(c, "MAIL FROM:<>\r\n");
         conn_expect(c, SMTP_AWAIT_MAIL_REPLY);
@@ -250,6 +251,14 @@ static void on_reply(struct conn *c, int code)
             after_cleartext_ehlo(c);
         break;
     case SMTP_AWAIT_STARTTLS_REPLY: {
+        if (!conn_records_facts(c)) {
+            /* the injection connection: the probe recorded the reply */
+            if (code == 220)
+                conn_start_tls(c);
+            else
+                conn_injection_over(c);
+            break;
+        }
         conn_reply_store(c, F_STARTTLS_REPLY, REPLY_FIRST);
         if (code == 220) {
             conn_start_tls(c);
@@ -315,6 +324,8 @@ void smtp_cut(struct conn *c)
         break;
     case SMTP_AWAIT_AUTH_REPLY: conn_store_partial(c, F_AUTH_PROBE_REPLY, true); break;
     case SMTP_AWAIT_STARTTLS_REPLY:
+        if (!conn_records_facts(c))
+            break;
         if (c->reply_lines == 0)
             conn_store_partial(c, F_STARTTLS_REPLY, false);
         else

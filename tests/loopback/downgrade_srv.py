@@ -10,10 +10,11 @@ One server speaks one protocol (smtp, lmtp, imap, pop3, sieve) and can be:
   noop_first   (sieve) the answer to the buffered command comes before the
                capabilities the server re-sends after TLS
 
-Each server logs what it saw: `starttls_chunk` (the bytes of the recv that
-held STARTTLS: an injected command in the same segment shows up there),
-`cmds` (every client line, with a "tls:" prefix under TLS, and "buffered:"
-for lines served from the pre-TLS buffer). Only loopback is ever bound.
+Each server logs what it saw: `sessions` (connections accepted),
+`starttls_chunks` (per connection, the bytes of the recv that held STARTTLS:
+an injected command in the same segment shows up there), `cmds` (every
+client line, with a "tls:" prefix under TLS, and "buffered:" for lines
+served from the pre-TLS buffer). Only loopback is ever bound.
 """
 import socket
 import ssl
@@ -35,7 +36,8 @@ class DowngradeServer:
         self.sock.listen(16)
         self.addr, self.port = self.sock.getsockname()
         self.cmds = []
-        self.starttls_chunk = None
+        self.starttls_chunks = []
+        self.sessions = 0
         self.errors = []
         self.stop = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -57,6 +59,7 @@ class DowngradeServer:
                 continue
             except OSError:
                 return
+            self.sessions += 1
             threading.Thread(target=self._session, args=(conn,), daemon=True).start()
 
     # ---- one connection -------------------------------------------------
@@ -85,8 +88,8 @@ class DowngradeServer:
             chunk = st["conn"].recv(4096)
             if not chunk:
                 return None
-            if self.starttls_chunk is None and (b"STARTTLS" in chunk.upper() or b"STLS" in chunk.upper()):
-                self.starttls_chunk = chunk
+            if not st["tls"] and (b"STARTTLS" in chunk.upper() or b"STLS" in chunk.upper()):
+                self.starttls_chunks.append(chunk)
             st["buf"] += chunk
         line, st["buf"] = st["buf"].split(b"\n", 1)
         line = line.rstrip(b"\r").decode("latin-1")
@@ -205,7 +208,8 @@ class DowngradeServer:
         elif verb == "STARTTLS" and not self.masked and not st["tls"]:
             self._starttls(st, 'OK "Begin TLS"\r\n')
             # RFC 5804 2.2: the capabilities again, unasked
-            if self.vulnerable and self.noop_first:
+            if self.vulnerable and self.noop_first and st["buf"]:
+                st["caps_due"] = True
                 return  # the buffered NOOP is served first; caps follow it
             self._send(st, self._sieve_caps(True))
         elif verb == "LOGOUT":
@@ -213,6 +217,5 @@ class DowngradeServer:
             st["open"] = False
         else:
             self._send(st, 'NO "unknown"\r\n')
-        if st["tls"] and self.noop_first and verb == "NOOP" and not getattr(self, "_caps_sent", False):
-            self._caps_sent = True
+        if st.pop("caps_due", False) and verb == "NOOP":
             self._send(st, self._sieve_caps(True))

@@ -83,15 +83,20 @@ def main():
         for field, value in want.items():
             check(rec.get(field) == value, "%s: %s == %r (got %r)" % (name, field, value, rec.get(field)))
         if "masked" in opts:
-            check(srv.starttls_chunk is None, "%s: no STARTTLS sent to a server that does not offer it" % name)
+            check(not srv.starttls_chunks, "%s: no STARTTLS sent to a server that does not offer it" % name)
+            check(srv.sessions == 1, "%s: no injection connection without STARTTLS (%d)" % (name, srv.sessions))
             continue
         check(rec.get("starttls_ok") is True, "%s: TLS came up" % name)
         check(rec.get("caps_after_tls") == AFTER[proto],
               "%s: post-TLS capabilities as without the check (%r)" % (name, rec.get("caps_after_tls")))
         noop = "a NOOP" if proto == "imap" else "NOOP"
-        chunk = (srv.starttls_chunk or b"").decode("latin-1")
+        check(srv.sessions == 2, "%s: the probe, then one injection connection (%d)" % (name, srv.sessions))
+        chunks = [c.decode("latin-1") for c in srv.starttls_chunks]
+        check(len(chunks) == 2 and "NOOP" not in chunks[0],
+              "%s: the probe's own STARTTLS goes alone (%r)" % (name, chunks))
+        chunk = chunks[-1] if chunks else ""
         check(chunk.endswith("\r\n" + noop + "\r\n") and ("STARTTLS\r\n" in chunk or "STLS\r\n" in chunk),
-              "%s: STARTTLS and %s arrived in one read (%r)" % (name, noop, chunk))
+              "%s: STARTTLS and %s arrived in one read on the injection connection (%r)" % (name, noop, chunk))
         tls_sent = [c for c in srv.cmds if c.startswith("tls:")]
         check(not any("NOOP" in c for c in tls_sent),
               "%s: the injected command never went out inside our TLS session (%r)" % (name, tls_sent))
@@ -100,7 +105,7 @@ def main():
               "%s: the server served %r from its pre-TLS buffer" % (name, buffered))
         mails = [c for c in srv.cmds if c.upper().startswith("MAIL")]
         if proto == "smtp":
-            check(mails == ["MAIL FROM:<>"], "%s: one MAIL FROM:<> before TLS (%r)" % (name, mails))
+            check(mails == ["MAIL FROM:<>"], "%s: one MAIL FROM:<> before TLS, on the probe only (%r)" % (name, mails))
             check(not any(c.upper().startswith(("RCPT", "DATA")) for c in srv.cmds),
                   "%s: never RCPT, never DATA" % name)
             check("RSET" in srv.cmds, "%s: RSET after MAIL" % name)
@@ -122,6 +127,7 @@ def main():
               "%s: starttls_masked computed anyway (%r)" % (name, rec.get("starttls_masked")))
         check(not any("NOOP" in c or c.upper().startswith("MAIL") for c in srv.cmds),
               "%s: no NOOP, no MAIL without the option (%r)" % (name, srv.cmds))
+        check(srv.sessions == 1, "%s: one connection without the option (%d)" % (name, srv.sessions))
         if not opts.get("masked"):
             check(rec.get("starttls_ok") is True, "%s: TLS came up" % name)
     for _, _, s in servers:
