@@ -115,6 +115,20 @@ def main():
     for _, _, s in servers:
         s.close()
 
+    # mailtls-stats counts them per port (each server has a port of its own)
+    st = subprocess.run([os.path.join(build, "mailtls-stats"), "--format", "json", os.path.join(tmp, "on.json")],
+                        capture_output=True, text=True, timeout=30)
+    rows = {r["port"]: r for r in json.loads(st.stdout)["ports"]} if st.returncode == 0 else {}
+    for (name, proto, srv), (_, _, opts, want) in zip(servers, CASES):
+        row = rows.get(srv.port, {})
+        got = (row.get("starttls_injection"), row.get("starttls_required"), row.get("starttls_masked"))
+        exp = (int(want.get("starttls_injection") is True), int(want.get("starttls_required") is True),
+               int(want.get("starttls_masked") is not None))
+        check(got == exp, "%s: mailtls-stats injection/required/masked %r (want %r)" % (name, got, exp))
+    total = sum(r.get("starttls_injection", 0) for r in rows.values())
+    check(total == sum(1 for c in CASES if c[3].get("starttls_injection")),
+          "mailtls-stats: %d injection-vulnerable servers in all" % total)
+
     # the same servers without the option: nothing injected, nothing asked
     servers = start_all()
     run, recs = scan(build, tmp, servers, [], "off")
