@@ -114,12 +114,12 @@ static void update_interest(struct conn *c)
 static void start_injection(struct conn *c);
 
 /* --downgrade-checks: TLS worked on the probe's connection; the injection
- * test has not run yet. */
-static bool injection_due(const struct conn *c)
+ * test has not run yet; the scan is not stopping (no new connection then). */
+static bool injection_due(const struct conn *c, enum rec_status status)
 {
     const struct record *r = &c->rec;
     return conn_downgrade_checks(c) && !c->is_injection && rec_has(r, F_STARTTLS_OK) &&
-           rec_int(r, F_STARTTLS_OK) != 0;
+           rec_int(r, F_STARTTLS_OK) != 0 && status != STATUS_INTERRUPTED && !c->eng->stop_at_ms;
 }
 
 static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va_list ap)
@@ -143,7 +143,7 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
         }
         rec_set_str(r, F_PHASE, phase_name(c));
         rec_set_int(r, F_TIME_MS, (int64_t)(engine_clock_ms(e) - c->start_ms));
-        if (injection_due(c)) {
+        if (injection_due(c, status)) {
             c->probe_status = status;
             start_injection(c);
             return;

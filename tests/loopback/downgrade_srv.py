@@ -9,6 +9,7 @@ One server speaks one protocol (smtp, lmtp, imap, pop3, sieve) and can be:
   require_tls  refuses MAIL / login before TLS (530, LOGINDISABLED, no USER)
   noop_first   (sieve) the answer to the buffered command comes before the
                capabilities the server re-sends after TLS
+  mute_after   connections after this many are accepted and never greeted
 
 Each server logs what it saw: `sessions` (connections accepted),
 `starttls_chunks` (per connection, the bytes of the recv that held STARTTLS:
@@ -23,13 +24,14 @@ import threading
 
 class DowngradeServer:
     def __init__(self, proto, tls_ctx, addr="127.0.0.1", vulnerable=False, masked=None, require_tls=False,
-                 noop_first=False):
+                 noop_first=False, mute_after=None):
         self.proto = proto
         self.tls_ctx = tls_ctx
         self.vulnerable = vulnerable
         self.masked = masked
         self.require_tls = require_tls
         self.noop_first = noop_first
+        self.mute_after = mute_after
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, 0))
@@ -68,6 +70,9 @@ class DowngradeServer:
         st = {"conn": conn, "buf": b"", "tls": False, "from_buffer": False, "open": True}
         conn.settimeout(10)
         try:
+            if self.mute_after is not None and self.sessions > self.mute_after:
+                conn.recv(4096)  # say nothing until the client leaves
+                return
             self._send(st, self._greeting())
             while st["open"]:
                 line = self._readline(st)

@@ -6,9 +6,11 @@ without the option (nothing injected, nothing asked, masked still seen).
 Servers bind 127.113.0.x (this test's loopback range)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import downgrade_srv  # noqa: E402
@@ -146,6 +148,36 @@ def main():
             check(rec.get("starttls_ok") is True, "%s: TLS came up" % name)
     for _, _, s in servers:
         s.close()
+
+    # SIGINT while the injection connection waits for a greeting: the scan
+    # stops within --grace, opens nothing more, and the record is the probe's
+    srv = downgrade_srv.DowngradeServer("smtp", ctx, ADDR, mute_after=1).start()
+    out = os.path.join(tmp, "int.json")
+    p = subprocess.Popen([os.path.join(build, "mailtls-scan"), "-q", "--downgrade-checks", "--read-timeout", "5",
+                          "--grace", "0.3", "-o", out, "%s:%d/smtp" % (srv.addr, srv.port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if srv.sessions >= 2:
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
+    t0 = time.time()
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    check(time.time() - t0 < 2, "SIGINT during the injection connection: exit within the grace (%.1f s)" %
+          (time.time() - t0))
+    rec = json.loads(open(out).readline()) if os.path.exists(out) and os.path.getsize(out) else {}
+    check(srv.sessions == 2, "the probe and its injection connection, no third (%d)" % srv.sessions)
+    check(rec.get("status") == "ok" and rec.get("starttls_ok") is True and rec.get("error") is None,
+          "interrupted injection: the record keeps the probe's own status (%s, %s)" % (rec.get("status"),
+                                                                                    rec.get("error")))
+    check(rec.get("starttls_injection", 0) is None and rec.get("starttls_required") is False,
+          "interrupted injection: starttls_injection null, starttls_required measured (%r)" %
+          rec.get("starttls_injection", 0))
+    srv.close()
     return check.report()
 
 
