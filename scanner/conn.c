@@ -60,7 +60,10 @@ static void trace_line(const struct conn *c, const char *to, const char *event)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&c->job.addr)->sin6_addr, addr, sizeof addr);
     fprintf(stderr, "debug: %s%s%s port %u %s%s: %s -> %s (%s)\n", addr, c->job.host[0] ? " " : "",
             c->job.host, (unsigned)port, mt_proto_name(c->job.port.proto),
-            c->job.kind == JOB_TLS_TEST ? " tls-test" : "", phase_name(c), to, event);
+            c->job.kind == JOB_TLS_TEST ? " tls-test"
+            : c->is_injection           ? " injection"
+                                        : "",
+            phase_name(c), to, event);
 }
 
 #define TRACE(c, to, event)                                                                                  \
