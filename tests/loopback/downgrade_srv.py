@@ -10,6 +10,7 @@ One server speaks one protocol (smtp, lmtp, imap, pop3, sieve) and can be:
   noop_first   (sieve) the answer to the buffered command comes before the
                capabilities the server re-sends after TLS
   mute_after   connections after this many are accepted and never greeted
+  mail_reply   (smtp) the reply to MAIL before TLS, in place of the usual one
 
 Each server logs what it saw: `sessions` (connections accepted),
 `starttls_chunks` (per connection, the bytes of the recv that held STARTTLS:
@@ -24,7 +25,7 @@ import threading
 
 class DowngradeServer:
     def __init__(self, proto, tls_ctx, addr="127.0.0.1", vulnerable=False, masked=None, require_tls=False,
-                 noop_first=False, mute_after=None):
+                 noop_first=False, mute_after=None, mail_reply=None):
         self.proto = proto
         self.tls_ctx = tls_ctx
         self.vulnerable = vulnerable
@@ -32,6 +33,7 @@ class DowngradeServer:
         self.require_tls = require_tls
         self.noop_first = noop_first
         self.mute_after = mute_after
+        self.mail_reply = mail_reply
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, 0))
@@ -156,7 +158,9 @@ class DowngradeServer:
             else:
                 self._send(st, "250-dg.test\r\n250-PIPELINING\r\n250-%s\r\n250 SIZE 1000\r\n" % self._starttls_cap())
         elif verb == "MAIL":
-            if self.require_tls and not st["tls"]:
+            if self.mail_reply and not st["tls"]:
+                self._send(st, self.mail_reply)
+            elif self.require_tls and not st["tls"]:
                 self._send(st, "530 5.7.0 Must issue a STARTTLS command first\r\n")
             else:
                 self._send(st, "250 2.1.0 Ok\r\n")

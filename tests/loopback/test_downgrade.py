@@ -27,6 +27,8 @@ CASES = [
      {"starttls_injection": True, "starttls_required": False, "starttls_masked": None}),
     ("smtp-correct-required", "smtp", {"require_tls": True},
      {"starttls_injection": False, "starttls_required": True, "starttls_masked": None}),
+    ("smtp-530-auth-not-tls", "smtp", {"mail_reply": "530 5.7.0 Authentication required\r\n"},
+     {"starttls_injection": False, "starttls_required": None}),
     ("smtp-masked", "smtp", {"masked": "XXXXXXXA"},
      {"starttls_injection": None, "starttls_required": False, "starttls_masked": "XXXXXXXA",
       "starttls_offered": False}),
