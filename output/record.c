@@ -129,6 +129,16 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_PARTIAL] = {"partial", RT_LIST, 32, 16,
                    "Names of text and list fields holding only the part of a reply that arrived before a "
                    "deadline, a close or a reset cut it; null when nothing was cut."},
+    [F_STARTTLS_INJECTION] = {"starttls_injection", RT_BOOL, 0, 0,
+                              "--downgrade-checks: a NOOP sent in the same segment as STARTTLS was answered "
+                              "inside TLS (CVE-2011-0411 class); null when not tested."},
+    [F_STARTTLS_REQUIRED] =
+        {"starttls_required", RT_BOOL, 0, 0,
+         "--downgrade-checks: the server refuses to go on without TLS (SMTP: MAIL FROM:<> "
+         "answered 530; IMAP/POP3: cleartext login refused); null when not tested."},
+    [F_STARTTLS_MASKED] = {"starttls_masked", RT_TEXT, 64, 0,
+                           "A cleartext capability that looks like STARTTLS/STLS masked by a middlebox "
+                           "(XXXXXXXA, X-STARTTLS, ...); null when none."},
     [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
 };
 

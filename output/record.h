@@ -115,6 +115,9 @@ enum rec_field {
     F_AS_ORG,
     F_TIME_MS,
     F_PARTIAL,
+    F_STARTTLS_INJECTION,
+    F_STARTTLS_REQUIRED,
+    F_STARTTLS_MASKED,
     F_TRUNCATED,
     F_COUNT
 };

@@ -27,6 +27,7 @@ static const char *name_of_phase(const struct conn *c, int phase)
     case PHASE_CONNECTING: return "connect";
     case PHASE_TLS_HANDSHAKE: return "tls-handshake";
     case PHASE_AWAIT_QUIT_REPLY: return "await-quit-reply";
+    case PHASE_AWAIT_INJECTED_REPLY: return "await-injected-reply";
     default: return c->ops->phase_name(phase);
     }
 }
@@ -59,7 +60,10 @@ static void trace_line(const struct conn *c, const char *to, const char *event)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&c->job.addr)->sin6_addr, addr, sizeof addr);
     fprintf(stderr, "debug: %s%s%s port %u %s%s: %s -> %s (%s)\n", addr, c->job.host[0] ? " " : "",
             c->job.host, (unsigned)port, mt_proto_name(c->job.port.proto),
-            c->job.kind == JOB_TLS_TEST ? " tls-test" : "", phase_name(c), to, event);
+            c->job.kind == JOB_TLS_TEST ? " tls-test"
+            : c->is_injection           ? " injection"
+                                        : "",
+            phase_name(c), to, event);
 }
 
 #define TRACE(c, to, event)                                                                                  \
@@ -110,22 +114,44 @@ static void update_interest(struct conn *c)
 
 /* ---- finishing ------------------------------------------------------- */
 
+static void start_injection(struct conn *c);
+
+/* --downgrade-checks: TLS worked on the probe's connection; the injection
+ * test has not run yet; the scan is not stopping (no new connection then). */
+static bool injection_due(const struct conn *c, enum rec_status status)
+{
+    const struct record *r = &c->rec;
+    return conn_downgrade_checks(c) && !c->is_injection && rec_has(r, F_STARTTLS_OK) &&
+           rec_int(r, F_STARTTLS_OK) != 0 && status != STATUS_INTERRUPTED && !c->eng->stop_at_ms;
+}
+
 static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va_list ap)
 {
     struct engine *e = c->eng;
     if (c->phase == PHASE_FREE)
         return;
     struct record *r = &c->rec;
-    rec_set_status(r, status);
-    if (fmt) {
-        char buf[256];
-        int n = vsnprintf(buf, sizeof buf, fmt, ap);
-        if (n > 0)
-            rec_set_text(r, F_ERROR, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-    }
-    rec_set_str(r, F_PHASE, phase_name(c));
     TRACE(c, "finished", rec_status_name(status));
-    rec_set_int(r, F_TIME_MS, (int64_t)(engine_clock_ms(e) - c->start_ms));
+    if (c->is_injection) {
+        /* the record holds the probe's own end; this connection adds only
+         * starttls_injection */
+        status = c->probe_status;
+    } else {
+        rec_set_status(r, status);
+        if (fmt) {
+            char buf[256];
+            int n = vsnprintf(buf, sizeof buf, fmt, ap);
+            if (n > 0)
+                rec_set_text(r, F_ERROR, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        }
+        rec_set_str(r, F_PHASE, phase_name(c));
+        rec_set_int(r, F_TIME_MS, (int64_t)(engine_clock_ms(e) - c->start_ms));
+        if (injection_due(c, status)) {
+            c->probe_status = status;
+            start_injection(c);
+            return;
+        }
+    }
     bool is_test = c->job.kind == JOB_TLS_TEST;
     if (is_test && !c->test_reported && e->io.tls_test_done) {
         size_t elen = 0;
@@ -143,7 +169,8 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
     timer_remove(&e->timers, c);
     c->phase = PHASE_FREE;
     c->gen++;
-    c->credential_sent = c->is_second = false;
+    c->credential_sent = c->is_second = c->is_injection = false;
+    c->injection = INJECTION_NONE;
 
     engine_conn_finished(e, c, status, is_test);
 }
@@ -329,6 +356,38 @@ bool conn_probe_auth(const struct conn *c)
     return c->eng->cfg.probe_auth && c->job.kind == JOB_PROBE && !c->is_second;
 }
 
+bool conn_downgrade_checks(const struct conn *c)
+{
+    return c->eng->cfg.downgrade_checks && c->job.kind == JOB_PROBE && c->job.port.mode == TLS_MODE_STARTTLS;
+}
+
+bool conn_records_facts(const struct conn *c)
+{
+    return !c->is_injection;
+}
+
+#define INJECTED_WAIT_MIN_MS 300
+#define INJECTED_WAIT_MAX_MS 2000
+
+void conn_await_injected(struct conn *c)
+{
+    if (c->phase == PHASE_FREE)
+        return;
+    uint64_t so_far = engine_clock_ms(c->eng) - c->start_ms;
+    uint64_t wait = so_far < INJECTED_WAIT_MIN_MS ? INJECTED_WAIT_MIN_MS : so_far;
+    wait = min_u64(min_u64(wait, INJECTED_WAIT_MAX_MS), c->eng->cfg.read_timeout_ms);
+    c->injection = INJECTION_WAITING;
+    conn_reply_clear(c);
+    set_phase(c, PHASE_AWAIT_INJECTED_REPLY, (uint32_t)wait);
+}
+
+void conn_injection_over(struct conn *c)
+{
+    /* no QUIT: the verdict is in, and a vulnerable server may still be
+     * answering what we never asked */
+    conn_finish(c, c->probe_status, NULL);
+}
+
 void conn_skip(struct conn *c, uint32_t n)
 {
     c->literal_left = n;
@@ -350,10 +409,12 @@ static void reset_stream(struct conn *c)
     c->flags = 0;
     c->tls_wants_write = false;
     c->credential_sent = false;
+    c->injection = INJECTION_NONE;
 }
 
-/* The second connection of an auth probe the server hung up on: the
- * same steps as the first (engine.c launch), same slot and record. */
+/* A second connection: the same steps as the first (engine.c launch),
+ * same slot and record. For an auth probe the server hung up on, and for
+ * the STARTTLS injection test. */
 static void reconnect(struct conn *c)
 {
     struct engine *e = c->eng;
@@ -387,6 +448,21 @@ static void reconnect(struct conn *c)
     c->epoll_mask = EPOLLOUT;
 }
 
+/* The probe is over and its record complete; the injection connection
+ * starts (conn_await_injected). It gets a budget of its own, and its
+ * connect is charged to --rate like a new probe's. */
+static void start_injection(struct conn *c)
+{
+    struct engine *e = c->eng;
+    c->is_injection = true;
+    c->is_tls = false;
+    c->quitting = false;
+    c->start_ms = engine_clock_ms(e);
+    c->total_deadline_ms = c->start_ms + e->cfg.total_timeout_ms;
+    rate_charge(&e->rate);
+    reconnect(c);
+}
+
 bool conn_auth_hangup(struct conn *c, const char *reply, size_t len)
 {
     if (!may_reconnect(c))
@@ -418,16 +494,20 @@ static void drive_handshake(struct conn *c)
         return;
     }
     if (r != TLS_IO_DONE) {
-        if (c->job.port.mode == TLS_MODE_STARTTLS)
+        if (c->is_injection && c->injection == INJECTION_SENT)
+            rec_set_bool(&c->rec, F_STARTTLS_INJECTION, false); /* our NOOP broke its handshake */
+        else if (c->job.port.mode == TLS_MODE_STARTTLS && !c->is_injection)
             rec_set_bool(&c->rec, F_STARTTLS_OK, false);
         conn_finish(c, STATUS_TLS_FAILED, "%s", err);
         return;
     }
     c->is_tls = true;
-    tls_record_facts(c);
+    if (!c->is_injection)
+        tls_record_facts(c);
     update_interest(c);
     if (c->job.port.mode == TLS_MODE_STARTTLS) {
-        rec_set_bool(&c->rec, F_STARTTLS_OK, true);
+        if (!c->is_injection)
+            rec_set_bool(&c->rec, F_STARTTLS_OK, true);
         c->ops->on_tls_up(c);
     } else {
         c->ops->on_start(c);
@@ -453,13 +533,22 @@ void conn_start_tls(struct conn *c)
     /* Plaintext that arrived after the go-ahead is a finding (it would be
      * injected into the TLS session by a naive client); it is dropped here
      * and never reaches OpenSSL. */
-    rec_set_int(&c->rec, F_STARTTLS_EXTRA_BYTES, (int64_t)(c->rx_len - c->rx_off));
+    if (!c->is_injection)
+        rec_set_int(&c->rec, F_STARTTLS_EXTRA_BYTES, (int64_t)(c->rx_len - c->rx_off));
     c->rx_off = c->rx_len;
     /* Nothing framed in cleartext may steer the TLS session (a man in the
      * middle could otherwise blank post-TLS facts): a literal still being
      * skipped, a partial line, the reply text, its line count and code. */
     c->literal_left = 0;
     conn_reply_clear(c);
+    /* A command not yet sent would go out inside TLS: drop it. If it was
+     * the injected one (--downgrade-checks), it did not share STARTTLS's
+     * segment, so its test has no verdict. */
+    if (c->tx_len > 0) {
+        if (c->injection == INJECTION_SENT)
+            c->injection = INJECTION_VOID;
+        c->tx_len = 0;
+    }
     conn_begin_tls(c);
 }
 
@@ -469,7 +558,7 @@ void conn_start_tls(struct conn *c)
  * arrived before the probe ends. */
 static void cut_reply(struct conn *c)
 {
-    if (!c->quitting && c->phase >= PHASE_PROTO && c->ops->on_cut)
+    if (!c->quitting && !c->is_injection && c->phase >= PHASE_PROTO && c->ops->on_cut)
         c->ops->on_cut(c);
 }
 
@@ -634,10 +723,20 @@ void conn_on_deadline(struct conn *c)
                         (unsigned)(c->deadline_ms - c->start_ms));
         break;
     case PHASE_TLS_HANDSHAKE:
-        if (c->job.port.mode == TLS_MODE_STARTTLS)
+        if (c->job.port.mode == TLS_MODE_STARTTLS && !c->is_injection)
             rec_set_bool(&c->rec, F_STARTTLS_OK, false);
         conn_finish(c, STATUS_READ_TIMEOUT, "TLS handshake not complete in time%s",
                     total ? " (total deadline)" : "");
+        break;
+    case PHASE_AWAIT_INJECTED_REPLY:
+        if (!total) {
+            /* silence: the injected command died with the cleartext */
+            rec_set_bool(&c->rec, F_STARTTLS_INJECTION, false);
+            c->injection = INJECTION_DONE;
+            conn_injection_over(c);
+            break;
+        }
+        conn_finish(c, STATUS_READ_TIMEOUT, "waiting for an answer to the injected command (total deadline)");
         break;
     default:
         cut_reply(c);

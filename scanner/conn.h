@@ -38,7 +38,17 @@ enum conn_phase {
     PHASE_CONNECTING,
     PHASE_TLS_HANDSHAKE,
     PHASE_AWAIT_QUIT_REPLY,
+    PHASE_AWAIT_INJECTED_REPLY, /* --downgrade-checks: TLS is up, nothing sent yet (conn_await_injected) */
     PHASE_PROTO,
+};
+
+/* --downgrade-checks: where the command injected with STARTTLS stands. */
+enum conn_injection {
+    INJECTION_NONE,    /* not tried on this connection */
+    INJECTION_SENT,    /* went out in the same send as STARTTLS */
+    INJECTION_VOID,    /* part of it was still unsent when TLS began: no verdict */
+    INJECTION_WAITING, /* TLS is up; waiting for an answer we did not ask for */
+    INJECTION_DONE,    /* verdict recorded */
 };
 
 struct engine;
@@ -65,8 +75,12 @@ struct conn {
     bool test_reported;   /* JOB_TLS_TEST: tls_test_done was called */
     bool credential_sent; /* --probe-auth: the fake credential went out on this connection */
     bool is_second;       /* the probe goes on over a second connection (auth probe hang-up) */
+    uint8_t injection;    /* enum conn_injection */
+    bool is_injection;    /* --downgrade-checks: the extra connection that tests STARTTLS injection */
+    /* (reset when the slot is freed, with the two above) */
     /* (both reset when the slot is freed: launch in engine.c does not know them) */
     enum rec_status final_status;
+    enum rec_status probe_status; /* the probe's own end, while the injection connection runs */
 
     uint32_t rx_total;     /* bytes received so far, capped by RX_TOTAL_MAX_BYTES */
     uint32_t literal_left; /* received bytes still to drop unframed (conn_skip: a literal) */
@@ -146,5 +160,28 @@ void conn_trace_enable(bool on);
 const char *conn_ehlo_name(const struct conn *c);
 /* --probe-auth on this probe, and the credential not yet sent by it. */
 bool conn_probe_auth(const struct conn *c);
+/* --downgrade-checks on this probe (a STARTTLS port). */
+bool conn_downgrade_checks(const struct conn *c);
+/* False on the injection connection: it records starttls_injection and
+ * nothing else (the probe's own connection recorded the rest). */
+bool conn_records_facts(const struct conn *c);
+/* --downgrade-checks, STARTTLS injection. The probe itself runs without it;
+ * when it ends with TLS having worked (starttls_ok true), its record is
+ * complete but held, and the same slot opens one more connection
+ * (is_injection, charged to --rate) that replays the conversation up to
+ * STARTTLS, sends it with the injected command, and after the handshake
+ * waits, sending nothing, for an answer (conn_await_injected; the lines go
+ * to the protocol's on_line in PHASE_AWAIT_INJECTED_REPLY). Whatever
+ * happens there, the record keeps the probe's own status, error, phase and
+ * time_ms. A handshake that fails after the injection (Dovecot feeds the
+ * pipelined bytes to its TLS layer) is false: the command was not run.
+ * The wait lasts as long as the conversation took so far on this
+ * connection (at least 300 ms, at most 2 s and --read-timeout): an answer
+ * comes as fast as the replies before it. Silence gives false, an answer
+ * true (downgrade_injected_line); either way the connection then ends. */
+void conn_await_injected(struct conn *c);
+/* The injection test has its verdict (or cannot have one): ends the
+ * injection connection. */
+void conn_injection_over(struct conn *c);
 
 #endif

@@ -41,6 +41,7 @@ struct engine_config {
     uint32_t grace_ms;         /* after SIGINT/SIGTERM, before `interrupted` */
     const char *ehlo_name;
     bool probe_auth;
+    bool downgrade_checks; /* --downgrade-checks */
     SSL_CTX *ssl_ctx;
     /* Output backpressure (out_backpressure()): while it reads true no new
      * probe starts; probes in flight go on and finish. NULL = none. */

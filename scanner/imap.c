@@ -17,7 +17,13 @@
  *   IMAP_AWAIT_CAPABILITY        * CAPABILITY ...; tagged OK -> next step
  *   IMAP_AWAIT_LOGIN_REPLY       tagged -> auth_probe verdict -> STARTTLS or LOGOUT
  *   IMAP_AWAIT_STARTTLS_REPLY    tagged OK -> TLS; NO/BAD -> starttls-refused
- *   (TLS up)                     CAPABILITY -> IMAP_AWAIT_CAPABILITY -> LOGOUT
+ *   (TLS up)                     [--downgrade-checks: silent wait for "a OK" to the
+ *                                "a NOOP" sent with STARTTLS, downgrade.h]
+ *                                CAPABILITY -> IMAP_AWAIT_CAPABILITY -> LOGOUT
+ *
+ * With --downgrade-checks, starttls_required says whether a cleartext
+ * login is refused: the --probe-auth verdict when there is one, else
+ * LOGINDISABLED without AUTH=PLAIN/LOGIN.
  *
  * Untagged lines we do not need (Dovecot's "* OK Waiting for
  * authentication process to respond.." among them) are skipped; a line
@@ -35,6 +41,7 @@
 #include <strings.h>
 
 #include "conn.h"
+#include "downgrade.h"
 #include "reply.h"
 
 enum imap_phase {
@@ -108,10 +115,16 @@ static void add_caps(struct conn *c, const char *s, size_t len)
 
 static void after_cleartext_caps(struct conn *c)
 {
-    if (c->flags & IMAP_HAS_STARTTLS)
-        send_tagged(c, "STARTTLS", IMAP_AWAIT_STARTTLS_REPLY);
-    else
+    downgrade_required_from_login(c, !(c->flags & IMAP_LOGINDISABLED) || (c->flags & IMAP_PASSWORD_MECH));
+    if (!(c->flags & IMAP_HAS_STARTTLS)) {
         logout(c, STATUS_OK);
+        return;
+    }
+    char cmd[32];
+    c->tag_seq++;
+    snprintf(cmd, sizeof cmd, "m%d STARTTLS\r\n", c->tag_seq);
+    downgrade_send_starttls(c, cmd);
+    conn_expect(c, IMAP_AWAIT_STARTTLS_REPLY);
 }
 
 /* All capabilities are known for the current side of TLS. */
@@ -125,6 +138,7 @@ static void caps_done(struct conn *c)
         return;
     }
     if (records_cleartext(c)) {
+        downgrade_masked_caps(r);
         /* from the whole reply, not from the capped lists */
         bool logindisabled = c->flags & IMAP_LOGINDISABLED;
         rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & IMAP_HAS_STARTTLS);
@@ -145,6 +159,8 @@ static void imap_start(struct conn *c)
 
 static void imap_tls_up(struct conn *c)
 {
+    if (downgrade_after_tls(c))
+        return;
     c->flags &= (uint8_t)~IMAP_HAVE_CAPS;
     send_tagged(c, "CAPABILITY", IMAP_AWAIT_CAPABILITY);
 }
@@ -187,6 +203,10 @@ static void on_login_reply(struct conn *c, int kind, const char *rest, size_t rl
 
 static void imap_line(struct conn *c, const char *line, size_t len)
 {
+    if (c->phase == PHASE_AWAIT_INJECTED_REPLY) {
+        downgrade_injected_line(c, line, len);
+        return;
+    }
     long lit = reply_literal_len(line, len);
     if (lit >= 0) {
         if (lit > IMAP_LITERAL_MAX) {
@@ -234,6 +254,14 @@ static void imap_line(struct conn *c, const char *line, size_t len)
         break;
     case IMAP_AWAIT_LOGIN_REPLY: on_login_reply(c, kind, rest, rlen); break;
     case IMAP_AWAIT_STARTTLS_REPLY:
+        if (!conn_records_facts(c)) {
+            /* the injection connection: the probe recorded the reply */
+            if (kind == 1)
+                conn_start_tls(c);
+            else
+                conn_injection_over(c);
+            break;
+        }
         rec_set_text(&c->rec, F_STARTTLS_REPLY, line, len);
         if (kind == 1) {
             conn_start_tls(c);
@@ -255,7 +283,10 @@ static void imap_cut(struct conn *c)
             conn_store_partial(c, F_BANNER, false);
         break;
     case IMAP_AWAIT_LOGIN_REPLY: conn_store_partial(c, F_AUTH_PROBE_REPLY, false); break;
-    case IMAP_AWAIT_STARTTLS_REPLY: conn_store_partial(c, F_STARTTLS_REPLY, false); break;
+    case IMAP_AWAIT_STARTTLS_REPLY:
+        if (conn_records_facts(c))
+            conn_store_partial(c, F_STARTTLS_REPLY, false);
+        break;
     case IMAP_AWAIT_CAPABILITY:
         /* an untagged CAPABILITY came, its tagged completion did not */
         if ((c->flags & IMAP_HAVE_CAPS) && records_cleartext(c))

@@ -255,6 +255,7 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
         .grace_ms = (uint32_t)(o->grace_s * 1000),
         .ehlo_name = o->ehlo_name ? o->ehlo_name : default_ehlo_name(),
         .probe_auth = o->probe_auth,
+        .downgrade_checks = o->downgrade_checks,
         .ssl_ctx = sc->ctx,
         .backpressure = out_backpressure(sc->w),
     };

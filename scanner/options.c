@@ -63,6 +63,9 @@ static const struct opt_def opt_table[] = {
     {"probe-auth", 0, OT_FLAG, OFF(probe_auth), NULL, NULL, 0, 0,
      "on STARTTLS ports, before TLS, try one obviously fake credential to learn whether a cleartext password "
      "would be evaluated"},
+    {"downgrade-checks", 0, OT_FLAG, OFF(downgrade_checks), NULL, NULL, 0, 0,
+     "on STARTTLS ports: test STARTTLS command injection (a NOOP in the STARTTLS segment) and whether the "
+     "server requires TLS (SMTP: MAIL FROM:<> then RSET)"},
     {"ca-file", 0, OT_STR, OFF(ca_file), "FILE", NULL, 0, 0,
      "PEM trust anchors for cert_trusted instead of the system store"},
     {"seed", 0, OT_U64, OFF(seed), "N", "0", 0, 0,

@@ -29,6 +29,7 @@ struct options {
     double connect_timeout_s, read_timeout_s, total_timeout_s, grace_s;
     const char *ehlo_name;
     bool probe_auth;
+    bool downgrade_checks;
     const char *ca_file;
     uint64_t seed;
     uint32_t shards, shard;

@@ -18,7 +18,13 @@
  *   POP3_AWAIT_USER_REPLY      +OK -> PASS; -ERR -> tls-required
  *   POP3_AWAIT_PASS_REPLY      -ERR -> cleartext-evaluated
  *   POP3_AWAIT_STLS_REPLY      +OK -> TLS; -ERR -> starttls-refused
- *   (TLS up)                   CAPA -> ... -> QUIT
+ *   (TLS up)                   [--downgrade-checks: silent wait for an answer to the
+ *                              NOOP sent with STLS, downgrade.h]
+ *                              CAPA -> ... -> QUIT
+ *
+ * With --downgrade-checks, starttls_required says whether a cleartext
+ * login is refused: the --probe-auth verdict when there is one, else no
+ * USER and no SASL PLAIN/LOGIN in the cleartext CAPA (null without CAPA).
  *
  * A server that hangs up after the fake USER/PASS (a close, often right
  * after its -ERR) gives auth_probe "disconnected"; the probe then goes on
@@ -28,6 +34,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "downgrade.h"
 #include "reply.h"
 
 enum pop3_phase {
@@ -70,14 +77,18 @@ static void send_capa(struct conn *c)
 
 static void pop3_tls_up(struct conn *c)
 {
+    if (downgrade_after_tls(c))
+        return;
     send_capa(c);
 }
 
 static void try_stls(struct conn *c)
 {
+    if (!(c->flags & POP3_CAPA_FAILED) || rec_has(&c->rec, F_AUTH_PROBE))
+        downgrade_required_from_login(c, c->flags & (POP3_HAS_USER | POP3_PASSWORD_MECH));
     /* Without CAPA we cannot know; asking costs one line. */
     if ((c->flags & POP3_HAS_STLS) || (c->flags & POP3_CAPA_FAILED)) {
-        conn_send_lit(c, "STLS\r\n");
+        downgrade_send_starttls(c, "STLS\r\n");
         conn_expect(c, POP3_AWAIT_STLS_REPLY);
     } else {
         conn_quit(c, "QUIT\r\n", STATUS_OK);
@@ -101,6 +112,7 @@ static void capa_done(struct conn *c)
         return;
     }
     if (records_cleartext(c)) {
+        downgrade_masked_caps(r);
         /* from the whole list, not from the capped record lists */
         rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & POP3_HAS_STLS);
         if (!(c->flags & POP3_CAPA_FAILED))
@@ -123,6 +135,10 @@ static void set_probe(struct conn *c, const char *verdict, const char *line, siz
 
 static void pop3_line(struct conn *c, const char *line, size_t len)
 {
+    if (c->phase == PHASE_AWAIT_INJECTED_REPLY) {
+        downgrade_injected_line(c, line, len);
+        return;
+    }
     int st = reply_pop3_status(line, len);
     switch ((enum pop3_phase)c->phase) {
     case POP3_AWAIT_GREETING:
@@ -181,6 +197,14 @@ static void pop3_line(struct conn *c, const char *line, size_t len)
         try_stls(c);
         break;
     case POP3_AWAIT_STLS_REPLY:
+        if (!conn_records_facts(c)) {
+            /* the injection connection: the probe recorded the reply */
+            if (st > 0)
+                conn_start_tls(c);
+            else
+                conn_injection_over(c);
+            break;
+        }
         rec_set_text(&c->rec, F_STARTTLS_REPLY, line, len);
         if (st > 0) {
             if (c->flags & POP3_CAPA_FAILED)
@@ -208,7 +232,10 @@ static void pop3_cut(struct conn *c)
         break;
     case POP3_AWAIT_USER_REPLY:
     case POP3_AWAIT_PASS_REPLY: conn_store_partial(c, F_AUTH_PROBE_REPLY, false); break;
-    case POP3_AWAIT_STLS_REPLY: conn_store_partial(c, F_STARTTLS_REPLY, false); break;
+    case POP3_AWAIT_STLS_REPLY:
+        if (conn_records_facts(c))
+            conn_store_partial(c, F_STARTTLS_REPLY, false);
+        break;
     case POP3_AWAIT_CAPA_STATUS: break;
     }
 }

@@ -13,6 +13,9 @@
  *                                   NO/BYE -> server-busy
  *   SIEVE_AWAIT_STARTTLS_REPLY      OK -> TLS; NO -> starttls-refused; BYE -> server-busy
  *   SIEVE_AWAIT_CAPS_AFTER_TLS      capability lines; OK -> LOGOUT
+ *                                   [--downgrade-checks: first a silent wait for an
+ *                                   answer to the NOOP sent with STARTTLS, downgrade.h;
+ *                                   a status line before any capability is that answer]
  *
  * A value sent as a literal ({n} at the line's end) is dropped unframed
  * (conn_skip); the line naming it is kept as received.
@@ -23,6 +26,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "downgrade.h"
 #include "reply_sieve.h"
 
 enum sieve_phase {
@@ -63,23 +67,35 @@ static void logout(struct conn *c, enum rec_status status)
     conn_quit(c, "LOGOUT\r\n", status);
 }
 
+/* The record of this connection: NULL on the injection connection (the
+ * probe's own connection recorded everything it would see). */
+static struct record *record(struct conn *c)
+{
+    return conn_records_facts(c) ? &c->rec : NULL;
+}
+
 /* The capability list of the current side of TLS ended with OK. */
 static void caps_done(struct conn *c)
 {
-    struct record *r = &c->rec;
-    reply_caps_complete(r, c->is_tls);
+    struct record *r = record(c);
+    if (r)
+        reply_caps_complete(r, c->is_tls);
     if (c->is_tls) {
-        logout(c, STATUS_OK);
+        if (!downgrade_after_tls(c))
+            logout(c, STATUS_OK);
         return;
     }
-    /* from the whole list, not from the capped record lists */
-    rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & SIEVE_HAS_STARTTLS);
-    rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, c->flags & SIEVE_PASSWORD_MECH);
+    if (r) {
+        downgrade_masked_caps(r);
+        /* from the whole list, not from the capped record lists */
+        rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & SIEVE_HAS_STARTTLS);
+        rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, c->flags & SIEVE_PASSWORD_MECH);
+    }
     if (!(c->flags & SIEVE_HAS_STARTTLS)) {
         logout(c, STATUS_OK);
         return;
     }
-    conn_send_lit(c, "STARTTLS\r\n");
+    downgrade_send_starttls(c, "STARTTLS\r\n");
     conn_expect(c, SIEVE_AWAIT_STARTTLS_REPLY);
 }
 
@@ -88,8 +104,11 @@ static void on_caps_line(struct conn *c, const char *line, size_t len)
 {
     enum reply_sieve_kind k = reply_sieve_status(line, len);
     bool greeting = c->phase == SIEVE_AWAIT_GREETING;
-    if (k != SIEVE_LINE_OTHER && greeting)
-        rec_set_text(&c->rec, F_BANNER, line, len);
+    if (c->is_tls && !(c->flags & SIEVE_HAVE_CAPS) && downgrade_answered_early(c, k != SIEVE_LINE_OTHER))
+        return; /* the answer to the injected NOOP, before the capabilities */
+    struct record *r = record(c);
+    if (k != SIEVE_LINE_OTHER && greeting && r)
+        rec_set_text(r, F_BANNER, line, len);
     if (k == SIEVE_LINE_OK) {
         caps_done(c);
         return;
@@ -100,9 +119,9 @@ static void on_caps_line(struct conn *c, const char *line, size_t len)
         return;
     }
     struct caps_seen seen = {0};
-    if (!reply_sieve_cap(&c->rec, c->is_tls, line, len, &seen)) {
-        if (greeting && !(c->flags & SIEVE_HAVE_CAPS))
-            rec_set_text(&c->rec, F_BANNER, line, len);
+    if (!reply_sieve_cap(r, c->is_tls, line, len, &seen)) {
+        if (greeting && !(c->flags & SIEVE_HAVE_CAPS) && r)
+            rec_set_text(r, F_BANNER, line, len);
         conn_finish(c, STATUS_PROTOCOL_ERROR, "not a ManageSieve capability or status line");
         return;
     }
@@ -120,6 +139,14 @@ static void on_starttls_reply(struct conn *c, const char *line, size_t len)
     enum reply_sieve_kind k = reply_sieve_status(line, len);
     if (k == SIEVE_LINE_OTHER)
         return; /* data we did not ask for */
+    if (!conn_records_facts(c)) {
+        /* the injection connection: the probe recorded the reply */
+        if (k == SIEVE_LINE_OK)
+            conn_start_tls(c);
+        else
+            conn_injection_over(c);
+        return;
+    }
     rec_set_text(&c->rec, F_STARTTLS_REPLY, line, len);
     if (k == SIEVE_LINE_OK) {
         conn_start_tls(c);
@@ -134,6 +161,10 @@ static void on_starttls_reply(struct conn *c, const char *line, size_t len)
 
 static void sieve_line(struct conn *c, const char *line, size_t len)
 {
+    if (c->phase == PHASE_AWAIT_INJECTED_REPLY) {
+        downgrade_injected_line(c, line, len);
+        return;
+    }
     long lit = reply_literal_len(line, len);
     if (lit >= 0) {
         if (lit > SIEVE_LITERAL_MAX) {
@@ -154,6 +185,8 @@ static void sieve_line(struct conn *c, const char *line, size_t len)
 /* The list in progress will never be complete: keep what arrived. */
 static void sieve_cut(struct conn *c)
 {
+    if (!conn_records_facts(c))
+        return;
     switch ((enum sieve_phase)c->phase) {
     case SIEVE_AWAIT_GREETING:
     case SIEVE_AWAIT_CAPS_AFTER_TLS:

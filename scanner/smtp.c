@@ -26,13 +26,24 @@
  *   SMTP_AWAIT_EHLO_REPLY      250 -> extensions; 5xx -> HELO; 421 -> server-busy
  *   SMTP_AWAIT_HELO_REPLY      250 -> no extensions, QUIT
  *   SMTP_AWAIT_AUTH_REPLY      classify (auth_probe), then STARTTLS or QUIT
+ *   SMTP_AWAIT_MAIL_REPLY      (--downgrade-checks) 530 naming TLS -> starttls_required
+ *                              true, 2xx -> false; then RSET
+ *   SMTP_AWAIT_RSET_REPLY      any -> STARTTLS or QUIT
  *   SMTP_AWAIT_STARTTLS_REPLY  220 -> TLS handshake; else starttls-refused
- *   (TLS up)                   EHLO again -> SMTP_AWAIT_EHLO_REPLY -> QUIT
+ *   (TLS up)                   [--downgrade-checks: silent wait for an answer to the
+ *                              NOOP sent with STARTTLS, downgrade.h]
+ *                              EHLO again -> SMTP_AWAIT_EHLO_REPLY -> QUIT
+ *
+ * With --downgrade-checks (SMTP, not LMTP), MAIL FROM:<> before TLS asks
+ * whether the server lets a client go on in cleartext (RFC 3207 4: 530
+ * "Must issue a STARTTLS command first"); RSET undoes it. Never a RCPT,
+ * never DATA: nothing can be delivered.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "conn.h"
+#include "downgrade.h"
 #include "reply.h"
 #include "smtp.h"
 
@@ -42,12 +53,15 @@ enum smtp_phase {
     SMTP_AWAIT_HELO_REPLY,
     SMTP_AWAIT_AUTH_REPLY,
     SMTP_AWAIT_STARTTLS_REPLY,
+    SMTP_AWAIT_MAIL_REPLY,
+    SMTP_AWAIT_RSET_REPLY,
 };
 
 /* bits of conn.flags */
 #define SMTP_HAS_STARTTLS 0x01
 #define SMTP_AUTH_CANCELLED 0x02
 #define SMTP_PASSWORD_MECH 0x04 /* PLAIN or LOGIN seen in the cleartext EHLO reply */
+#define SMTP_MAIL_TESTED 0x08   /* --downgrade-checks: MAIL FROM:<> was asked */
 
 static const struct smtp_variant smtp_plain = {.hello = "EHLO", .helo_fallback = true};
 
@@ -66,6 +80,8 @@ const char *smtp_phase_name(int phase)
     case SMTP_AWAIT_HELO_REPLY: return "await-helo-reply";
     case SMTP_AWAIT_AUTH_REPLY: return "await-auth-reply";
     case SMTP_AWAIT_STARTTLS_REPLY: return "await-starttls-reply";
+    case SMTP_AWAIT_MAIL_REPLY: return "await-mail-reply";
+    case SMTP_AWAIT_RSET_REPLY: return "await-rset-reply";
     }
     return "?";
 }
@@ -87,18 +103,46 @@ static void send_ehlo(struct conn *c)
 
 void smtp_tls_up(struct conn *c)
 {
+    if (downgrade_after_tls(c))
+        return;
     send_ehlo(c);
 }
 
-/* After the cleartext EHLO (and the optional AUTH probe): upgrade or leave. */
+/* After the cleartext EHLO (and the optional AUTH probe): with
+ * --downgrade-checks, first ask whether mail may go on in cleartext;
+ * then upgrade or leave. */
 static void after_cleartext_ehlo(struct conn *c)
 {
+    if (conn_downgrade_checks(c) && conn_records_facts(c) && !c->ops->variant &&
+        !(c->flags & SMTP_MAIL_TESTED)) {
+        c->flags |= SMTP_MAIL_TESTED;
+        conn_send_lit(c, "MAIL FROM:<>\r\n");
+        conn_expect(c, SMTP_AWAIT_MAIL_REPLY);
+        return;
+    }
     if (!(c->flags & SMTP_HAS_STARTTLS)) {
         conn_quit(c, "QUIT\r\n", STATUS_OK);
         return;
     }
-    conn_send_lit(c, "STARTTLS\r\n");
+    downgrade_send_starttls(c, "STARTTLS\r\n");
     conn_expect(c, SMTP_AWAIT_STARTTLS_REPLY);
+}
+
+/* 530 is "Must issue a STARTTLS command first" (RFC 3207 4), but servers
+ * also send it for "authentication required": only one naming TLS counts.
+ * Any other refusal says nothing about TLS: the field stays null. */
+static void on_mail_reply(struct conn *c, int code)
+{
+    if (code == 530 && reply_text_contains(c->reply, c->reply_len, "TLS"))
+        rec_set_bool(&c->rec, F_STARTTLS_REQUIRED, true);
+    else if (code / 100 == 2)
+        rec_set_bool(&c->rec, F_STARTTLS_REQUIRED, false);
+    if (code == 421) {
+        conn_finish(c, STATUS_SERVER_BUSY, "MAIL FROM answered 421");
+        return;
+    }
+    conn_send_lit(c, "RSET\r\n");
+    conn_expect(c, SMTP_AWAIT_RSET_REPLY);
 }
 
 /* The cleartext facts of a second connection (after an auth probe
@@ -118,6 +162,7 @@ static void ehlo_done(struct conn *c)
         return;
     }
     if (records_cleartext(c)) {
+        downgrade_masked_caps(r);
         /* from the whole reply, not from the capped lists */
         rec_set_bool(r, F_STARTTLS_OFFERED, c->flags & SMTP_HAS_STARTTLS);
         rec_set_bool(r, F_PLAINTEXT_AUTH_BEFORE_TLS, c->flags & SMTP_PASSWORD_MECH);
@@ -198,7 +243,22 @@ static void on_reply(struct conn *c, int code)
         }
         break;
     case SMTP_AWAIT_AUTH_REPLY: on_auth_reply(c, code); break;
+    case SMTP_AWAIT_MAIL_REPLY: on_mail_reply(c, code); break;
+    case SMTP_AWAIT_RSET_REPLY:
+        if (code == 421)
+            conn_finish(c, STATUS_SERVER_BUSY, "RSET answered 421");
+        else
+            after_cleartext_ehlo(c);
+        break;
     case SMTP_AWAIT_STARTTLS_REPLY: {
+        if (!conn_records_facts(c)) {
+            /* the injection connection: the probe recorded the reply */
+            if (code == 220)
+                conn_start_tls(c);
+            else
+                conn_injection_over(c);
+            break;
+        }
         conn_reply_store(c, F_STARTTLS_REPLY, REPLY_FIRST);
         if (code == 220) {
             conn_start_tls(c);
@@ -220,6 +280,10 @@ void smtp_line(struct conn *c, const char *line, size_t len)
     bool last;
     const char *text;
     size_t tlen;
+    if (c->phase == PHASE_AWAIT_INJECTED_REPLY) {
+        downgrade_injected_line(c, line, len);
+        return;
+    }
     if (reply_smtp_line(line, len, &code, &last, &text, &tlen) < 0) {
         if (c->phase == SMTP_AWAIT_GREETING && records_cleartext(c))
             rec_set_text(&c->rec, F_BANNER, line, len);
@@ -260,12 +324,16 @@ void smtp_cut(struct conn *c)
         break;
     case SMTP_AWAIT_AUTH_REPLY: conn_store_partial(c, F_AUTH_PROBE_REPLY, true); break;
     case SMTP_AWAIT_STARTTLS_REPLY:
+        if (!conn_records_facts(c))
+            break;
         if (c->reply_lines == 0)
             conn_store_partial(c, F_STARTTLS_REPLY, false);
         else
             conn_reply_store(c, F_STARTTLS_REPLY, REPLY_FIRST);
         break;
-    case SMTP_AWAIT_HELO_REPLY: break;
+    case SMTP_AWAIT_HELO_REPLY:
+    case SMTP_AWAIT_MAIL_REPLY:
+    case SMTP_AWAIT_RSET_REPLY: break;
     }
 }
 

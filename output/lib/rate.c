@@ -31,6 +31,12 @@ bool rate_take(struct rate_limit *r)
     return true;
 }
 
+void rate_charge(struct rate_limit *r)
+{
+    if (r->rate > 0)
+        r->tokens -= 1.0;
+}
+
 uint64_t rate_next_ms(const struct rate_limit *r, uint64_t now)
 {
     if (rate_ready(r))

@@ -31,6 +31,10 @@ static inline bool rate_ready(const struct rate_limit *r)
 }
 /* Takes a token: false (nothing taken) when none is there. */
 bool rate_take(struct rate_limit *r);
+/* Takes a token even when none is there: the balance goes below zero and
+ * the next rate_take waits until it is paid back (a connection that must
+ * open now, counted all the same). */
+void rate_charge(struct rate_limit *r);
 /* When the next whole token will be there (now when one is); for waits. */
 uint64_t rate_next_ms(const struct rate_limit *r, uint64_t now);
 

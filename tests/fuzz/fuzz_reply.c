@@ -3,17 +3,18 @@
  *
  * The input is a server transcript. reply_lines_next frames it the way the
  * engine does; each complete line, and the unterminated tail, goes through
- * every parser (ManageSieve's of reply_sieve.h included), all writing into one record (before-TLS fields for
- * even lines, after-TLS for odd ones), and into the facts the verdicts come from; the framed lines are also
- * appended to a reply text as the engine keeps it, which must be the received bytes exactly. Checked on every
- * line: framing lengths, returned pointers staying inside the line, value ranges, and the record arena and
- * list caps.
+ * every parser (the downgrade checks of downgrade_parse.h and ManageSieve's of reply_sieve.h included), all
+ * writing into one record (before-TLS fields for even lines, after-TLS for odd ones), and into the facts the
+ * verdicts come from; the framed lines are also appended to a reply text as the engine keeps it, which must
+ * be the received bytes exactly. Checked on every line: framing lengths, returned pointers staying inside the
+ * line, value ranges, and the record arena and list caps.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "../../output/record.h"
+#include "../../scanner/downgrade_parse.h"
 #include "../../scanner/reply.h"
 #include "../../scanner/reply_sieve.h"
 #include "fuzz_check.h"
@@ -90,8 +91,45 @@ static void check_sieve(const char *line, size_t len, bool after_tls)
                reply_text_contains(line, len, "LOGIN"));
 }
 
+/* --downgrade-checks (downgrade_parse.h): the answer to the injected
+ * command is only ever a line that ends a reply of that protocol; a masked
+ * STARTTLS token lies inside the line and has a masked length. */
+static void check_downgrade(const char *line, size_t len)
+{
+    int code;
+    bool last;
+    const char *text, *rest;
+    size_t tlen, rlen;
+    for (int p = 0; p < MT_PROTO_COUNT; p++) {
+        if (!downgrade_parse_answer((enum mt_proto)p, line, len))
+            continue;
+        if (p == PROTO_SMTP || p == PROTO_LMTP)
+            FUZZ_CHECK(reply_smtp_line(line, len, &code, &last, &text, &tlen) == 0 && last);
+        else if (p == PROTO_IMAP)
+            FUZZ_CHECK(reply_imap_tagged(line, len, DOWNGRADE_IMAP_TAG, &rest, &rlen) != 0);
+        else if (p == PROTO_POP3)
+            FUZZ_CHECK(reply_pop3_status(line, len) != 0);
+        else
+            FUZZ_CHECK(reply_sieve_status(line, len) != SIEVE_LINE_OTHER);
+    }
+    FUZZ_CHECK(!downgrade_parse_answer(MT_PROTO_COUNT, line, len));
+    size_t tok_len = SIZE_MAX;
+    const char *tok = downgrade_parse_masked_item(line, len, &tok_len);
+    if (tok) {
+        FUZZ_CHECK(inside(tok, tok_len, line, len));
+        FUZZ_CHECK(tok_len == 4 || tok_len == 5 || tok_len == 6 || tok_len == 8 || tok_len == 9 ||
+                   tok_len == 10);
+        FUZZ_CHECK(downgrade_parse_masked(tok, tok_len));
+        FUZZ_CHECK(memchr(tok, 'X', tok_len) || memchr(tok, 'x', tok_len));
+    }
+    if (downgrade_parse_masked(line, len))
+        FUZZ_CHECK(len >= 4 && len <= 10);
+}
+
 static void parse_line(const char *line, size_t len, bool after_tls)
 {
+    check_downgrade(line, len);
+
     struct caps_seen seen = {0}, facts = {0};
 
     int code = -1;

@@ -146,6 +146,9 @@ void stats_add(struct stats *s, const struct record *r)
     p->plaintext_auth += is_true(r, F_PLAINTEXT_AUTH_BEFORE_TLS);
     p->auth_probed += rec_has(r, F_AUTH_PROBE);
     p->auth_accepted += text_is(r, F_AUTH_PROBE, "cleartext-evaluated");
+    p->injection += is_true(r, F_STARTTLS_INJECTION);
+    p->starttls_required += is_true(r, F_STARTTLS_REQUIRED);
+    p->starttls_masked += rec_has(r, F_STARTTLS_MASKED);
 
     /* Facets describe responsive services (what a crawler indexes), except
      * status, which describes every probe. */
@@ -179,9 +182,13 @@ static void report_ports(struct stats *s, struct report *rep)
                                        "cert_trusted",
                                        "plaintext_auth_before_tls",
                                        "auth_probed",
-                                       "auth_accepted_cleartext"};
-    static const bool num[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    report_begin(rep, "ports", 11, cols, num);
+                                       "auth_accepted_cleartext",
+                                       "starttls_injection",
+                                       "starttls_required",
+                                       "starttls_masked"};
+    enum { NCOLS = sizeof cols / sizeof cols[0] };
+    static const bool num[NCOLS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    report_begin(rep, "ports", NCOLS, cols, num);
     /* Sort by port for a stable listing. */
     for (int i = 1; i < s->n_ports; i++)
         for (int k = i; k > 0 && s->ports[k - 1].port > s->ports[k].port; k--) {
@@ -192,18 +199,19 @@ static void report_ports(struct stats *s, struct report *rep)
     int n = s->n_ports + (s->ports[STATS_MAX_PORTS].records ? 1 : 0);
     for (int i = 0; i < n; i++) {
         const struct port_row *p = i < s->n_ports ? &s->ports[i] : &s->ports[STATS_MAX_PORTS];
-        char c[11][24];
-        const char *cells[11];
+        char c[NCOLS][24];
+        const char *cells[NCOLS];
         if (p->port < 0)
             strcpy(c[0], "other");
         else
             sprintf(c[0], "%" PRId64, p->port);
-        uint64_t v[] = {p->records,     p->open,         p->banner,       p->starttls_offered,
-                        p->starttls_ok, p->tls_ok,       p->cert_trusted, p->plaintext_auth,
-                        p->auth_probed, p->auth_accepted};
-        for (int k = 0; k < 10; k++)
+        uint64_t v[NCOLS - 1] = {p->records,        p->open,          p->banner,       p->starttls_offered,
+                                 p->starttls_ok,    p->tls_ok,        p->cert_trusted, p->plaintext_auth,
+                                 p->auth_probed,    p->auth_accepted, p->injection,    p->starttls_required,
+                                 p->starttls_masked};
+        for (int k = 0; k < NCOLS - 1; k++)
             u64(c[k + 1], v[k]);
-        for (int k = 0; k < 11; k++)
+        for (int k = 0; k < NCOLS; k++)
             cells[k] = c[k];
         report_row(rep, cells);
     }

@@ -31,7 +31,10 @@ struct port_row {
     uint64_t cert_trusted;
     uint64_t plaintext_auth; /* plaintext_auth_before_tls true */
     uint64_t auth_probed;
-    uint64_t auth_accepted; /* auth_probe = cleartext-evaluated */
+    uint64_t injection;         /* starttls_injection true (--downgrade-checks) */
+    uint64_t starttls_required; /* starttls_required true */
+    uint64_t starttls_masked;   /* starttls_masked set */
+    uint64_t auth_accepted;     /* auth_probe = cleartext-evaluated */
 };
 
 struct stats {
