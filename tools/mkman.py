@@ -29,8 +29,10 @@ import re
 import subprocess
 import sys
 
-OPT_RE = re.compile(r"^ {2}(?:(-[A-Za-z0-9?]), |(?: {4})?)(--[A-Za-z0-9][\w-]*)(?:[ =](\S+))?(?: {2,}(\S.*))?$")
-SHORT_RE = re.compile(r"^ {2}(-[A-Za-z0-9?])(?: (\S+))?(?: {2,}(\S.*))?$")
+# one flag with its argument: -o, --output FILE, --format=FMT
+FLAG = r"--?[A-Za-z0-9?][\w-]*(?:[ =][^\s,]+)?"
+# an option line: flags separated by ", " at 2 (or 6) columns, then the text
+OPT_RE = re.compile(r"^ {2}(?: {4})?(%s(?:, %s)*)(?: {2,}(\S.*))?$" % (FLAG, FLAG))
 HEADER_RE = re.compile(r"^(\S[^:]*):$|^(\S.*\)):$")
 ORDER = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "RECORD FIELDS", "EXAMPLES", "EXIT STATUS", "FILES",
          "ETHICS"]
@@ -87,35 +89,33 @@ def paragraphs(lines):
 
 
 def parse_options(lines):
-    """[(flags, arg, text)] of the option lines, or [] if there are none."""
+    """[(flags, text)] of the option lines (flags as written, e.g.
+    "-o, --output FILE"), text rows as ("", text); [] if there are none."""
     opts = []
     for line in lines:
         m = OPT_RE.match(line)
-        s = None if m else SHORT_RE.match(line)
         if m:
-            flags = (m.group(1) + ", " if m.group(1) else "") + m.group(2)
-            opts.append([flags, m.group(3), m.group(4) or ""])
-        elif s:
-            opts.append([s.group(1), s.group(2), s.group(3) or ""])
+            opts.append([m.group(1), m.group(2) or ""])
         elif opts and opts[-1] is not None and line.startswith("   ") and line.strip():
-            opts[-1][2] = (opts[-1][2] + " " + line.strip()).strip()
+            opts[-1][1] = (opts[-1][1] + " " + line.strip()).strip()
         elif opts and not line.strip():
             opts.append(None)
         elif line.strip():
-            opts.append(["", None, line.strip()])  # text inside an option section
+            opts.append(["", line.strip()])  # text inside an option section
     return [o for o in opts if o is not None]
 
 
 def option_roff(opts):
     out = []
-    for flags, arg, text in opts:
+    for flags, text in opts:
         if not flags:
             out += [".PP", esc(text)]
             continue
-        head = ", ".join(bold(f) for f in flags.split(", "))
-        if arg:
-            head += " \\fI" + esc(arg) + "\\fR"
-        out += [".TP", head, esc(text)]
+        heads = []
+        for flag in flags.split(", "):
+            name, sep, arg = re.match(r"(--?[^\s=]+)(?:([ =])(\S+))?$", flag).groups()
+            heads.append(bold(name) + (esc(sep) + "\\fI" + esc(arg) + "\\fR" if arg else ""))
+        out += [".TP", ", ".join(heads), esc(text)]
     return out
 
 

@@ -107,6 +107,8 @@ Input:
 Output:
   -o, --out FILE        write here; this help text is long enough to wrap
                         onto a second line (default: -)
+  --cert PEM, --key PEM  two options on one line
+      --format=FMT      an argument after '='
 
 Notes:
   A plain paragraph in a section of its own, with a backslash \\ and a
@@ -140,8 +142,13 @@ def check_generator(tmp):
     for want in ("mailtls-fake - does something made up", "mailtls-fake --list", "Input", "-z",
                  "--extremely-long-option-name VALUE the text starts on the next line (default: 3)",
                  "onto a second line (default: -)", "mailtls-fake -i a.txt --out b.txt converts a.txt",
-                 "2 usage error", "backslash \\ and", ".not-a-request"):
+                 "2 usage error", "backslash \\ and", ".not-a-request",
+                 "--cert PEM, --key PEM two options on one line", "--format=FMT an argument after '='"):
         check(want in flat, "generated page contains %r" % want)
+    src = open(page).read()
+    for flag in ("\\fB\\-z\\fR", "\\fB\\-\\-key\\fR \\fIPEM\\fR", "\\fB\\-\\-format\\fR=\\fIFMT\\fR"):
+        check(re.search(r"^\.TP\n.*" + re.escape(flag), src, re.M) is not None,
+              "generated page: %s is an option heading (.TP)" % flag)
 
 
 def free_port():
