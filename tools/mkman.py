@@ -231,8 +231,8 @@ def from_schema(page, schema):
     page.add("RECORD FIELDS", out)
 
 
-def from_extra(page, text, datadir):
-    """Sections of the extra file; returns their names."""
+def from_extra(text, datadir):
+    """{SECTION: [lines]} of an extra file (tools/man/<name>.txt)."""
     text = text.replace("@DATADIR@", datadir)
     cur, body, found = None, [], {}
     for line in text.split("\n") + ["END"]:
@@ -290,7 +290,7 @@ def main():
     summary = from_help(page, run(a.program, "--help"), name)
     if a.schema:
         from_schema(page, run(a.program, "--schema"))
-    extra = from_extra(page, open(a.extra, encoding="utf-8").read(), a.datadir) if a.extra else {}
+    extra = from_extra(open(a.extra, encoding="utf-8").read(), a.datadir) if a.extra else {}
     for sec, body in extra.items():
         if sec in ("EXAMPLES", "EXIT STATUS") and page.sections.get(sec):
             continue  # the program's own --help wins
