@@ -14,7 +14,23 @@
 #include "conn.h"
 #include "proto.h"
 
-enum opt_type { OT_STR, OT_LIST, OT_RESOLVER, OT_U32, OT_U64, OT_SECONDS, OT_RATE, OT_FLAG };
+enum opt_type { OT_STR, OT_LIST, OT_RESOLVER, OT_U32, OT_U64, OT_SECONDS, OT_RATE, OT_FLAG, OT_SHARD };
+
+/* --help sections, in the order printed. A row that names none is Misc
+ * (zero), so a row appended without a group still shows up. */
+enum opt_group { OG_MISC, OG_TARGETS, OG_PORTS, OG_SPEED, OG_TLS, OG_DNS, OG_OUTPUT, OG_RESUME, OG_COUNT };
+static const char *const group_names[OG_COUNT] = {
+    [OG_TARGETS] = "Targets",
+    [OG_PORTS] = "Ports and protocols",
+    [OG_SPEED] = "Speed and politeness",
+    [OG_TLS] = "TLS",
+    [OG_DNS] = "DNS",
+    [OG_OUTPUT] = "Output",
+    [OG_RESUME] = "Resume and shards",
+    [OG_MISC] = "Misc",
+};
+static const enum opt_group group_order[OG_COUNT] = {OG_TARGETS, OG_PORTS,  OG_SPEED,  OG_TLS,
+                                                     OG_DNS,     OG_OUTPUT, OG_RESUME, OG_MISC};
 
 struct opt_def {
     const char *name;
@@ -25,100 +41,126 @@ struct opt_def {
     const char *dflt; /* applied before parsing; NULL = none */
     double min, max;  /* numeric range */
     const char *help;
+    enum opt_group group; /* last, so rows without one default to Misc */
 };
 
 #define OFF(f) offsetof(struct options, f)
 
+/* A row written without its group (the last field) lands in Misc instead
+ * of failing a -Werror build: choose a group for a new row. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct opt_def opt_table[] = {
     {"ports", 'p', OT_STR, OFF(ports), "LIST", "25,465,587,143,993,110,995", 0, 0,
      "ports to probe: standard ports (protocol inferred) or PORT/PROTO, PROTO a name from the protocol list "
-     "below"},
+     "below",
+     OG_PORTS},
     {"input", 'i', OT_LIST, OFF(inputs), "FILE", NULL, 0, 0,
-     "read targets from FILE, one per line ('-' = stdin; repeatable). Without targets or -i, stdin is read"},
+     "read targets from FILE, one per line ('-' = stdin; repeatable). Without targets or -i, stdin is read",
+     OG_TARGETS},
     {"output", 'o', OT_STR, OFF(output), "FILE", "-", 0, 0,
-     "write records to FILE ('-' = stdout); a name ending in .gz is gzip-compressed"},
+     "write records to FILE ('-' = stdout); a name ending in .gz is gzip-compressed", OG_OUTPUT},
     {"format", 'f', OT_STR, OFF(format), "json|csv", "json", 0, 0,
-     "record format: NDJSON or CSV with a header row"},
-    {"gzip", 0, OT_FLAG, OFF(gzip), NULL, NULL, 0, 0, "gzip the output whatever its name"},
-    {"concurrency", 'c', OT_U32, OFF(concurrency), "N", "1000", 1, 1000000, "probes in flight at most"},
+     "record format: NDJSON or CSV with a header row", OG_OUTPUT},
+    {"gzip", 0, OT_FLAG, OFF(gzip), NULL, NULL, 0, 0, "gzip the output whatever its name", OG_OUTPUT},
+    {"concurrency", 'c', OT_U32, OFF(concurrency), "N", "1000", 1, 1000000, "probes in flight at most",
+     OG_SPEED},
     {"threads", 0, OT_U32, OFF(threads), "N", NULL, 1, OPT_MAX_THREADS,
      "event loops, one per thread, sharing the target stream and the output (default: number of cores, at "
-     "most 64)"},
+     "most 64)",
+     OG_SPEED},
     {"rate", 0, OT_RATE, OFF(rate), "N", "1000", 0, 10000000,
-     "new connections per second at most (0 = no limit)"},
+     "new connections per second at most (0 = no limit)", OG_SPEED},
     {"per-subnet", 0, OT_U32, OFF(per_subnet), "N", "32", 0, 1000000,
      "probes in flight at most per /24 (IPv4) or /48 (IPv6): mail servers answer bursts with 421 (0 = no "
-     "cap)"},
+     "cap)",
+     OG_SPEED},
     {"connect-timeout", 0, OT_SECONDS, OFF(connect_timeout_s), "S", "10", 0.001, 3600,
-     "seconds to wait for a TCP connect"},
+     "seconds to wait for a TCP connect", OG_SPEED},
     {"read-timeout", 0, OT_SECONDS, OFF(read_timeout_s), "S", "15", 0.001, 3600,
-     "seconds to wait for each complete reply and for the TLS handshake"},
+     "seconds to wait for each complete reply and for the TLS handshake", OG_SPEED},
     {"timeout", 0, OT_SECONDS, OFF(total_timeout_s), "S", "60", 0.001, 86400,
-     "seconds a whole probe may take"},
+     "seconds a whole probe may take", OG_SPEED},
     {"grace", 0, OT_SECONDS, OFF(grace_s), "S", "2", 0, 600,
      "after SIGINT/SIGTERM, seconds in-flight probes may still finish before they are recorded as "
-     "interrupted"},
+     "interrupted",
+     OG_SPEED},
     {"ehlo-name", 0, OT_STR, OFF(ehlo_name), "NAME", NULL, 0, 0,
-     "name sent in EHLO/HELO (default: this machine's host name); make it one that identifies your scan"},
+     "name sent in EHLO/HELO (default: this machine's host name); make it one that identifies your scan",
+     OG_PORTS},
     {"probe-auth", 0, OT_FLAG, OFF(probe_auth), NULL, NULL, 0, 0,
      "on STARTTLS ports, before TLS, try one obviously fake credential to learn whether a cleartext password "
-     "would be evaluated"},
+     "would be evaluated",
+     OG_PORTS},
     {"downgrade-checks", 0, OT_FLAG, OFF(downgrade_checks), NULL, NULL, 0, 0,
      "on STARTTLS ports: test STARTTLS command injection (a NOOP in the STARTTLS segment) and whether the "
-     "server requires TLS (SMTP: MAIL FROM:<> then RSET)"},
+     "server requires TLS (SMTP: MAIL FROM:<> then RSET)",
+     OG_TLS},
     {"ca-file", 0, OT_STR, OFF(ca_file), "FILE", NULL, 0, 0,
-     "PEM trust anchors for cert_trusted instead of the system store"},
+     "PEM trust anchors for cert_trusted instead of the system store", OG_TLS},
     {"seed", 0, OT_U64, OFF(seed), "N", "0", 0, 0,
-     "seed of the pseudo-random order of address ranges (same seed = same order)"},
-    {"shards", 0, OT_U32, OFF(shards), "N", "1", 1, 65535, "split the input into N disjoint parts"},
-    {"shard", 0, OT_U32, OFF(shard), "I", "0", 0, 65534, "which part this run scans (0-based, < --shards)"},
+     "seed of the pseudo-random order of address ranges (same seed = same order)", OG_RESUME},
+    {"shards", 0, OT_U32, OFF(shards), "N", "1", 1, 65535, "split the input into N disjoint parts",
+     OG_RESUME},
+    {"shard", 0, OT_SHARD, OFF(shard), "I|auto", "0", 0, 65534,
+     "which part this run scans (0-based, < --shards); auto: from JOB_COMPLETION_INDEX (Kubernetes Indexed "
+     "Job) or SLURM_ARRAY_TASK_ID (Slurm job array)",
+     OG_RESUME},
     {"blocklist", 0, OT_STR, OFF(blocklist), "FILE", NULL, 0, 0,
-     "never connect to these CIDR ranges (ZMap format)"},
+     "never connect to these CIDR ranges (ZMap format)", OG_TARGETS},
     {"allowlist", 0, OT_STR, OFF(allowlist), "FILE", NULL, 0, 0,
-     "connect only to these CIDR ranges (ZMap format)"},
+     "connect only to these CIDR ranges (ZMap format)", OG_TARGETS},
     {"no-default-blocklist", 0, OT_FLAG, OFF(no_default_blocklist), NULL, NULL, 0, 0,
-     "do not apply the built-in IANA special-purpose blocklist"},
+     "do not apply the built-in IANA special-purpose blocklist", OG_TARGETS},
     {"tls-versions", 0, OT_FLAG, OFF(tls_versions), NULL, NULL, 0, 0,
      "after a probe that reached TLS, test which of TLS 1.0-1.3 the server accepts (about 3 more handshakes "
-     "per target)"},
+     "per target)",
+     OG_TLS},
     {"ciphers", 0, OT_FLAG, OFF(ciphers), NULL, NULL, 0, 0,
      "list the accepted cipher suites per version in the server's order and grade them (implies "
-     "--tls-versions; n+1 handshakes per version)"},
+     "--tls-versions; n+1 handshakes per version)",
+     OG_TLS},
     {"save-certs", 0, OT_STR, OFF(save_certs), "DIR", NULL, 0, 0,
-     "write each distinct certificate servers send to DIR/<sha256>.pem"},
+     "write each distinct certificate servers send to DIR/<sha256>.pem", OG_TLS},
     {"per-ip", 0, OT_U32, OFF(per_ip), "N", "1", 1, 64,
-     "enumeration handshakes in flight at once per IP address, across all its ports"},
+     "enumeration handshakes in flight at once per IP address, across all its ports", OG_SPEED},
     {"resolver", 0, OT_RESOLVER, OFF(resolvers), "IP[:PORT]", NULL, 0, 0,
      "DNS server for host-name and --mx targets (repeatable, up to 8; [IPv6]:PORT). Without it names are not "
-     "resolved: /etc/resolv.conf and the system resolver are never used"},
+     "resolved: /etc/resolv.conf and the system resolver are never used",
+     OG_DNS},
     {"mx", 0, OT_FLAG, OFF(mx), NULL, NULL, 0, 0,
      "name targets are mail domains: probe every MX exchanger (no MX: the domain itself; null MX: no-mail), "
-     "each (address, port) once; one domain record per domain (needs --resolver)"},
+     "each (address, port) once; one domain record per domain (needs --resolver)",
+     OG_DNS},
     {"dns-concurrency", 0, OT_U32, OFF(dns_concurrency), "N", "500", 1, 100000,
-     "DNS queries in flight at most"},
+     "DNS queries in flight at most", OG_DNS},
     {"dns-rate", 0, OT_RATE, OFF(dns_rate), "N", "5000", 0, 10000000,
-     "new DNS queries per second at most (0 = no limit)"},
+     "new DNS queries per second at most (0 = no limit)", OG_DNS},
     {"dns-timeout", 0, OT_SECONDS, OFF(dns_timeout_s), "S", "2", 0.01, 60,
-     "seconds to wait for a DNS answer; c-ares doubles it on each retry"},
-    {"dns-retries", 0, OT_U32, OFF(dns_retries), "N", "2", 0, 10, "DNS query attempts after the first"},
+     "seconds to wait for a DNS answer; c-ares doubles it on each retry", OG_DNS},
+    {"dns-retries", 0, OT_U32, OFF(dns_retries), "N", "2", 0, 10, "DNS query attempts after the first",
+     OG_DNS},
     {"geoip", 0, OT_STR, OFF(geoip), "FILE", NULL, 0, 0,
-     "MaxMind-format country or city database (GeoLite2-Country/City, DB-IP): fills `country`"},
+     "MaxMind-format country or city database (GeoLite2-Country/City, DB-IP): fills `country`", OG_OUTPUT},
     {"asn", 0, OT_STR, OFF(asn), "FILE", NULL, 0, 0,
-     "MaxMind-format ASN database (GeoLite2-ASN): fills `asn` and `as_org`"},
+     "MaxMind-format ASN database (GeoLite2-ASN): fills `asn` and `as_org`", OG_OUTPUT},
     {"resume", 0, OT_FLAG, OFF(resume), NULL, NULL, 0, 0,
      "continue the scan whose output is -o FILE: keep its finished records, redo interrupted ones, append "
-     "the rest"},
+     "the rest",
+     OG_RESUME},
     {"metadata", 0, OT_STR, OFF(metadata), "FILE", NULL, 0, 0,
-     "write the end-of-scan summary as JSON to FILE"},
+     "write the end-of-scan summary as JSON to FILE", OG_OUTPUT},
     {"status", 0, OT_FLAG, OFF(status_line), NULL, NULL, 0, 0,
-     "live status line on stderr even when it is not a terminal"},
+     "live status line on stderr even when it is not a terminal", OG_OUTPUT},
     {"quiet", 'q', OT_FLAG, OFF(quiet), NULL, NULL, 0, 0,
-     "no status line and no summary on stderr (errors still go there)"},
+     "no status line and no summary on stderr (errors still go there)", OG_OUTPUT},
     {"schema", 0, OT_FLAG, OFF(schema), NULL, NULL, 0, 0,
-     "print every record field with its type and meaning, then exit"},
+     "print every record field with its type and meaning, then exit", OG_OUTPUT},
     {"debug", 0, OT_FLAG, OFF(debug), NULL, NULL, 0, 0,
-     "trace every probe's phase transitions on stderr (target, protocol, phase, event); for a few targets"},
+     "trace every probe's phase transitions on stderr (target, protocol, phase, event); for a few targets",
+     OG_MISC},
 };
+#pragma GCC diagnostic pop
 #define N_OPTS (sizeof opt_table / sizeof opt_table[0])
 
 uint32_t options_default_threads(long cores)
@@ -128,59 +170,139 @@ uint32_t options_default_threads(long cores)
     return cores > OPT_MAX_THREADS ? OPT_MAX_THREADS : (uint32_t)cores;
 }
 
-static void print_ports(FILE *f, const uint16_t *ports)
+#define HELP_WIDTH 80 /* every --help line fits a terminal (tests/loopback/test_help.py) */
+#define HELP_COL 30   /* option descriptions start in this column */
+
+/* Prints `text` word by word from column `at` (where the cursor is),
+ * breaking before HELP_WIDTH and indenting continuation lines by
+ * `indent`, then ends the line. A word wider than a line gets its own. */
+static void wrap(FILE *f, int at, int indent, const char *text)
 {
-    for (int i = 0; i < MT_PROTO_PORTS_MAX && ports[i]; i++)
-        fprintf(f, "%s%u", i ? ", " : "", (unsigned)ports[i]);
+    bool line_empty = true;
+    for (const char *p = text; *p;) {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, " ");
+        if (!n)
+            break;
+        if (!line_empty && at + 1 + (int)n > HELP_WIDTH) {
+            fprintf(f, "\n%*s", indent, "");
+            at = indent;
+            line_empty = true;
+        }
+        at += fprintf(f, "%s%.*s", line_empty ? "" : " ", (int)n, p);
+        line_empty = false;
+        p += n;
+    }
+    fputc('\n', f);
 }
 
-/* From the protocol table (output/mt_proto.h): one line per protocol. */
+/* "  -p, --ports LIST" then the help and default, wrapped at HELP_COL. */
+static void print_option(FILE *f, const char *flags, const char *help, const char *dflt)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "%s%s%s%s", help, dflt ? " (default: " : "", dflt ? dflt : "",
+             dflt ? ")" : "");
+    int at = fprintf(f, "  %s", flags);
+    if (at + 2 > HELP_COL) {
+        fputc('\n', f);
+        at = 0;
+    }
+    fprintf(f, "%*s", HELP_COL - at, "");
+    wrap(f, HELP_COL, HELP_COL, text);
+}
+
+static void print_group(FILE *f, enum opt_group g)
+{
+    fprintf(f, "\n%s:\n", group_names[g]);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const struct opt_def *d = &opt_table[i];
+        if (d->group != g)
+            continue;
+        char flags[64];
+        if (d->short_flag)
+            snprintf(flags, sizeof flags, "-%c, --%s%s%s", d->short_flag, d->name, d->arg ? " " : "",
+                     d->arg ? d->arg : "");
+        else
+            snprintf(flags, sizeof flags, "    --%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
+        print_option(f, flags, d->help, d->dflt);
+    }
+    if (g == OG_MISC) {
+        print_option(f, "-h, --help", "print this help and exit", NULL);
+        print_option(f, "-V, --version", "print the version and licence and exit", NULL);
+    }
+}
+
+static void print_ports(char *buf, size_t cap, const uint16_t *ports)
+{
+    size_t len = strlen(buf);
+    for (int i = 0; i < MT_PROTO_PORTS_MAX && ports[i] && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%u", i ? ", " : "", (unsigned)ports[i]);
+}
+
+/* From the protocol table (output/mt_proto.h): one entry per protocol. */
 static void print_protocols(FILE *f)
 {
     fprintf(f, "\nProtocols (PROTO names; a bare standard port means its protocol):\n");
     for (int i = 0; i < MT_PROTO_COUNT; i++) {
         const struct mt_proto_info *p = mt_proto_info((enum mt_proto)i);
-        fprintf(f, "  %-7s %s, standard ports ", p->name, p->starttls_cmd);
-        print_ports(f, p->starttls_ports);
+        char line[256];
+        snprintf(line, sizeof line, "%s, standard ports ", p->starttls_cmd);
+        print_ports(line, sizeof line, p->starttls_ports);
         if (p->implicit_name) {
-            fprintf(f, "; %s implicit TLS ", p->implicit_name);
-            print_ports(f, p->implicit_ports);
+            size_t len = strlen(line);
+            snprintf(line + len, sizeof line - len, "; %s implicit TLS ", p->implicit_name);
+            print_ports(line, sizeof line, p->implicit_ports);
         }
-        fputc('\n', f);
+        wrap(f, fprintf(f, "  %-7s ", p->name), 10, line);
     }
 }
 
+/* The five most common jobs: a command, then what it does. */
+static const char *const help_examples[][2] = {
+    {"mailtls-scan -p 25 --debug 192.0.2.25,mx.example.org",
+     "one host by hand, like openssl s_client -starttls smtp, with a trace of every step"},
+    {"mailtls-scan --ehlo-name scan.example.org -i ips.txt -o scan.json.gz",
+     "a list of IPs, every standard mail port, gzip NDJSON"},
+    {"mailtls-scan -p 25,587 --rate 200 -f csv -o net.csv 198.51.100.0/22",
+     "a CIDR range at 200 new connections per second, CSV"},
+    {"mailtls-scan --mx --resolver 127.0.0.1:53 -i domains.txt -o mx.json.gz",
+     "a million mail domains: MX, then every exchanger's addresses, through YOUR resolver"},
+    {"mailtls-scan --ciphers --save-certs certs/ -p 25,465,993 192.0.2.25",
+     "enumerate one host: TLS versions, cipher suites and grade, certificates saved"},
+};
+
+static const char *const help_exit[][2] = {
+    {"0", "every target has its final record"},
+    {"1", "fatal I/O or resource error during the scan (output write failed, out of memory)"},
+    {"2", "usage error, nothing scanned: bad option or port list, an input, list, database or output "
+          "file that cannot be opened"},
+    {"3", "the scan ended but is incomplete: interrupted (SIGINT/SIGTERM), malformed input lines "
+          "skipped, or host names not resolved for lack of --resolver; the last stderr line says why and, "
+          "after an interruption, gives the --resume command that continues"},
+};
+
+/* The layout every mailtls program shares (tools/mkman.py turns it into
+ * the man page): Usage, one sentence, sections, Examples, Exit status. */
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mailtls-scan [options] [TARGET ...]\n\n"
-               "Probes mail servers (the protocols listed below; STARTTLS and implicit TLS), one\n"
-               "record per (target, port). TARGET: IP, IP:PORT, [IPv6]:PORT, IP:PORT/PROTO, CIDR,\n"
-               "or any of these followed by ,NAME (the name used for SNI and certificate checks).\n\n");
-    for (size_t i = 0; i < N_OPTS; i++) {
-        const struct opt_def *d = &opt_table[i];
-        char left[64];
-        if (d->short_flag)
-            snprintf(left, sizeof left, "-%c, --%s%s%s", d->short_flag, d->name, d->arg ? " " : "",
-                     d->arg ? d->arg : "");
-        else
-            snprintf(left, sizeof left, "    --%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
-        fprintf(f, "  %-28s %s", left, d->help);
-        if (d->dflt)
-            fprintf(f, " [%s]", d->dflt);
-        fputc('\n', f);
-    }
-    fprintf(f, "  %-28s %s\n  %-28s %s\n", "-h, --help", "this help", "-V, --version", "print the version");
+    fprintf(f, "Usage: mailtls-scan [OPTIONS] [TARGET...]\n"
+               "Probes mail servers' STARTTLS and TLS: one record per (target, port).\n\n");
+    wrap(f, 0, 0,
+         "TARGET: IP, IP:PORT, [IPv6]:PORT, IP:PORT/PROTO, CIDR, or any of these followed by ,NAME (the "
+         "name used for SNI and certificate checks); a host name or, with --mx, a mail domain. Without "
+         "targets or -i, targets are read from stdin; from a terminal, mailtls-scan says so on stderr and "
+         "reads until Ctrl-D (Ctrl-C stops, exit status 3).");
+    for (int i = 0; i < OG_COUNT; i++)
+        print_group(f, group_order[i]);
     print_protocols(f);
-    fprintf(f, "\nWithout targets or -i, targets are read from stdin; from a terminal, mailtls-scan says so\n"
-               "on stderr and reads until Ctrl-D (Ctrl-C stops, exit status 3).\n"
-               "\nExit status:\n"
-               "  0  every target has its final record\n"
-               "  1  fatal I/O or resource error during the scan (output write failed, out of memory)\n"
-               "  2  usage error, nothing scanned: bad option or port list, an input, list, database or\n"
-               "     output file that cannot be opened\n"
-               "  3  the scan ended but is incomplete: interrupted (SIGINT/SIGTERM), malformed input lines\n"
-               "     skipped, or host names not resolved for lack of --resolver; the last stderr line\n"
-               "     says why and, after an interruption, gives the --resume command that continues\n");
+    fprintf(f, "\nExamples:\n");
+    for (size_t i = 0; i < sizeof help_examples / sizeof help_examples[0]; i++) {
+        wrap(f, fprintf(f, "  "), 6, help_examples[i][0]);
+        wrap(f, fprintf(f, "      "), 6, help_examples[i][1]);
+    }
+    fprintf(f, "\nExit status:\n");
+    for (size_t i = 0; i < sizeof help_exit / sizeof help_exit[0]; i++)
+        wrap(f, fprintf(f, "  %s  ", help_exit[i][0]), 5, help_exit[i][1]);
 }
 
 static void print_schema(void)
@@ -196,6 +318,38 @@ static void print_schema(void)
     for (int s = 0; s < STATUS_COUNT; s++)
         printf(" %s", rec_status_name((enum rec_status)s));
     printf("\n");
+}
+
+/* --shard auto: the index a cluster scheduler gives each copy of one job,
+ * in this order of precedence (README "Running on a cluster"). */
+static const char *const shard_env[] = {"JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"};
+
+static int set_shard(struct options *o, const struct opt_def *d, const char *v)
+{
+    o->shard_from = NULL;
+    if (strcmp(v, "auto") == 0) {
+        for (size_t i = 0; i < sizeof shard_env / sizeof shard_env[0] && !o->shard_from; i++) {
+            v = getenv(shard_env[i]);
+            if (v && *v)
+                o->shard_from = shard_env[i];
+        }
+        if (!o->shard_from) {
+            fprintf(stderr,
+                    "mailtls-scan: --shard auto: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) "
+                    "nor SLURM_ARRAY_TASK_ID (Slurm job array) is set\n");
+            return -1;
+        }
+    }
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (errno || *end || v[0] < '0' || v[0] > '9' || x > (unsigned long)d->max) {
+        fprintf(stderr, "mailtls-scan: --shard: %s%s'%s' must be an integer between 0 and %g or auto\n",
+                o->shard_from ? o->shard_from : "", o->shard_from ? "=" : "", v, d->max);
+        return -1;
+    }
+    o->shard = (uint32_t)x;
+    return 0;
 }
 
 static int set_value(struct options *o, const struct opt_def *d, const char *v)
@@ -219,6 +373,7 @@ static int set_value(struct options *o, const struct opt_def *d, const char *v)
         o->resolvers[o->n_resolvers++] = v;
         return 0;
     case OT_FLAG: *(bool *)base = true; return 0;
+    case OT_SHARD: return set_shard(o, d, v);
     case OT_U64: {
         errno = 0;
         unsigned long long x = strtoull(v, &end, 0);
@@ -287,7 +442,7 @@ int options_parse(int argc, char **argv, struct options *o)
             return 1;
         }
         if (ch == 'V') {
-            printf("mailtls-scan %s\n", MAILTLS_VERSION);
+            printf("mailtls-scan %s\n%s\n", MAILTLS_VERSION, MAILTLS_LICENSE_LINE);
             return 1;
         }
         if (ch == '?' || ch == ':') {
@@ -324,7 +479,9 @@ int options_parse(int argc, char **argv, struct options *o)
         return -1;
     }
     if (o->shard >= o->shards) {
-        fprintf(stderr, "mailtls-scan: --shard %u must be smaller than --shards %u\n", o->shard, o->shards);
+        fprintf(stderr, "mailtls-scan: --shard %s%s%s%u must be smaller than --shards %u\n",
+                o->shard_from ? "auto: " : "", o->shard_from ? o->shard_from : "", o->shard_from ? "=" : "",
+                o->shard, o->shards);
         return -1;
     }
     if (strcmp(o->format, "json") != 0 && strcmp(o->format, "csv") != 0) {

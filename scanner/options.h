@@ -14,6 +14,8 @@
 #define OPT_MAX_INPUTS 64
 #define OPT_MAX_RESOLVERS 8
 #define OPT_MAX_THREADS 64 /* workers.c WORKERS_MAX */
+/* The second line of every program's --version (LICENSE) */
+#define MAILTLS_LICENSE_LINE "License: Apache-2.0 <https://www.apache.org/licenses/LICENSE-2.0>"
 
 struct options {
     const char *ports;
@@ -33,6 +35,7 @@ struct options {
     const char *ca_file;
     uint64_t seed;
     uint32_t shards, shard;
+    const char *shard_from; /* --shard auto: the environment variable it came from */
     const char *blocklist, *allowlist;
     bool no_default_blocklist;
     const char *metadata;

@@ -8,16 +8,29 @@ import subprocess
 import sys
 
 
+def help_options(helptext):
+    """(flags, text) of every option line of a --help in the shared layout
+    (COMMON format: `  -o, --output FILE   text`, continuation lines
+    indented further); a blank line or a section header ends an option."""
+    rows = []
+    for line in helptext.splitlines():
+        m = re.match(r"^  (-\S, |    )(--\S+(?: \S+)?)(?:\s{2,}(.*))?$", line)
+        if m:
+            rows.append([(m.group(1).strip() + " " + m.group(2)).strip(), m.group(3) or ""])
+        elif rows and rows[-1] is not None and re.match(r"^\s{8,}\S", line):
+            rows[-1][1] = (rows[-1][1] + " " + line.strip()).strip()
+        elif rows and rows[-1] is not None:
+            rows.append(None)  # blank line or header: no continuation past it
+    return [tuple(r) for r in rows if r is not None]
+
+
 def main():
     scan = sys.argv[1] + "/mailtls-scan"
     helptext = subprocess.run([scan, "--help"], capture_output=True, text=True, check=True).stdout
     schema = subprocess.run([scan, "--schema"], capture_output=True, text=True, check=True).stdout
-    opts = ["| option | meaning [default] |", "|---|---|"]
-    for line in helptext.splitlines():
-        m = re.match(r"^\s+(-\S, )?\s*(--\S+(?: \S+)?)\s{2,}(.*)$", line)
-        if m:
-            flag = (m.group(1) or "") + m.group(2)
-            opts.append("| `%s` | %s |" % (flag.replace("|", "\\|"), m.group(3).replace("|", "\\|")))
+    opts = ["| option | meaning (default) |", "|---|---|"]
+    for flag, text in help_options(helptext):
+        opts.append("| `%s` | %s |" % (flag.replace("|", "\\|"), text.replace("|", "\\|")))
     fields = ["| field | type | meaning |", "|---|---|---|"]
     for line in schema.splitlines():
         if not line or line.startswith("status values"):

@@ -9,7 +9,8 @@ pkgs="build-essential cmake pkg-config libssl-dev libc-ares-dev libmaxminddb-dev
       libmaxmind-db-writer-perl mmdb-bin procps testssl.sh time
       postgresql python3-pandas jq
       dovecot-lmtpd dovecot-managesieved
-      curl swaks msmtp fetchmail s-nail mutt"
+      curl swaks msmtp fetchmail s-nail mutt
+      groff man-db python3-yaml dpkg-dev file"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
