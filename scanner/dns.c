@@ -35,6 +35,8 @@ struct dns_slot {
 struct dns_pending_q {
     const char *name;
     int type;
+    const unsigned char *qbuf; /* dns_send: a whole query message, else NULL */
+    int qlen;
     dns_answer_fn fn;
     void *arg;
 };
@@ -233,7 +235,18 @@ int dns_query(struct dns *d, const char *name, int type, dns_answer_fn fn, void 
     if (d->q_len >= d->cfg.queue_max)
         return -1;
     uint32_t at = (d->q_head + d->q_len) % d->cfg.queue_max;
-    d->queue[at] = (struct dns_pending_q){name, type, fn, arg};
+    d->queue[at] = (struct dns_pending_q){name, type, NULL, 0, fn, arg};
+    d->q_len++;
+    d->stats.queued++;
+    return 0;
+}
+
+int dns_send(struct dns *d, const unsigned char *qbuf, int qlen, dns_answer_fn fn, void *arg)
+{
+    if (d->q_len >= d->cfg.queue_max)
+        return -1;
+    uint32_t at = (d->q_head + d->q_len) % d->cfg.queue_max;
+    d->queue[at] = (struct dns_pending_q){NULL, 0, qbuf, qlen, fn, arg};
     d->q_len++;
     d->stats.queued++;
     return 0;
@@ -277,7 +290,10 @@ void dns_pump(struct dns *d, uint64_t now)
         s->arg = q.arg;
         d->in_flight++;
         d->stats.sent++;
-        ares_query(d->ch, q.name, 1 /* C_IN */, q.type, answered, s);
+        if (q.qbuf)
+            ares_send(d->ch, q.qbuf, q.qlen, answered, s);
+        else
+            ares_query(d->ch, q.name, 1 /* C_IN */, q.type, answered, s);
     }
     d->busy = false;
 }

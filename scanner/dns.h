@@ -63,6 +63,11 @@ void dns_set_watch(struct dns *d, dns_watch_fn fn, void *ctx);
  * fn is called exactly once, from dns_on_fd/dns_on_timer/dns_pump (never
  * from dns_query itself) or never after dns_free. -1 when the queue is full. */
 int dns_query(struct dns *d, const char *name, int type, dns_answer_fn fn, void *arg);
+/* The same for a whole query message built by the caller (dnsraw.h):
+ * qbuf must stay valid until fn is called. With ares_send the answer of
+ * any rcode arrives with status ARES_SUCCESS (the channel has
+ * ARES_FLAG_NOCHECKRESP): the caller reads the rcode from abuf. */
+int dns_send(struct dns *d, const unsigned char *qbuf, int qlen, dns_answer_fn fn, void *arg);
 /* Sends queued queries while concurrency and rate allow. Safe to call from
  * an answer callback (it then does nothing; the caller's loop pumps). */
 void dns_pump(struct dns *d, uint64_t now_ms);

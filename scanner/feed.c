@@ -344,8 +344,11 @@ int feed_dns_setup(struct feed *f, const struct options *o, struct engine_io *io
     uint32_t tasks = o->dns_concurrency * 2 < 64 ? 64 : o->dns_concurrency * 2;
     if (tasks > 20000)
         tasks = 20000;
-    struct resolve_config rc = {
-        .mx_mode = o->mx, .tasks_max = tasks, .addr_cache_max = 32768, .mx_cache_max = 4096};
+    struct resolve_config rc = {.mx_mode = o->mx,
+                                .policy = o->policy,
+                                .tasks_max = tasks,
+                                .addr_cache_max = 32768,
+                                .mx_cache_max = 4096};
     struct dns_config dc = {.n_servers = o->n_resolvers,
                             .concurrency = o->dns_concurrency,
                             .rate = o->dns_rate,

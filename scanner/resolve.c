@@ -396,6 +396,25 @@ static void task_done(struct resolver *r, struct task *t)
     r->done_tail = t;
 }
 
+/* The policy lookups of a task are all answered (policy.h: wake). */
+static void policy_wake(void *ctx)
+{
+    struct task *t = ctx;
+    struct resolver *r = t->mx->r;
+    if (--t->outstanding == 0)
+        task_step(r, t);
+}
+
+/* --policy: TLSA and A (for the verdict) of every exchanger followed. */
+static void policy_add_exchangers(struct task *t)
+{
+    if (!t->pol)
+        return;
+    for (int i = 0; i < t->n_slots; i++)
+        if (t->slots[i].e && pol_add_mx(t->pol, t->slots[i].name))
+            t->outstanding++;
+}
+
 /* Called whenever a task has no lookup outstanding. */
 static void task_step(struct resolver *r, struct task *t)
 {
@@ -441,6 +460,7 @@ static void task_step(struct resolver *r, struct task *t)
         if (mx->truncated)
             t->mx_truncated = true;
     }
+    policy_add_exchangers(t);
     if (t->outstanding == 0)
         task_done(r, t);
 }
@@ -501,7 +521,11 @@ uint32_t resolve_dns_queue_max(const struct resolve_config *cfg)
 {
     /* worst case: every task waits for an MX query, or for A and AAAA of
      * each of its exchangers, none of them shared */
-    return cfg->tasks_max * (RESOLVE_MX_MAX + 1) * 2 + 16;
+    uint32_t n = cfg->tasks_max * (RESOLVE_MX_MAX + 1) * 2 + 16;
+    /* --policy: 3 per domain and 2 per exchanger, each maybe asked twice */
+    if (cfg->policy)
+        n += cfg->tasks_max * (3 + 2 * RESOLVE_MX_MAX) * 2;
+    return n;
 }
 
 struct resolver *resolve_new(const struct resolve_config *cfg, struct dns *dns, struct tgt_source *src,
@@ -523,7 +547,9 @@ struct resolver *resolve_new(const struct resolve_config *cfg, struct dns *dns, 
         r->n_buckets <<= 1;
     r->buckets = calloc(r->n_buckets, sizeof *r->buckets);
     r->tasks = calloc(r->cfg.tasks_max, sizeof *r->tasks);
-    if (!r->buckets || !r->tasks)
+    if (r->cfg.policy && r->cfg.mx_mode)
+        r->pols = calloc(r->cfg.tasks_max, sizeof *r->pols);
+    if (!r->buckets || !r->tasks || (r->cfg.policy && r->cfg.mx_mode && !r->pols))
         goto oom;
     for (uint32_t i = r->cfg.tasks_max; i-- > 0;) {
         r->tasks[i].next = r->free_tasks;
@@ -553,6 +579,7 @@ void resolve_free(struct resolver *r)
     }
     free(r->buckets);
     free(r->tasks);
+    free(r->pols);
     kset_free(&r->seen);
     free(r);
 }
@@ -605,6 +632,11 @@ int resolve_start(struct resolver *r, const struct tgt_line *l, const struct tgt
             t->mx_slot.next_waiter = e->waiters;
             e->waiters = &t->mx_slot;
             t->outstanding++;
+        }
+        if (r->pols) {
+            t->pol = &r->pols[t - r->tasks];
+            if (pol_begin(t->pol, r->dns, t->name, policy_wake, t) > 0)
+                t->outstanding++;
         }
     } else {
         r->stats.names++;

@@ -42,6 +42,7 @@
 
 struct resolve_config {
     bool mx_mode;
+    bool policy;             /* --policy (MX mode): DNSSEC, TLSA, MTA-STS and TLS-RPT facts (policy.h) */
     uint32_t tasks_max;      /* names/domains in resolution at once */
     uint32_t addr_cache_max; /* answered names whose addresses are kept */
     uint32_t mx_cache_max;   /* answered domains whose MX set is kept */

@@ -6,6 +6,7 @@
 #ifndef MAILTLS_RESOLVE_INT_H
 #define MAILTLS_RESOLVE_INT_H
 
+#include "policy.h"
 #include "resolve.h"
 
 #include "../output/lib/kset.h"
@@ -75,6 +76,7 @@ struct task {
     struct slot mx_slot;
     uint8_t n_slots;
     struct slot slots[RESOLVE_MX_MAX];
+    struct pol_task *pol; /* --policy: this task's policy lookups; NULL otherwise */
     const struct tgt_port *ports;
     size_t n_ports;
     struct tgt_port own_port;
@@ -99,6 +101,7 @@ struct resolver {
     uint32_t count[2];
     struct entry *lru_head[2], *lru_tail[2];
     struct task *tasks;
+    struct pol_task *pols; /* --policy: one per task */
     struct task *free_tasks;
     uint32_t active;
     struct task *done_head, *done_tail;

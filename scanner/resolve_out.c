@@ -87,13 +87,15 @@ static void domain_record(struct resolver *r, struct task *t, struct record *rec
                 rec_list_add(rec, F_MX, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
             }
             if (s->e->truncated)
-                rec->truncated |= (uint64_t)1 << F_MX;
+                rec->truncated |= (rec_mask)1 << F_MX;
         }
         if (t->mx_truncated)
-            rec->truncated |= (uint64_t)1 << F_MX;
+            rec->truncated |= (rec_mask)1 << F_MX;
     }
     if (err[0])
         rec_set_str(rec, F_ERROR, err);
+    if (t->pol && t->mx)
+        pol_fill(t->pol, rec);
     fill_truncated(rec);
 }
 
