@@ -157,6 +157,11 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_RESULT_TYPES] = {"result_types", RT_LIST, 32, 16,
                         "--policy: the failures found, named as RFC 8460 result types (e.g. dnssec-invalid, "
                         "tlsa-invalid, sts-policy-invalid)."},
+    [F_DANE_MATCH] =
+        {"dane_match", RT_TEXT, 120, 0,
+         "--policy, probe records: DANE check of this handshake against the exchanger's secure "
+         "TLSA records: \"USAGE SELECTOR MTYPE depth N\" (the record that matched, at which chain "
+         "depth) or \"fail: REASON\"; null when there was none to check."},
     [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
 };
 

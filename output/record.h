@@ -126,6 +126,7 @@ enum rec_field {
     F_TLS_RPT_RUA,
     F_POLICY_BREAKS_DELIVERY,
     F_RESULT_TYPES,
+    F_DANE_MATCH,
     F_TRUNCATED,
     F_COUNT
 };

@@ -218,6 +218,28 @@ static enum mx_dane mx_dane_of(const struct pol_task *p, const struct pol_mx *m)
     return MD_UNUSABLE;
 }
 
+void pol_job_tlsa(const struct pol_task *p, const char *mx, struct job *j)
+{
+    j->n_tlsa = 0;
+    for (int i = 0; i < p->n_mx; i++) {
+        const struct pol_mx *m = &p->mx[i];
+        if (strcmp(m->name, mx) != 0 || mx_dane_of(p, m) != MD_USABLE)
+            continue;
+        for (int k = 0; k < m->n_tlsa && j->n_tlsa < JOB_TLSA_MAX; k++) {
+            const struct pol_tlsa *t = &m->tlsa[k];
+            if (!tlsa_usable(t))
+                continue;
+            struct job_tlsa *o = &j->tlsa[j->n_tlsa++];
+            o->usage = t->usage;
+            o->selector = t->selector;
+            o->mtype = t->mtype;
+            o->len = (uint8_t)t->len;
+            memcpy(o->data, t->data, t->len);
+        }
+        return;
+    }
+}
+
 static int dnssec_rank(uint8_t v)
 {
     switch ((enum pol_dnssec)v) {
@@ -239,7 +261,8 @@ static void add_type(struct record *rec, const char *t)
 static void fill_dane(const struct pol_task *p, struct record *rec, bool *breaks_known, bool *breaks)
 {
     int n_state[MD_USABLE + 1] = {0};
-    rec_list_init(rec, F_DANE_RECORDS);
+    if (p->n_mx > 0)
+        rec_list_init(rec, F_DANE_RECORDS);
     for (int i = 0; i < p->n_mx; i++) {
         const struct pol_mx *m = &p->mx[i];
         enum mx_dane st = mx_dane_of(p, m);

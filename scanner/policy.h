@@ -26,6 +26,7 @@
 
 #include "../output/record.h"
 #include "dnsraw.h"
+#include "job.h"
 #include "policy_txt.h"
 
 #define POL_MX_MAX 16  /* = RESOLVE_MX_MAX */
@@ -85,6 +86,9 @@ int pol_begin(struct pol_task *p, struct dns *dns, const char *domain, void (*wa
 /* Queues TLSA _25._tcp.<mx> and A <mx> for exchanger i. Returns true when
  * the policy was idle (its wake already called) and is now busy again. */
 bool pol_add_mx(struct pol_task *p, const char *mx);
+/* The usable TLSA records of exchanger mx (when it is secure and has
+ * some) into the job, for the DANE check on its handshake (dane.h). */
+void pol_job_tlsa(const struct pol_task *p, const char *mx, struct job *j);
 /* The policy fields of the domain record. */
 void pol_fill(const struct pol_task *p, struct record *rec);
 

@@ -167,6 +167,8 @@ enum resolve_out resolve_next(struct resolver *r, struct job *job, struct record
                 snprintf(job->domain, sizeof job->domain, "%s", t->name);
                 job->has_mx_preference = !s->implicit;
                 job->mx_preference = s->pref;
+                if (t->pol) /* the first domain's view of this exchanger, as for SNI */
+                    pol_job_tlsa(t->pol, s->name, job);
             } else {
                 job->domain[0] = 0;
                 job->has_mx_preference = false;

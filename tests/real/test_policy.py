@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""test_policy.py - mailtls-scan --mx --policy against real DNSSEC.
+
+Builds, at test time and in a fresh directory:
+  * a test CA and one leaf (SAN: every exchanger below) with openssl;
+  * mailtls-farm on 0.0.0.0:PORT with that certificate (every 127.x.y.z is
+    a STARTTLS mail server);
+  * the zone pol.test., signed with ldns-keygen/ldns-signzone (ECDSA P-256,
+    NSEC3), then two of its RRsets altered after signing (bogus), and the
+    unsigned zone plain.test.;
+  * unbound #1 on 127.112.0.53 serving both zones (auth-zone), unbound #2
+    on 127.112.0.54, validating (trust anchor: the DS of pol.test.),
+    reaching #1 through stub zones. Both refuse every other name.
+
+Then one scan asserts every policy field of every domain record, and the
+DANE check of each probe's handshake (dane_match, cert_trusted kept as the
+PKIX verdict). With MAILTLS_BUILD_ASAN set the scan is repeated with that
+build and its stderr must hold no sanitizer report. Prints PASS/FAIL lines
+and "N passed, M failed"; exit 0 only when nothing failed.
+"""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("MAILTLS_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD = os.environ.get("MAILTLS_BUILD", os.path.join(SRC, "build"))
+ASAN = os.environ.get("MAILTLS_BUILD_ASAN")
+AUTH, VAL, DNS_PORT = "127.112.0.53", "127.112.0.54", 5353
+WRONG = "ab" * 32
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"PASS {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60, **kw)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def make_pki(d):
+    """CA and a leaf for every exchanger; returns (ca.pem, leaf.pem, key.pem)."""
+    ca_key, ca, key, csr, leaf = (os.path.join(d, n) for n in ("ca.key", "ca.pem", "leaf.key", "leaf.csr",
+                                                                "leaf.pem"))
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=mailtls policy test CA",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"])
+    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+         "-out", csr, "-subj", "/CN=mx1.pol.test"])
+    ext = os.path.join(d, "leaf.ext")
+    sans = ",".join(f"DNS:mx{i}.pol.test" for i in range(1, 7)) + ",DNS:mx.plain.test"
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName={sans}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", leaf,
+         "-days", "2", "-extfile", ext])
+    # the farm sends leaf and CA: DANE-TA (usage 2) needs the anchor in the chain (RFC 7671 5.2.2)
+    chain = os.path.join(d, "chain.pem")
+    with open(chain, "w") as f:
+        f.write(open(leaf).read() + open(ca).read())
+    return ca, leaf, key
+
+
+def der_of(pem_path, spki=False):
+    if spki:
+        pub = run(["openssl", "x509", "-in", pem_path, "-pubkey", "-noout"]).stdout
+        return subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub.encode(),
+                              capture_output=True, check=True).stdout
+    return subprocess.run(["openssl", "x509", "-in", pem_path, "-outform", "DER"], capture_output=True,
+                          check=True).stdout
+
+
+POL_ZONE = """$ORIGIN pol.test.
+$TTL 300
+@ IN SOA ns.pol.test. h.pol.test. 1 3600 600 86400 300
+@ IN NS ns.pol.test.
+ns IN A 127.112.0.53
+{hosts}
+_25._tcp.mx1 IN TLSA 3 1 1 {spki}
+_25._tcp.mx2 IN TLSA 3 1 1 {wrong}
+_25._tcp.mx3 IN TLSA 3 1 1 {spki}
+_25._tcp.mx4 IN TLSA 0 0 1 {ca}
+_25._tcp.mx5 IN TLSA 2 0 1 {ca}
+d1 IN MX 10 mx1
+_mta-sts.d1 IN TXT "v=STSv1; id=abc123;"
+_smtp._tls.d1 IN TXT "v=TLSRPTv1; rua=mailto:tls@d1.pol.test"
+d2 IN MX 10 mx2
+_mta-sts.d2 IN TXT "v=STSv1; id=bad-id!"
+_smtp._tls.d2 IN TXT "v=TLSRPTv1; rua=ftp://d2.pol.test/"
+d3 IN MX 10 mx3
+_mta-sts.d3 IN TXT "v=STSv1; id=one"
+_mta-sts.d3 IN TXT "v=STSv1; id=two"
+d4 IN MX 10 mx4
+d5 IN MX 10 mx5
+d6 IN MX 10 mx6
+d7 IN MX 10 mx.plain.test.
+d8 IN MX 10 mx6
+"""
+
+PLAIN_ZONE = """$ORIGIN plain.test.
+$TTL 300
+@ IN SOA ns.plain.test. h.plain.test. 1 3600 600 86400 300
+@ IN NS ns.plain.test.
+ns IN A 127.112.0.53
+mx IN A 127.112.2.1
+_25._tcp.mx IN TLSA 3 1 1 {spki}
+p1 IN MX 10 mx
+"""
+
+COMMON = """server:
+    interface: {ip}@{port}
+    port: {port}
+    do-ip6: no
+    do-daemonize: no
+    use-syslog: no
+    logfile: ""
+    username: ""
+    chroot: ""
+    directory: "{dir}"
+    pidfile: ""
+    verbosity: 1
+    num-threads: 1
+    access-control: 127.0.0.0/8 allow
+    local-zone: "." refuse
+    local-zone: "test." nodefault
+    local-zone: "pol.test." transparent
+    local-zone: "plain.test." transparent
+"""
+
+
+def make_zones(d, spki_hash, ca_hash):
+    hosts = "\n".join(f"mx{i} IN A 127.112.1.{i}" for i in range(1, 7))
+    zone = os.path.join(d, "pol.test.zone")
+    with open(zone, "w") as f:
+        f.write(POL_ZONE.format(hosts=hosts, spki=spki_hash, wrong=WRONG, ca=ca_hash))
+    with open(os.path.join(d, "plain.test.zone"), "w") as f:
+        f.write(PLAIN_ZONE.format(spki=spki_hash))
+    ksk = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "pol.test"], cwd=d).stdout.strip()
+    zsk = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "pol.test"], cwd=d).stdout.strip()
+    run(["ldns-signzone", "-n", "pol.test.zone", ksk, zsk], cwd=d)
+    signed = open(zone + ".signed").read()
+    # after signing: mx3's TLSA and d8's MX no longer match their RRSIGs
+    n3 = signed.count(f"3 1 1 {spki_hash}")
+    signed = signed.replace(f"_25._tcp.mx3.pol.test.\t300\tIN\tTLSA\t3 1 1 {spki_hash}",
+                            f"_25._tcp.mx3.pol.test.\t300\tIN\tTLSA\t3 1 1 {WRONG}")
+    signed = signed.replace("d8.pol.test.\t300\tIN\tMX\t10 mx6.pol.test.", "d8.pol.test.\t300\tIN\tMX\t20 mx6.pol.test.")
+    if signed.count(f"3 1 1 {spki_hash}") != n3 - 1 or "MX\t20 mx6" not in signed:
+        raise RuntimeError("could not alter the signed zone (ldns-signzone output format changed?)")
+    with open(zone + ".signed", "w") as f:
+        f.write(signed)
+    ds = open(os.path.join(d, ksk + ".ds")).read().split()
+    return " ".join(ds)
+
+
+def start_unbound(d, name, conf, procs):
+    path = os.path.join(d, name + ".conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    log = open(os.path.join(d, name + ".log"), "w")
+    procs.append(subprocess.Popen(["unbound", "-d", "-c", path], stdout=log, stderr=subprocess.STDOUT))
+
+
+def dns_ready(ip, name, qtype, timeout=15):
+    q = b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0"
+    pkt = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + q + struct.pack(">HH", qtype, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.2)
+    end = time.time() + timeout
+    try:
+        while time.time() < end:
+            try:
+                s.sendto(pkt, (ip, DNS_PORT))
+                r, _ = s.recvfrom(4096)
+                if len(r) > 12 and r[3] & 0xF == 0 and struct.unpack(">H", r[6:8])[0] > 0:
+                    return True
+            except OSError:
+                time.sleep(0.1)
+        return False
+    finally:
+        s.close()
+
+
+def start_all(d):
+    procs = []
+    ca, leaf, key = make_pki(d)
+    spki_hash = hashlib.sha256(der_of(leaf, spki=True)).hexdigest()
+    ca_hash = hashlib.sha256(der_of(ca)).hexdigest()
+    ds = make_zones(d, spki_hash, ca_hash)
+    start_unbound(d, "auth", COMMON.format(ip=AUTH, port=DNS_PORT, dir=d) + f"""auth-zone:
+    name: "pol.test."
+    zonefile: "{d}/pol.test.zone.signed"
+    for-downstream: yes
+    for-upstream: no
+auth-zone:
+    name: "plain.test."
+    zonefile: "{d}/plain.test.zone"
+    for-downstream: yes
+    for-upstream: no
+remote-control:
+    control-enable: no
+""", procs)
+    start_unbound(d, "val", COMMON.format(ip=VAL, port=DNS_PORT, dir=d) + f"""    module-config: "validator iterator"
+    do-not-query-localhost: no
+    qname-minimisation: no
+    trust-anchor: "{ds}"
+stub-zone:
+    name: "pol.test."
+    stub-addr: {AUTH}@{DNS_PORT}
+stub-zone:
+    name: "plain.test."
+    stub-addr: {AUTH}@{DNS_PORT}
+remote-control:
+    control-enable: no
+""", procs)
+    port = free_port()
+    ready = os.path.join(d, "farm.ready")
+    flog = open(os.path.join(d, "farm.log"), "w")
+    procs.append(subprocess.Popen([os.path.join(BUILD, "mailtls-farm"), "--bind", "0.0.0.0", "--smtp", str(port),
+                                   "--smtps", "none", "--imap", "none", "--imaps", "none", "--pop3", "none",
+                                   "--pop3s", "none", "--profiles", "starttls-auth=1", "--cert", os.path.join(d, "chain.pem"), "--key",
+                                   key, "--ready-file", ready], stdout=flog, stderr=subprocess.STDOUT))
+    end = time.time() + 10
+    while time.time() < end and not os.path.exists(ready):
+        time.sleep(0.05)
+    if not os.path.exists(ready):
+        raise RuntimeError("mailtls-farm did not start")
+    if not (dns_ready(AUTH, "ns.pol.test", 1) and dns_ready(VAL, "mx1.pol.test", 1)):
+        raise RuntimeError("unbound did not answer: " + open(os.path.join(d, "val.log")).read()[-2000:])
+    return procs, port, ca
+
+
+DOMAINS = ["d1.pol.test", "d2.pol.test", "d3.pol.test", "d4.pol.test", "d5.pol.test", "d6.pol.test",
+           "d7.pol.test", "d8.pol.test", "nx.pol.test", "p1.plain.test"]
+
+# every policy field of every domain record; None = null
+EXPECT = {
+    "d1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts=None,
+                        mta_sts_id="abc123", mta_sts_error=None, tls_rpt="valid",
+                        tls_rpt_rua="mailto:tls@d1.pol.test", policy_breaks_delivery=None, result_types=[],
+                        dane_records=["mx1.pol.test 3 1 1 {s8}... secure usable"]),
+    "d2.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="invalid",
+                        mta_sts_id=None, mta_sts_error="v=STSv1 TXT record without a valid id (1-32 letters and "
+                        "digits)", tls_rpt="invalid", tls_rpt_rua=None, policy_breaks_delivery=None,
+                        result_types=["sts-policy-invalid"],
+                        dane_records=["mx2.pol.test 3 1 1 abababababababab... secure usable"]),
+    "d3.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid",
+                        mta_sts="invalid", mta_sts_id=None, mta_sts_error="more than one v=STSv1 TXT record",
+                        tls_rpt="absent", tls_rpt_rua=None, policy_breaks_delivery=True,
+                        result_types=["dnssec-invalid", "sts-policy-invalid"], dane_records=[]),
+    "d4.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid", mta_sts="absent",
+                        mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
+                        policy_breaks_delivery=False, result_types=["tlsa-invalid"],
+                        dane_records=["mx4.pol.test 0 0 1 {c8}... secure unusable"]),
+    "d5.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="absent",
+                        mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
+                        policy_breaks_delivery=None, result_types=[],
+                        dane_records=["mx5.pol.test 2 0 1 {c8}... secure usable"]),
+    "d6.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="none", mta_sts="absent",
+                        mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
+                        policy_breaks_delivery=False, result_types=[], dane_records=[]),
+    "d7.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="insecure", dane="not-secure",
+                        mta_sts="absent", mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
+                        policy_breaks_delivery=False, result_types=[],
+                        dane_records=["mx.plain.test 3 1 1 {s8}... insecure usable"]),
+    "d8.pol.test": dict(status="dns-servfail", dnssec="bogus", mx_dnssec=None, dane=None, mta_sts="absent",
+                        mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
+                        policy_breaks_delivery=True, result_types=["dnssec-invalid"], dane_records=None),
+    "nx.pol.test": dict(status="dns-nxdomain", dnssec="secure", mx_dnssec=None, dane=None, mta_sts="absent",
+                        mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
+                        policy_breaks_delivery=False, result_types=[], dane_records=None),
+    "p1.plain.test": dict(status="resolved", dnssec="insecure", mx_dnssec="insecure", dane="not-secure",
+                          mta_sts="absent", mta_sts_id=None, mta_sts_error=None, tls_rpt="absent",
+                          tls_rpt_rua=None, policy_breaks_delivery=False, result_types=[],
+                          dane_records=["mx.plain.test 3 1 1 {s8}... insecure usable"]),
+}
+
+# the probe of each exchanger address: dane_match (None = no DANE check)
+PROBES = {
+    "127.112.1.1": "3 1 1 depth 0",   # DANE-EE, key matches
+    "127.112.1.2": "fail:",           # DANE-EE, wrong hash: no match
+    "127.112.1.3": None,              # bogus TLSA: not used
+    "127.112.1.4": None,              # PKIX-TA only: unusable for SMTP
+    "127.112.1.5": "2 0 1 depth 1",   # DANE-TA: the CA, one above the leaf
+    "127.112.1.6": None,              # no TLSA
+    "127.112.2.1": None,              # TLSA in an unsigned zone
+}
+
+
+def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash):
+    inp = os.path.join(d, "domains.txt")
+    with open(inp, "w") as f:
+        f.write("\n".join(DOMAINS) + "\n")
+    out = os.path.join(d, f"out-{tag}.json")
+    cmd = [os.path.join(build, "mailtls-scan"), "-q", "--mx", "--policy", "--resolver", f"{VAL}:{DNS_PORT}",
+           "-i", inp, "-o", out, "-p", f"{port}/smtp", "--ca-file", ca, "--dns-timeout", "1", "--timeout", "10"]
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    print(f"# {tag}: scan took {time.time() - t0:.1f} s")
+    check(f"{tag}.exit", r.returncode == 0, f"rc {r.returncode}: {r.stderr[-800:]}")
+    if build == ASAN:
+        check(f"{tag}.no-sanitizer-report", "Sanitizer" not in r.stderr and "runtime error" not in r.stderr,
+              r.stderr[-2000:])
+    recs = [json.loads(line) for line in open(out)]
+    doms = {x["domain"]: x for x in recs if x["port"] is None}
+    check(f"{tag}.one-record-per-domain", sorted(doms) == sorted(DOMAINS) and
+          sum(1 for x in recs if x["port"] is None) == len(DOMAINS), sorted(doms))
+    fmt = {"s8": spki_hash[:16], "c8": ca_hash[:16]}
+    for dom, want in EXPECT.items():
+        got = doms.get(dom, {})
+        for field, value in want.items():
+            if field == "dane_records" and value is not None:
+                value = [v.format(**fmt) for v in value]
+            if field == "result_types" and isinstance(got.get(field), list):
+                ok = sorted(got[field]) == sorted(value)
+            else:
+                ok = got.get(field, "<missing>") == value
+            check(f"{tag}.{dom}.{field}", ok, f"got {got.get(field, '<missing>')!r}, want {value!r}")
+    probes = {x["ip"]: x for x in recs if x["port"] is not None}
+    for ip, want in PROBES.items():
+        p = probes.get(ip, {})
+        check(f"{tag}.probe.{ip}.ok", p.get("status") == "ok", f"{p.get('status')} {p.get('error')}")
+        got = p.get("dane_match")
+        ok = got is None if want is None else isinstance(got, str) and got.startswith(want)
+        check(f"{tag}.probe.{ip}.dane_match", ok, f"got {got!r}, want {want!r}")
+        # cert_trusted stays the PKIX verdict (the test CA is --ca-file), DANE or not
+        check(f"{tag}.probe.{ip}.cert_trusted", p.get("cert_trusted") is True, repr(p.get("cert_trusted")))
+    check(f"{tag}.no-policy-fields-on-probes",
+          all(x.get("dnssec") is None and x.get("dane") is None for x in probes.values()))
+
+
+def main():
+    for tool in ("unbound", "ldns-keygen", "ldns-signzone", "openssl"):
+        if not shutil.which(tool):
+            print(f"FAIL setup: {tool} missing (tools/setup-debian.sh)")
+            print("0 passed, 1 failed")
+            return 1
+    d = tempfile.mkdtemp(prefix="mailtls-policy-")
+    procs = []
+    try:
+        procs, port, ca = start_all(d)
+        leaf = os.path.join(d, "leaf.pem")
+        spki_hash = hashlib.sha256(der_of(leaf, spki=True)).hexdigest()
+        ca_hash = hashlib.sha256(der_of(ca)).hexdigest()
+        scan_and_check("plain", BUILD, d, port, ca, spki_hash, ca_hash)
+        if ASAN:
+            scan_and_check("asan", ASAN, d, port, ca, spki_hash, ca_hash)
+        # --policy without --mx is refused
+        r = subprocess.run([os.path.join(BUILD, "mailtls-scan"), "--policy", "--resolver", f"{VAL}:{DNS_PORT}",
+                            "127.0.0.1"], capture_output=True, text=True, timeout=30)
+        check("policy-needs-mx", r.returncode == 2 and "--policy needs --mx" in r.stderr,
+              f"rc {r.returncode} {r.stderr[-300:]}")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if os.environ.get("MAILTLS_KEEP"):
+            print(f"# kept {d}")
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
