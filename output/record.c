@@ -141,11 +141,14 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_DANE_RECORDS] = {"dane_records", RT_LIST, 400, 64,
                         "--policy: one \"EXCHANGER USAGE SELECTOR MTYPE DATA-PREFIX DNSSEC usable|unusable\" "
                         "item per TLSA record at _25._tcp.EXCHANGER."},
-    [F_MTA_STS] = {"mta_sts", RT_TEXT, 8, 0,
-                   "--policy: absent or invalid from the _mta-sts TXT record; null when the record is valid "
-                   "(the policy file is not fetched yet) or the lookup failed."},
+    [F_MTA_STS] =
+        {"mta_sts", RT_TEXT, 8, 0,
+         "--policy: enforce, testing or none (the fetched policy's mode), invalid (TXT record, fetch or "
+         "policy broken: see mta_sts_error), absent (no v=STSv1 record); null if the lookup failed."},
     [F_MTA_STS_ID] = {"mta_sts_id", RT_TEXT, 32, 0, "--policy: id of the valid v=STSv1 TXT record."},
-    [F_MTA_STS_ERROR] = {"mta_sts_error", RT_TEXT, 200, 0, "--policy: why mta_sts is invalid or unknown."},
+    [F_MTA_STS_ERROR] =
+        {"mta_sts_error", RT_TEXT, 200, 0,
+         "--policy: why mta_sts is invalid or unknown, or which exchangers a valid policy does not cover."},
     [F_TLS_RPT] = {"tls_rpt", RT_TEXT, 7, 0,
                    "--policy: _smtp._tls TXT record: absent, valid or invalid (RFC 8460); null if the lookup "
                    "failed."},
@@ -162,6 +165,11 @@ const struct rec_field_def rec_fields[F_COUNT] = {
          "--policy, probe records: DANE check of this handshake against the exchanger's secure "
          "TLSA records: \"USAGE SELECTOR MTYPE depth N\" (the record that matched, at which chain "
          "depth) or \"fail: REASON\"; null when there was none to check."},
+    [F_MTA_STS_MX] =
+        {"mta_sts_mx", RT_LIST, 255, 16,
+         "--policy: mx patterns of the fetched MTA-STS policy (lower case; *.host for one label)."},
+    [F_MTA_STS_MAX_AGE] = {"mta_sts_max_age", RT_INT, 0, 0,
+                           "--policy: max_age of the fetched MTA-STS policy."},
     [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
 };
 

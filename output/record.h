@@ -127,6 +127,8 @@ enum rec_field {
     F_POLICY_BREAKS_DELIVERY,
     F_RESULT_TYPES,
     F_DANE_MATCH,
+    F_MTA_STS_MX,
+    F_MTA_STS_MAX_AGE,
     F_TRUNCATED,
     F_COUNT
 };

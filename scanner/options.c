@@ -95,6 +95,8 @@ static const struct opt_def opt_table[] = {
      "with --mx: DNSSEC verdicts (AD bit of a validating --resolver), DANE TLSA, MTA-STS and TLS-RPT TXT "
      "records "
      "in the domain record"},
+    {"mta-sts-port", 0, OT_U32, OFF(mta_sts_port), "N", "443", 1, 65535,
+     "--policy: port of the MTA-STS policy host (443 as RFC 8461 says; another only for tests)"},
     {"dns-concurrency", 0, OT_U32, OFF(dns_concurrency), "N", "500", 1, 100000,
      "DNS queries in flight at most"},
     {"dns-rate", 0, OT_RATE, OFF(dns_rate), "N", "5000", 0, 10000000,

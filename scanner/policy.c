@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../output/lib/now.h"
 #include "dns.h"
+#include "https.h"
 
-enum pol_what { PW_MX, PW_STS, PW_RPT, PW_TLSA, PW_A };
+enum pol_what { PW_MX, PW_STS, PW_RPT, PW_TLSA, PW_A, PW_STS_A };
+enum pol_sts { PS_NONE, PS_FETCHING, PS_FAILED, PS_OK };
 
 const char *pol_dnssec_name(enum pol_dnssec v)
 {
@@ -42,10 +45,12 @@ static bool queue(struct pol_task *p, enum pol_what what, uint8_t mx, const char
     return true;
 }
 
-int pol_begin(struct pol_task *p, struct dns *dns, const char *domain, void (*wake)(void *), void *ctx)
+int pol_begin(struct pol_task *p, struct dns *dns, struct https *https, const char *domain,
+              void (*wake)(void *), void *ctx)
 {
     memset(p, 0, offsetof(struct pol_task, mx));
     p->dns = dns;
+    p->https = https;
     p->wake = wake;
     p->ctx = ctx;
     p->domain = domain;
@@ -142,15 +147,89 @@ static void finish(struct pol_task *p)
         p->wake(p->ctx);
 }
 
+/* ---- the MTA-STS policy fetch (RFC 8461 3.3) ------------------------ */
+
+static void sts_failed(struct pol_task *p, const char *type, const char *why)
+{
+    p->sts_state = PS_FAILED;
+    p->sts_type = type;
+    snprintf(p->sts_err, sizeof p->sts_err, "%.199s", why);
+}
+
+/* Exactly one valid v=STSv1 record: find the policy host's address. */
+static void sts_fetch_begin(struct pol_task *p)
+{
+    if (!p->https || p->sts_n != 1 || p->sts_bad)
+        return;
+    char name[300];
+    snprintf(name, sizeof name, "mta-sts.%s", p->domain);
+    p->sts_state = PS_FETCHING;
+    if (!queue(p, PW_STS_A, 0, name, DNSRAW_T_A))
+        sts_failed(p, "sts-policy-fetch-error", "no room to ask for the policy host's address");
+}
+
+static void first_a(void *arg, const unsigned char *rd, uint16_t rdlen)
+{
+    uint8_t *a = arg;
+    if (rdlen == 4 && !a[4]) {
+        memcpy(a, rd, 4);
+        a[4] = 1;
+    }
+}
+
+static void on_fetch(void *arg, const struct https_result *r)
+{
+    struct pol_task *p = arg;
+    char why[300];
+    if (r->fail == HTTPS_CERT) {
+        sts_failed(p, "sts-webpki-invalid", r->error);
+    } else if (r->fail != HTTPS_OK) {
+        snprintf(why, sizeof why, "fetch: %s", r->error);
+        sts_failed(p, "sts-policy-fetch-error", why);
+    } else if (r->status != 200) {
+        snprintf(why, sizeof why, "HTTP status %d%s (only 200 is accepted)", r->status,
+                 r->has_location ? ", a redirect (never followed)" : "");
+        sts_failed(p, "sts-policy-fetch-error", why);
+    } else if (!r->text_plain) {
+        snprintf(why, sizeof why, "Content-Type '%s' is not text/plain", r->content_type);
+        sts_failed(p, "sts-policy-invalid", why);
+    } else if (sts_parse((const char *)r->body, r->body_len, &p->sts, why, sizeof why) < 0) {
+        sts_failed(p, "sts-policy-invalid", why);
+    } else {
+        p->sts_state = PS_OK;
+    }
+    finish(p);
+}
+
+static void sts_fetch(struct pol_task *p, enum pol_dnssec v, const unsigned char *abuf, int alen)
+{
+    uint8_t a[5] = {0};
+    struct dnsraw_header h;
+    if (abuf)
+        dnsraw_parse(abuf, (size_t)alen, DNSRAW_T_A, &h, first_a, a);
+    char host[300], why[400];
+    snprintf(host, sizeof host, "mta-sts.%s", p->domain);
+    if (!a[4]) {
+        snprintf(why, sizeof why, "A %s: no address (%s)", host, pol_dnssec_name(v));
+        sts_failed(p, "sts-policy-fetch-error", why);
+        return;
+    }
+    if (https_get(p->https, a, host, "/.well-known/mta-sts.txt", on_fetch, p, now_ms()) < 0) {
+        sts_failed(p, "sts-policy-fetch-error", "too many policy fetches waiting");
+        return;
+    }
+    p->outstanding++; /* on_fetch finishes it */
+}
+
 static void on_answer(void *arg, int status, const unsigned char *abuf, int alen)
 {
     struct pol_q *q = arg;
     struct pol_task *p = q->p;
     struct dnsraw_header h;
-    uint16_t type = q->what == PW_MX     ? DNSRAW_T_MX
-                    : q->what == PW_TLSA ? DNSRAW_T_TLSA
-                    : q->what == PW_A    ? DNSRAW_T_A
-                                         : DNSRAW_T_TXT;
+    uint16_t type = q->what == PW_MX                         ? DNSRAW_T_MX
+                    : q->what == PW_TLSA                     ? DNSRAW_T_TLSA
+                    : q->what == PW_A || q->what == PW_STS_A ? DNSRAW_T_A
+                                                             : DNSRAW_T_TXT;
     bool parsed = status == ARES_SUCCESS && abuf && alen > 0 &&
                   dnsraw_parse(abuf, (size_t)alen, type, &h, NULL, NULL) == 0;
     if (parsed && h.rcode == DNSRAW_RCODE_SERVFAIL && !q->cd) {
@@ -176,7 +255,10 @@ static void on_answer(void *arg, int status, const unsigned char *abuf, int alen
             p->rpt_v = (uint8_t)v;
         if (use)
             dnsraw_parse(abuf, (size_t)alen, type, &h, on_txt, &tc);
+        if (q->what == PW_STS)
+            sts_fetch_begin(p);
         break;
+    case PW_STS_A: sts_fetch(p, v, use ? abuf : NULL, alen); break;
     case PW_TLSA:
         m->tlsa_dnssec = (uint8_t)v;
         if (parsed)
@@ -304,7 +386,48 @@ static void fill_dane(const struct pol_task *p, struct record *rec, bool *breaks
         *breaks = true;
 }
 
-static void fill_sts(const struct pol_task *p, struct record *rec, bool *breaks_known)
+/* A fetched, valid policy: mode, patterns, max_age, and the exchangers
+ * checked against the patterns (RFC 8461 4.1). */
+static void sts_policy_fields(const struct pol_task *p, struct record *rec, bool *breaks_known, bool *breaks)
+{
+    const struct sts_policy *s = &p->sts;
+    rec_set_str(rec, F_MTA_STS, sts_mode_name(s->mode));
+    rec_set_int(rec, F_MTA_STS_MAX_AGE, s->max_age);
+    rec_list_init(rec, F_MTA_STS_MX);
+    for (int i = 0; i < s->n_mx; i++)
+        rec_list_add(rec, F_MTA_STS_MX, s->mx[i], strlen(s->mx[i]));
+    if (s->mx_cut)
+        rec_mark_truncated(rec, F_MTA_STS_MX);
+    if (s->mode == STS_NONE || p->n_mx == 0)
+        return;
+    int matched = 0;
+    char err[300] = "";
+    size_t used = 0;
+    for (int i = 0; i < p->n_mx; i++) {
+        bool ok = false;
+        for (int k = 0; k < s->n_mx && !ok; k++)
+            ok = sts_mx_match(s->mx[k], p->mx[i].name);
+        if (ok) {
+            matched++;
+        } else if (used < sizeof err) {
+            int n = snprintf(err + used, sizeof err - used, "%sMX %s matches no policy mx pattern",
+                             used ? "; " : "", p->mx[i].name);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (err[0]) {
+        rec_set_str(rec, F_MTA_STS_ERROR, err);
+        add_type(rec, "validation-failure");
+    }
+    if (s->mode != STS_ENFORCE)
+        return;
+    if (matched == 0)
+        *breaks = true; /* an enforcing sender has no exchanger left */
+    else
+        *breaks_known = false; /* whether one presents a valid certificate: not checked here */
+}
+
+static void fill_sts(const struct pol_task *p, struct record *rec, bool *breaks_known, bool *breaks)
 {
     char err[300];
     if (p->sts_v != PD_SECURE && p->sts_v != PD_INSECURE) {
@@ -328,8 +451,18 @@ static void fill_sts(const struct pol_task *p, struct record *rec, bool *breaks_
         return;
     }
     rec_set_str(rec, F_MTA_STS_ID, p->sts_id);
-    /* the policy file itself is not fetched by this version: mode unknown */
-    *breaks_known = false;
+    if (p->sts_state == PS_FAILED) {
+        /* RFC 8461 5: no usable policy, mail goes as without MTA-STS */
+        rec_set_str(rec, F_MTA_STS, "invalid");
+        rec_set_str(rec, F_MTA_STS_ERROR, p->sts_err);
+        add_type(rec, p->sts_type);
+        return;
+    }
+    if (p->sts_state != PS_OK) {
+        *breaks_known = false; /* not fetched */
+        return;
+    }
+    sts_policy_fields(p, rec, breaks_known, breaks);
 }
 
 static void fill_rpt(const struct pol_task *p, struct record *rec)
@@ -369,7 +502,7 @@ void pol_fill(const struct pol_task *p, struct record *rec)
         breaks = true;
     }
     fill_dane(p, rec, &breaks_known, &breaks);
-    fill_sts(p, rec, &breaks_known);
+    fill_sts(p, rec, &breaks_known, &breaks);
     fill_rpt(p, rec);
     if (breaks || breaks_known)
         rec_set_bool(rec, F_POLICY_BREAKS_DELIVERY, breaks);

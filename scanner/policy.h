@@ -27,6 +27,7 @@
 #include "../output/record.h"
 #include "dnsraw.h"
 #include "job.h"
+#include "mtasts.h"
 #include "policy_txt.h"
 
 #define POL_MX_MAX 16  /* = RESOLVE_MX_MAX */
@@ -38,6 +39,7 @@ enum pol_dnssec { PD_NONE, PD_SECURE, PD_INSECURE, PD_BOGUS, PD_INDETERMINATE };
 const char *pol_dnssec_name(enum pol_dnssec v);
 
 struct dns;
+struct https;
 
 struct pol_tlsa {
     uint8_t usage, selector, mtype;
@@ -74,15 +76,23 @@ struct pol_task {
     uint8_t sts_n, sts_bad, rpt_n, rpt_bad;
     char sts_id[PTXT_STS_ID_MAX + 1];
     char rua[POL_RUA_MAX];
+    /* MTA-STS policy fetch (https.h): A of mta-sts.<domain>, then the GET */
+    struct https *https;
+    uint8_t sts_state;    /* enum pol_sts (policy.c) */
+    const char *sts_type; /* RFC 8460 result type when the fetch or the policy failed */
+    char sts_err[200];
+    struct sts_policy sts;
     uint8_t n_mx;
     struct pol_mx mx[POL_MX_MAX];
-    struct pol_q qs[3 + 2 * POL_MX_MAX];
+    struct pol_q qs[4 + 2 * POL_MX_MAX];
 };
 
 /* Queues the domain's MX (for its verdict), _mta-sts and _smtp._tls
  * queries. Returns the number queued; wake is called once they (and any
- * added by pol_add_mx) are all answered. */
-int pol_begin(struct pol_task *p, struct dns *dns, const char *domain, void (*wake)(void *), void *ctx);
+ * added by pol_add_mx, and the MTA-STS policy fetch through https when a
+ * valid TXT record asks for it; NULL = no fetch) are all answered. */
+int pol_begin(struct pol_task *p, struct dns *dns, struct https *https, const char *domain,
+              void (*wake)(void *), void *ctx);
 /* Queues TLSA _25._tcp.<mx> and A <mx> for exchanger i. Returns true when
  * the policy was idle (its wake already called) and is now busy again. */
 bool pol_add_mx(struct pol_task *p, const char *mx);

@@ -635,7 +635,7 @@ int resolve_start(struct resolver *r, const struct tgt_line *l, const struct tgt
         }
         if (r->pols) {
             t->pol = &r->pols[t - r->tasks];
-            if (pol_begin(t->pol, r->dns, t->name, policy_wake, t) > 0)
+            if (pol_begin(t->pol, r->dns, r->cfg.https, t->name, policy_wake, t) > 0)
                 t->outstanding++;
         }
     } else {

@@ -43,6 +43,7 @@
 struct resolve_config {
     bool mx_mode;
     bool policy;             /* --policy (MX mode): DNSSEC, TLSA, MTA-STS and TLS-RPT facts (policy.h) */
+    struct https *https;     /* --policy: the MTA-STS policy fetcher; NULL = no fetch */
     uint32_t tasks_max;      /* names/domains in resolution at once */
     uint32_t addr_cache_max; /* answered names whose addresses are kept */
     uint32_t mx_cache_max;   /* answered domains whose MX set is kept */

@@ -61,21 +61,28 @@ def free_port():
     return p
 
 
+def make_leaf(d, ca, ca_key, name, sans):
+    key, csr, leaf = (os.path.join(d, f"{name}.{x}") for x in ("key", "csr", "pem"))
+    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+         "-out", csr, "-subj", f"/CN={sans[0]}"])
+    ext = os.path.join(d, f"{name}.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=" + ",".join("DNS:" + n for n in sans) +
+                "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", leaf,
+         "-days", "2", "-extfile", ext])
+    return leaf, key
+
+
 def make_pki(d):
-    """CA and a leaf for every exchanger; returns (ca.pem, leaf.pem, key.pem)."""
-    ca_key, ca, key, csr, leaf = (os.path.join(d, n) for n in ("ca.key", "ca.pem", "leaf.key", "leaf.csr",
-                                                                "leaf.pem"))
+    """CA; a leaf for every exchanger, one for every MTA-STS host, one for another name."""
+    ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
     run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
          "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=mailtls policy test CA",
          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"])
-    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
-         "-out", csr, "-subj", "/CN=mx1.pol.test"])
-    ext = os.path.join(d, "leaf.ext")
-    sans = ",".join(f"DNS:mx{i}.pol.test" for i in range(1, 7)) + ",DNS:mx.plain.test"
-    with open(ext, "w") as f:
-        f.write(f"subjectAltName={sans}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", leaf,
-         "-days", "2", "-extfile", ext])
+    leaf, key = make_leaf(d, ca, ca_key, "leaf", [f"mx{i}.pol.test" for i in range(1, 7)] + ["mx.plain.test"])
+    make_leaf(d, ca, ca_key, "web", [f"mta-sts.{dom}" for dom, _, _ in STS_HOSTS])
+    make_leaf(d, ca, ca_key, "other", ["other.pol.test"])
     # the farm sends leaf and CA: DANE-TA (usage 2) needs the anchor in the chain (RFC 7671 5.2.2)
     chain = os.path.join(d, "chain.pem")
     with open(chain, "w") as f:
@@ -91,6 +98,29 @@ def der_of(pem_path, spki=False):
     return subprocess.run(["openssl", "x509", "-in", pem_path, "-outform", "DER"], capture_output=True,
                           check=True).stdout
 
+
+GOOD = "version: STSv1\\nmode: {mode}\\n{mx}max_age: 86400\\n"
+
+# MTA-STS policy hosts: (domain, nginx address, location body); nginx answers on 127.112.3.N:443
+STS_HOSTS = [
+    ("d1.pol.test", "127.112.3.1", 'default_type text/plain; return 200 "' +
+     GOOD.format(mode="enforce", mx="mx: mx1.pol.test\\n") + '";'),
+    ("s1.pol.test", "127.112.3.11", 'default_type "text/plain; charset=utf-8"; return 200 "' +
+     GOOD.format(mode="testing", mx="mx: *.pol.test\\nmx: backup.example\\n") + '";'),
+    ("s2.pol.test", "127.112.3.12", 'default_type text/plain; return 200 "' + GOOD.format(mode="none", mx="") + '";'),
+    ("s3.pol.test", "127.112.3.13", 'default_type text/plain; return 200 "' +
+     GOOD.format(mode="enforce", mx="mx: mail.elsewhere.example\\n") + '";'),
+    ("s5.pol.test", "127.112.3.15", "return 301 https://mta-sts.s1.pol.test/.well-known/mta-sts.txt;"),
+    ("s6.pol.test", "127.112.3.16", "return 404;"),
+    ("s7.pol.test", "127.112.3.17", "default_type text/plain; alias {dir}/big.txt;"),
+    ("s8.pol.test", "127.112.3.18", 'default_type text/html; return 200 "' +
+     GOOD.format(mode="enforce", mx="mx: mx6.pol.test\\n") + '";'),
+    ("s9.pol.test", "127.112.3.19", 'default_type text/plain; return 200 "' +
+     GOOD.format(mode="enforce", mx="mx: mx6.pol.test\\n") + '";'),
+    ("s10.pol.test", "127.112.3.20", 'default_type text/plain; return 200 "version: STSv1\\nmode: enforce\\n'
+     'mx: mx6.pol.test\\nmax_age: 31557601\\n";'),
+]
+OTHER_CERT = {"s9.pol.test"}  # nginx shows a certificate for another name
 
 POL_ZONE = """$ORIGIN pol.test.
 $TTL 300
@@ -117,6 +147,9 @@ d5 IN MX 10 mx5
 d6 IN MX 10 mx6
 d7 IN MX 10 mx.plain.test.
 d8 IN MX 10 mx6
+s11 IN MX 10 mx6
+_mta-sts.s11 IN TXT "v=STSv1; id=nohost"
+{sts}
 """
 
 PLAIN_ZONE = """$ORIGIN plain.test.
@@ -154,7 +187,14 @@ def make_zones(d, spki_hash, ca_hash):
     hosts = "\n".join(f"mx{i} IN A 127.112.1.{i}" for i in range(1, 7))
     zone = os.path.join(d, "pol.test.zone")
     with open(zone, "w") as f:
-        f.write(POL_ZONE.format(hosts=hosts, spki=spki_hash, wrong=WRONG, ca=ca_hash))
+        sts = []
+        for dom, ip, _ in STS_HOSTS:
+            lab = dom.split(".")[0]
+            if lab != "d1":
+                sts.append(f"{lab} IN MX 10 mx6")
+            sts.append(f'_mta-sts.{lab} IN TXT "v=STSv1; id={lab}x1"' if lab != "d1" else "")
+            sts.append(f"mta-sts.{lab} IN A {ip}")
+        f.write(POL_ZONE.format(hosts=hosts, spki=spki_hash, wrong=WRONG, ca=ca_hash, sts="\n".join(sts)))
     with open(os.path.join(d, "plain.test.zone"), "w") as f:
         f.write(PLAIN_ZONE.format(spki=spki_hash))
     ksk = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "pol.test"], cwd=d).stdout.strip()
@@ -172,6 +212,14 @@ def make_zones(d, spki_hash, ca_hash):
         f.write(signed)
     ds = open(os.path.join(d, ksk + ".ds")).read().split()
     return " ".join(ds)
+
+
+def port_open(ip, port):
+    try:
+        socket.create_connection((ip, port), 0.5).close()
+        return True
+    except OSError:
+        return False
 
 
 def start_unbound(d, name, conf, procs):
@@ -234,6 +282,36 @@ stub-zone:
 remote-control:
     control-enable: no
 """, procs)
+    with open(os.path.join(d, "big.txt"), "w") as f:
+        f.write(GOOD.replace("\\n", "\n").format(mode="testing", mx="mx: mx6.pol.test\n") + "#" * 70000 + "\n")
+    servers = []
+    for dom, ip, body in STS_HOSTS:
+        cert = "other" if dom in OTHER_CERT else "web"
+        servers.append(f"""    server {{
+        listen {ip}:443 ssl;
+        ssl_certificate {d}/{cert}.pem;
+        ssl_certificate_key {d}/{cert}.key;
+        location = /.well-known/mta-sts.txt {{ {body.format(dir=d)} }}
+        location / {{ return 404; }}
+    }}""")
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/nginx.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/nb; proxy_temp_path {d}/np; fastcgi_temp_path {d}/nf;
+    uwsgi_temp_path {d}/nu; scgi_temp_path {d}/ns;
+    server_tokens off;
+{chr(10).join(servers)}
+}}
+""")
+    nlog = open(os.path.join(d, "nginx.out"), "w")
+    procs.append(subprocess.Popen(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")], stdout=nlog,
+                                  stderr=subprocess.STDOUT))
     port = free_port()
     ready = os.path.join(d, "farm.ready")
     flog = open(os.path.join(d, "farm.log"), "w")
@@ -248,16 +326,23 @@ remote-control:
         raise RuntimeError("mailtls-farm did not start")
     if not (dns_ready(AUTH, "ns.pol.test", 1) and dns_ready(VAL, "mx1.pol.test", 1)):
         raise RuntimeError("unbound did not answer: " + open(os.path.join(d, "val.log")).read()[-2000:])
+    end = time.time() + 10
+    while not port_open(STS_HOSTS[-1][1], 443):
+        if time.time() > end or procs[-2].poll() is not None:
+            raise RuntimeError("nginx did not start: " + open(os.path.join(d, "nginx.log")).read()[-2000:])
+        time.sleep(0.05)
     return procs, port, ca
 
 
 DOMAINS = ["d1.pol.test", "d2.pol.test", "d3.pol.test", "d4.pol.test", "d5.pol.test", "d6.pol.test",
-           "d7.pol.test", "d8.pol.test", "nx.pol.test", "p1.plain.test"]
+           "d7.pol.test", "d8.pol.test", "nx.pol.test", "p1.plain.test"] + \
+    [dom for dom, _, _ in STS_HOSTS if dom != "d1.pol.test"] + ["s11.pol.test"]
 
 # every policy field of every domain record; None = null
 EXPECT = {
-    "d1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts=None,
-                        mta_sts_id="abc123", mta_sts_error=None, tls_rpt="valid",
+    "d1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="enforce",
+                        mta_sts_id="abc123", mta_sts_error=None, mta_sts_mx=["mx1.pol.test"],
+                        mta_sts_max_age=86400, tls_rpt="valid",
                         tls_rpt_rua="mailto:tls@d1.pol.test", policy_breaks_delivery=None, result_types=[],
                         dane_records=["mx1.pol.test 3 1 1 {s8}... secure usable"]),
     "d2.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="invalid",
@@ -296,6 +381,34 @@ EXPECT = {
                           dane_records=["mx.plain.test 3 1 1 {s8}... insecure usable"]),
 }
 
+
+def sts_case(mode=None, error=None, types=(), breaks=False, mx=None, max_age=None, lab=None):
+    return dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="none", mta_sts=mode,
+                mta_sts_id=f"{lab}x1", mta_sts_error=error, mta_sts_mx=mx, mta_sts_max_age=max_age,
+                tls_rpt="absent", policy_breaks_delivery=breaks, result_types=list(types))
+
+
+EXPECT.update({
+    "s1.pol.test": sts_case("testing", lab="s1", mx=["*.pol.test", "backup.example"], max_age=86400),
+    "s2.pol.test": sts_case("none", lab="s2", mx=[], max_age=86400),
+    "s3.pol.test": sts_case("enforce", "MX mx6.pol.test matches no policy mx pattern", ["validation-failure"],
+                            True, lab="s3", mx=["mail.elsewhere.example"], max_age=86400),
+    "s5.pol.test": sts_case("invalid", "HTTP status 301, a redirect (never followed) (only 200 is accepted)",
+                            ["sts-policy-fetch-error"], lab="s5"),
+    "s6.pol.test": sts_case("invalid", "HTTP status 404 (only 200 is accepted)", ["sts-policy-fetch-error"],
+                            lab="s6"),
+    "s7.pol.test": sts_case("invalid", "fetch: response over 64 KiB (RFC 8461 3.3 limit)",
+                            ["sts-policy-fetch-error"], lab="s7"),
+    "s8.pol.test": sts_case("invalid", "Content-Type 'text/html' is not text/plain", ["sts-policy-invalid"],
+                            lab="s8"),
+    "s9.pol.test": sts_case("invalid", "certificate of mta-sts.s9.pol.test: hostname mismatch",
+                            ["sts-webpki-invalid"], lab="s9"),
+    "s10.pol.test": sts_case("invalid", "policy line 4: max_age over 31557600", ["sts-policy-invalid"],
+                             lab="s10"),
+    "s11.pol.test": dict(sts_case("invalid", "A mta-sts.s11.pol.test: no address (secure)",
+                                  ["sts-policy-fetch-error"]), mta_sts_id="nohost"),
+})
+
 # the probe of each exchanger address: dane_match (None = no DANE check)
 PROBES = {
     "127.112.1.1": "3 1 1 depth 0",   # DANE-EE, key matches
@@ -314,6 +427,7 @@ def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash):
         f.write("\n".join(DOMAINS) + "\n")
     out = os.path.join(d, f"out-{tag}.json")
     cmd = [os.path.join(build, "mailtls-scan"), "-q", "--mx", "--policy", "--resolver", f"{VAL}:{DNS_PORT}",
+           "--mta-sts-port", "443",
            "-i", inp, "-o", out, "-p", f"{port}/smtp", "--ca-file", ca, "--dns-timeout", "1", "--timeout", "10"]
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
