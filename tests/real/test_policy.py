@@ -462,6 +462,23 @@ def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash):
         check(f"{tag}.probe.{ip}.cert_trusted", p.get("cert_trusted") is True, repr(p.get("cert_trusted")))
     check(f"{tag}.no-policy-fields-on-probes",
           all(x.get("dnssec") is None and x.get("dane") is None for x in probes.values()))
+    # mailtls-stats counts the policy fields, against the same expectations
+    st = subprocess.run([os.path.join(BUILD, "mailtls-stats"), "--format", "json", out], capture_output=True,
+                        text=True, timeout=60)
+    rows = {x["metric"]: (x["count"], x["of"]) for x in json.loads(st.stdout).get("policy", [])} \
+        if st.returncode == 0 else {}
+    n = len(DOMAINS)
+    want_rows = {
+        "mta_sts_enforce": (sum(e.get("mta_sts") == "enforce" for e in EXPECT.values()), n),
+        "mta_sts_invalid": (sum(e.get("mta_sts") == "invalid" for e in EXPECT.values()), n),
+        "dane_invalid": (sum(e.get("dane") == "invalid" for e in EXPECT.values()), n),
+        "dane_usable_tlsa": (3, n),  # d1, d2, d5: secure usable records, checked on the handshake
+        "policy_breaks_delivery": (sum(e.get("policy_breaks_delivery") is True for e in EXPECT.values()), n),
+        "probes_dane_matched": (sum(1 for w in PROBES.values() if w and w != "fail:"),
+                                sum(1 for w in PROBES.values() if w)),
+    }
+    for metric, want in want_rows.items():
+        check(f"{tag}.stats.{metric}", rows.get(metric) == want, f"got {rows.get(metric)}, want {want}")
 
 
 def main():
