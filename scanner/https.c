@@ -298,7 +298,8 @@ static void step(struct https *h, struct fetch *f, uint64_t now)
         }
         long vr = SSL_get_verify_result(f->ssl);
         if (vr != X509_V_OK) {
-            snprintf(why, sizeof why, "certificate of %.80s: %s", f->q.host, X509_verify_cert_error_string(vr));
+            snprintf(why, sizeof why, "certificate of %.80s: %s", f->q.host,
+                     X509_verify_cert_error_string(vr));
             fail(h, f, HTTPS_CERT, why, now);
             return;
         }
