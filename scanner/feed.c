@@ -55,6 +55,7 @@ static int take_resolved(struct feed *f, struct job *out)
         case RESOLVE_JOB:
             if (f->resume && resume_done_job(f->resume, out)) {
                 f->resumed++;
+                resolve_probe_done(f->res, out, NULL); /* --policy: not run, nothing to wait for */
                 break;
             }
             return 1;
@@ -272,6 +273,8 @@ int feed_emit(void *arg, const struct job *j, struct record *r)
     struct feed *f = arg;
     if (j && j->kind == JOB_PROBE && f->probes_out > 0)
         f->probes_out--;
+    if (f->res && j)
+        resolve_probe_done(f->res, j, r); /* --policy: a domain record may wait for it */
     if (f->tls_enum && j && j->kind == JOB_PROBE && tls_enum_offer(f->tls_enum, j, r) == 1)
         return 0; /* held until its TLS tests are done */
     return f->out.emit(f->out.ctx, j, r);

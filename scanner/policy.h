@@ -29,6 +29,7 @@
 #include "job.h"
 #include "mtasts.h"
 #include "policy_txt.h"
+#include "policy_wait.h"
 
 #define POL_MX_MAX 16  /* = RESOLVE_MX_MAX */
 #define POL_TLSA_MAX 4 /* TLSA records kept per exchanger */
@@ -36,6 +37,8 @@
 #define POL_RUA_MAX 200
 
 enum pol_dnssec { PD_NONE, PD_SECURE, PD_INSECURE, PD_BOGUS, PD_INDETERMINATE };
+/* the MTA-STS policy fetch */
+enum pol_sts { PS_NONE, PS_FETCHING, PS_FAILED, PS_OK };
 const char *pol_dnssec_name(enum pol_dnssec v);
 
 struct dns;
@@ -56,8 +59,15 @@ struct pol_q {
     unsigned char q[DNSRAW_QUERY_MAX];
 };
 
+/* What the exchanger's probes showed (all its addresses and ports that
+ * were probed in this scan, by whichever domain). */
+struct pol_probe {
+    uint16_t done, tls, no_starttls, valid, untrusted, mismatch, expired, dane_ok, dane_fail;
+};
+
 struct pol_mx {
     const char *name; /* the resolver's slot name; lives as long as the task */
+    struct pol_probe probe;
     uint8_t tlsa_dnssec, a_dnssec;
     uint8_t tlsa_rcode; /* DNSRAW_RCODE_* of the TLSA answer; 255 = no answer */
     uint8_t n_tlsa;
@@ -99,6 +109,10 @@ bool pol_add_mx(struct pol_task *p, const char *mx);
 /* The usable TLSA records of exchanger mx (when it is secure and has
  * some) into the job, for the DANE check on its handshake (dane.h). */
 void pol_job_tlsa(const struct pol_task *p, const char *mx, struct job *j);
+/* --policy records wait for the probes: what each ended probe of
+ * exchanger mx showed (policy_wait.h), summed per exchanger. */
+void pol_clear_probes(struct pol_task *p);
+void pol_add_probe(struct pol_task *p, const char *mx, const struct pw_outcome *o);
 /* The policy fields of the domain record. */
 void pol_fill(const struct pol_task *p, struct record *rec);
 

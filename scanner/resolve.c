@@ -492,6 +492,15 @@ void resolve_seen_init(struct resolver *r)
 }
 
 /* true when (addr, port) was handed out before; remembers it otherwise. */
+void resolve_pw_key(const struct raddr *a, uint16_t port, struct pw_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->family = a->family == AF_INET ? 4 : 6;
+    k->port[0] = (uint8_t)(port >> 8);
+    k->port[1] = (uint8_t)port;
+    memcpy(k->a, a->a, a->family == AF_INET ? 4 : 16);
+}
+
 bool resolve_seen_check(struct resolver *r, const struct raddr *a, uint16_t port)
 {
     struct seen_key k;
@@ -536,6 +545,7 @@ struct resolver *resolve_new(const struct resolve_config *cfg, struct dns *dns, 
         goto oom;
     r->cfg = *cfg;
     resolve_seen_init(r);
+    pw_init(&r->pw);
     if (r->cfg.tasks_max < 1)
         r->cfg.tasks_max = 1;
     r->dns = dns;
@@ -580,6 +590,7 @@ void resolve_free(struct resolver *r)
     free(r->buckets);
     free(r->tasks);
     free(r->pols);
+    pw_free(&r->pw);
     kset_free(&r->seen);
     free(r);
 }

@@ -7,6 +7,7 @@
 #define MAILTLS_RESOLVE_INT_H
 
 #include "policy.h"
+#include "policy_wait.h"
 #include "resolve.h"
 
 #include "../output/lib/kset.h"
@@ -70,6 +71,8 @@ struct task {
     uint8_t res;   /* R_OK, or why the task gave no address */
     bool is_mx;    /* MX mode: a mail domain, answered by a domain record */
     bool answered; /* its domain record went out */
+    bool jobs_done;       /* --policy: every job handed out; the record waits for their probes */
+    struct task *wait_next; /* --policy: in the resolver's list of tasks waiting for probes */
     bool mx_truncated;
     uint16_t outstanding;
     struct entry *mx;
@@ -106,6 +109,9 @@ struct resolver {
     uint32_t active;
     struct task *done_head, *done_tail;
     struct kset seen; /* of struct seen_key (resolve_out.c) */
+    struct pw_table pw;       /* --policy: outcome per (address, port) (policy_wait.h) */
+    struct task *wait_head;   /* --policy: tasks whose record waits for probes */
+    bool probe_news;          /* a probe ended since the waiting tasks were looked at */
     bool seen_warned;
     uint64_t now_ms; /* last time given by the feed; good enough for cache age */
     struct resolve_stats stats;
@@ -115,6 +121,8 @@ struct resolver {
 void resolve_seen_init(struct resolver *r);
 /* MX mode: true when (addr, port) was handed out before; remembers it otherwise. */
 bool resolve_seen_check(struct resolver *r, const struct raddr *a, uint16_t port);
+/* The policy table's key of (addr, port). */
+void resolve_pw_key(const struct raddr *a, uint16_t port, struct pw_key *k);
 enum rec_status resolve_status_of(enum rres res);
 enum rres resolve_rres_of(int code);
 /* A task whose output is all out goes back to the pool. */

@@ -117,6 +117,10 @@ STS_HOSTS = [
      GOOD.format(mode="enforce", mx="mx: mx6.pol.test\\n") + '";'),
     ("s9.pol.test", "127.112.3.19", 'default_type text/plain; return 200 "' +
      GOOD.format(mode="enforce", mx="mx: mx6.pol.test\\n") + '";'),
+    ("s12.pol.test", "127.112.3.22", 'default_type text/plain; return 200 "' +
+     GOOD.format(mode="enforce", mx="mx: *.pol.test\\n") + '";'),
+    ("s13.pol.test", "127.112.3.23", 'default_type text/plain; return 200 "' +
+     GOOD.format(mode="testing", mx="mx: *.pol.test\\n") + '";'),
     ("s10.pol.test", "127.112.3.20", 'default_type text/plain; return 200 "version: STSv1\\nmode: enforce\\n'
      'mx: mx6.pol.test\\nmax_age: 31557601\\n";'),
 ]
@@ -184,14 +188,14 @@ COMMON = """server:
 
 
 def make_zones(d, spki_hash, ca_hash):
-    hosts = "\n".join(f"mx{i} IN A 127.112.1.{i}" for i in range(1, 7))
+    hosts = "\n".join(f"mx{i} IN A 127.112.1.{i}" for i in range(1, 8))  # mx7: not in the farm's cert
     zone = os.path.join(d, "pol.test.zone")
     with open(zone, "w") as f:
         sts = []
         for dom, ip, _ in STS_HOSTS:
             lab = dom.split(".")[0]
             if lab != "d1":
-                sts.append(f"{lab} IN MX 10 mx6")
+                sts.append(f"{lab} IN MX 10 {'mx7' if lab in ('s12', 's13') else 'mx6'}")
             sts.append(f'_mta-sts.{lab} IN TXT "v=STSv1; id={lab}x1"' if lab != "d1" else "")
             sts.append(f"mta-sts.{lab} IN A {ip}")
         f.write(POL_ZONE.format(hosts=hosts, spki=spki_hash, wrong=WRONG, ca=ca_hash, sts="\n".join(sts)))
@@ -340,15 +344,15 @@ DOMAINS = ["d1.pol.test", "d2.pol.test", "d3.pol.test", "d4.pol.test", "d5.pol.t
 
 # every policy field of every domain record; None = null
 EXPECT = {
-    "d1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="enforce",
+    "d1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="valid", mta_sts="enforce",
                         mta_sts_id="abc123", mta_sts_error=None, mta_sts_mx=["mx1.pol.test"],
                         mta_sts_max_age=86400, tls_rpt="valid",
-                        tls_rpt_rua="mailto:tls@d1.pol.test", policy_breaks_delivery=None, result_types=[],
+                        tls_rpt_rua="mailto:tls@d1.pol.test", policy_breaks_delivery=False, result_types=[],
                         dane_records=["mx1.pol.test 3 1 1 {s8}... secure usable"]),
-    "d2.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="invalid",
+    "d2.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid", mta_sts="invalid",
                         mta_sts_id=None, mta_sts_error="v=STSv1 TXT record without a valid id (1-32 letters and "
-                        "digits)", tls_rpt="invalid", tls_rpt_rua=None, policy_breaks_delivery=None,
-                        result_types=["sts-policy-invalid"],
+                        "digits)", tls_rpt="invalid", tls_rpt_rua=None, policy_breaks_delivery=True,
+                        result_types=["tlsa-invalid", "sts-policy-invalid"],
                         dane_records=["mx2.pol.test 3 1 1 abababababababab... secure usable"]),
     "d3.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid",
                         mta_sts="invalid", mta_sts_id=None, mta_sts_error="more than one v=STSv1 TXT record",
@@ -358,9 +362,9 @@ EXPECT = {
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=["tlsa-invalid"],
                         dane_records=["mx4.pol.test 0 0 1 {c8}... secure unusable"]),
-    "d5.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="absent",
+    "d5.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="valid", mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
-                        policy_breaks_delivery=None, result_types=[],
+                        policy_breaks_delivery=False, result_types=[],
                         dane_records=["mx5.pol.test 2 0 1 {c8}... secure usable"]),
     "d6.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="none", mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
@@ -405,6 +409,10 @@ EXPECT.update({
                             ["sts-webpki-invalid"], lab="s9"),
     "s10.pol.test": sts_case("invalid", "policy line 4: max_age over 31557600", ["sts-policy-invalid"],
                              lab="s10"),
+    "s12.pol.test": sts_case("enforce", "MX mx7.pol.test certificate not valid for its name",
+                             ["certificate-host-mismatch"], True, lab="s12", mx=["*.pol.test"], max_age=86400),
+    "s13.pol.test": sts_case("testing", "MX mx7.pol.test certificate not valid for its name",
+                             ["certificate-host-mismatch"], False, lab="s13", mx=["*.pol.test"], max_age=86400),
     "s11.pol.test": dict(sts_case("invalid", "A mta-sts.s11.pol.test: no address (secure)",
                                   ["sts-policy-fetch-error"]), mta_sts_id="nohost"),
 })
@@ -418,6 +426,7 @@ PROBES = {
     "127.112.1.5": "2 0 1 depth 1",   # DANE-TA: the CA, one above the leaf
     "127.112.1.6": None,              # no TLSA
     "127.112.2.1": None,              # TLSA in an unsigned zone
+    "127.112.1.7": None,              # no TLSA; certificate not for mx7 (MTA-STS cases)
 }
 
 
@@ -472,7 +481,7 @@ def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash):
         "mta_sts_enforce": (sum(e.get("mta_sts") == "enforce" for e in EXPECT.values()), n),
         "mta_sts_invalid": (sum(e.get("mta_sts") == "invalid" for e in EXPECT.values()), n),
         "dane_invalid": (sum(e.get("dane") == "invalid" for e in EXPECT.values()), n),
-        "dane_usable_tlsa": (3, n),  # d1, d2, d5: secure usable records, checked on the handshake
+        "dane_valid": (sum(e.get("dane") == "valid" for e in EXPECT.values()), n),
         "policy_breaks_delivery": (sum(e.get("policy_breaks_delivery") is True for e in EXPECT.values()), n),
         "probes_dane_matched": (sum(1 for w in PROBES.values() if w and w != "fail:"),
                                 sum(1 for w in PROBES.values() if w)),

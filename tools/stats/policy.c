@@ -16,7 +16,7 @@ static const char *const row_names[PR_COUNT] = {
     [PR_DANE_NONE] = "dane_none",
     [PR_DANE_NOT_SECURE] = "dane_not_secure",
     [PR_DANE_INVALID] = "dane_invalid",
-    [PR_DANE_USABLE] = "dane_usable_tlsa",
+    [PR_DANE_VALID] = "dane_valid",
     [PR_TLS_RPT_VALID] = "tls_rpt_valid",
     [PR_BREAKS] = "policy_breaks_delivery",
     [PR_BREAKS_UNKNOWN] = "policy_breaks_delivery_unknown",
@@ -27,18 +27,6 @@ static bool is(const struct record *r, enum rec_field f, const char *s)
     size_t n;
     const unsigned char *t = rec_has(r, f) ? rec_text(r, f, &n) : NULL;
     return t && n == strlen(s) && memcmp(t, s, n) == 0;
-}
-
-static bool any_usable(const struct record *r)
-{
-    uint16_t cur = 0;
-    const unsigned char *item;
-    size_t len;
-    /* items end in " DNSSEC usable|unusable" (scanner/policy.c) */
-    while (rec_list_next(r, F_DANE_RECORDS, &cur, &item, &len))
-        if (len >= 14 && memcmp(item + len - 14, " secure usable", 14) == 0)
-            return true;
-    return false;
 }
 
 void policy_add(struct policy_counts *p, const struct record *r)
@@ -61,7 +49,7 @@ void policy_add(struct policy_counts *p, const struct record *r)
     p->row[PR_DANE_NONE] += is(r, F_DANE, "none");
     p->row[PR_DANE_NOT_SECURE] += is(r, F_DANE, "not-secure");
     p->row[PR_DANE_INVALID] += is(r, F_DANE, "invalid");
-    p->row[PR_DANE_USABLE] += !rec_has(r, F_DANE) && any_usable(r);
+    p->row[PR_DANE_VALID] += is(r, F_DANE, "valid");
     p->row[PR_TLS_RPT_VALID] += is(r, F_TLS_RPT, "valid");
     p->row[PR_BREAKS] += rec_has(r, F_POLICY_BREAKS_DELIVERY) && rec_int(r, F_POLICY_BREAKS_DELIVERY);
     p->row[PR_BREAKS_UNKNOWN] += !rec_has(r, F_POLICY_BREAKS_DELIVERY);

@@ -22,7 +22,7 @@ enum policy_row {
     PR_DANE_NONE,
     PR_DANE_NOT_SECURE,
     PR_DANE_INVALID,
-    PR_DANE_USABLE, /* secure usable TLSA: checked on the handshake */
+    PR_DANE_VALID, /* every exchanger's usable TLSA matched its handshakes */
     PR_TLS_RPT_VALID,
     PR_BREAKS,
     PR_BREAKS_UNKNOWN,
