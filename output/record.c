@@ -136,8 +136,8 @@ const struct rec_field_def rec_fields[F_COUNT] = {
                      "--policy: the worst DNSSEC verdict of the exchangers' A answers (secure only if all "
                      "are)."},
     [F_DANE] = {"dane", RT_TEXT, 10, 0,
-                "--policy: none (no TLSA), not-secure (TLSA in an unsigned zone), invalid (bogus or no "
-                "usable record), valid; null when usable TLSA records await the handshake check."},
+                "--policy: none (no TLSA), not-secure (TLSA not DNSSEC-secure), invalid (bogus, no usable "
+                "record, or a handshake without a match), valid (every handshake matched); null if unknown."},
     [F_DANE_RECORDS] = {"dane_records", RT_LIST, 400, 64,
                         "--policy: one \"EXCHANGER USAGE SELECTOR MTYPE DATA-PREFIX DNSSEC usable|unusable\" "
                         "item per TLSA record at _25._tcp.EXCHANGER."},
