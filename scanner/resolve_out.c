@@ -125,8 +125,8 @@ static void name_failure_record(struct task *t, const struct tgt_port *port, str
 /* ---- --policy: domain records wait for their probes ------------------ */
 
 /* Calls fn for every (address, port) pair of the task's exchangers. */
-static bool pairs_any(struct resolver *r, struct task *t, bool (*fn)(struct resolver *, const struct slot *,
-                                                                     const struct pw_key *, void *),
+static bool pairs_any(struct resolver *r, struct task *t,
+                      bool (*fn)(struct resolver *, const struct slot *, const struct pw_key *, void *),
                       void *arg)
 {
     for (int i = 0; i < t->n_slots; i++) {
