@@ -68,10 +68,10 @@ enum tphase { TP_FREE, TP_MX, TP_ADDR, TP_DONE };
 struct task {
     struct task *next; /* free list or done queue */
     uint8_t phase;
-    uint8_t res;   /* R_OK, or why the task gave no address */
-    bool is_mx;    /* MX mode: a mail domain, answered by a domain record */
-    bool answered; /* its domain record went out */
-    bool jobs_done;       /* --policy: every job handed out; the record waits for their probes */
+    uint8_t res;            /* R_OK, or why the task gave no address */
+    bool is_mx;             /* MX mode: a mail domain, answered by a domain record */
+    bool answered;          /* its domain record went out */
+    bool jobs_done;         /* --policy: every job handed out; the record waits for their probes */
     struct task *wait_next; /* --policy: in the resolver's list of tasks waiting for probes */
     bool mx_truncated;
     uint16_t outstanding;
@@ -108,10 +108,10 @@ struct resolver {
     struct task *free_tasks;
     uint32_t active;
     struct task *done_head, *done_tail;
-    struct kset seen; /* of struct seen_key (resolve_out.c) */
-    struct pw_table pw;       /* --policy: outcome per (address, port) (policy_wait.h) */
-    struct task *wait_head;   /* --policy: tasks whose record waits for probes */
-    bool probe_news;          /* a probe ended since the waiting tasks were looked at */
+    struct kset seen;       /* of struct seen_key (resolve_out.c) */
+    struct pw_table pw;     /* --policy: outcome per (address, port) (policy_wait.h) */
+    struct task *wait_head; /* --policy: tasks whose record waits for probes */
+    bool probe_news;        /* a probe ended since the waiting tasks were looked at */
     bool seen_warned;
     uint64_t now_ms; /* last time given by the feed; good enough for cache age */
     struct resolve_stats stats;
