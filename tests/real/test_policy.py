@@ -2,9 +2,14 @@
 """test_policy.py - mailtls-scan --mx --policy against real DNSSEC.
 
 Builds, at test time and in a fresh directory:
-  * a test CA and one leaf (SAN: every exchanger below) with openssl;
-  * mailtls-farm on 0.0.0.0:PORT with that certificate (every 127.x.y.z is
-    a STARTTLS mail server);
+  * a test CA and leaves (exchangers mx1-mx6, every MTA-STS host, another
+    name) with openssl;
+  * mailtls-farm on 0.0.0.0:PORT with the exchangers' leaf and the CA
+    (every 127.x.y.z is a STARTTLS mail server; mx7 is not in the leaf,
+    mx9 is blocklisted);
+  * nginx on 127.112.3.N:443 serving MTA-STS policies: enforce, testing,
+    none, a redirect, a 404, 70 KB, text/html, a certificate for another
+    name, max_age too big (and one policy host without an address);
   * the zone pol.test., signed with ldns-keygen/ldns-signzone (ECDSA P-256,
     NSEC3), then two of its RRsets altered after signing (bogus), and the
     unsigned zone plain.test.;
@@ -12,9 +17,11 @@ Builds, at test time and in a fresh directory:
     on 127.112.0.54, validating (trust anchor: the DS of pol.test.),
     reaching #1 through stub zones. Both refuse every other name.
 
-Then one scan asserts every policy field of every domain record, and the
-DANE check of each probe's handshake (dane_match, cert_trusted kept as the
-PKIX verdict). With MAILTLS_BUILD_ASAN set the scan is repeated with that
+Then one scan asserts every policy field of every domain record (written
+after the probes of its exchangers), the DANE check of each probe's
+handshake (dane_match, cert_trusted kept as the PKIX verdict) and the
+mailtls-stats policy counts; the scan is repeated with --threads 2, and
+--policy without --mx must be refused. With MAILTLS_BUILD_ASAN set the scan is repeated with that
 build and its stderr must hold no sanitizer report. Prints PASS/FAIL lines
 and "N passed, M failed"; exit 0 only when nothing failed.
 """
@@ -151,6 +158,9 @@ d5 IN MX 10 mx5
 d6 IN MX 10 mx6
 d7 IN MX 10 mx.plain.test.
 d8 IN MX 10 mx6
+mx9 IN A 127.112.1.9
+_25._tcp.mx9 IN TLSA 3 1 1 {spki}
+u1 IN MX 10 mx9
 s11 IN MX 10 mx6
 _mta-sts.s11 IN TXT "v=STSv1; id=nohost"
 {sts}
@@ -340,7 +350,7 @@ http {{
 
 DOMAINS = ["d1.pol.test", "d2.pol.test", "d3.pol.test", "d4.pol.test", "d5.pol.test", "d6.pol.test",
            "d7.pol.test", "d8.pol.test", "nx.pol.test", "p1.plain.test"] + \
-    [dom for dom, _, _ in STS_HOSTS if dom != "d1.pol.test"] + ["s11.pol.test"]
+    [dom for dom, _, _ in STS_HOSTS if dom != "d1.pol.test"] + ["s11.pol.test", "u1.pol.test"]
 
 # every policy field of every domain record; None = null
 EXPECT = {
@@ -413,6 +423,10 @@ EXPECT.update({
                              ["certificate-host-mismatch"], True, lab="s12", mx=["*.pol.test"], max_age=86400),
     "s13.pol.test": sts_case("testing", "MX mx7.pol.test certificate not valid for its name",
                              ["certificate-host-mismatch"], False, lab="s13", mx=["*.pol.test"], max_age=86400),
+    # mx9 has usable TLSA but is blocklisted: no handshake, so DANE and delivery are unknown
+    "u1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="absent",
+                        mta_sts_id=None, tls_rpt="absent", policy_breaks_delivery=None, result_types=[],
+                        dane_records=["mx9.pol.test 3 1 1 {s8}... secure usable"]),
     "s11.pol.test": dict(sts_case("invalid", "A mta-sts.s11.pol.test: no address (secure)",
                                   ["sts-policy-fetch-error"]), mta_sts_id="nohost"),
 })
@@ -430,14 +444,17 @@ PROBES = {
 }
 
 
-def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash):
+def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash, extra=()):
     inp = os.path.join(d, "domains.txt")
     with open(inp, "w") as f:
         f.write("\n".join(DOMAINS) + "\n")
+    block = os.path.join(d, "block.txt")
+    with open(block, "w") as f:
+        f.write("127.112.1.9\n")
     out = os.path.join(d, f"out-{tag}.json")
     cmd = [os.path.join(build, "mailtls-scan"), "-q", "--mx", "--policy", "--resolver", f"{VAL}:{DNS_PORT}",
            "--mta-sts-port", "443",
-           "-i", inp, "-o", out, "-p", f"{port}/smtp", "--ca-file", ca, "--dns-timeout", "1", "--timeout", "10"]
+           "-i", inp, "-o", out, "-p", f"{port}/smtp", "--ca-file", ca, "--dns-timeout", "1", "--timeout", "10", "--blocklist", block] + list(extra)
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     print(f"# {tag}: scan took {time.time() - t0:.1f} s")
@@ -504,6 +521,8 @@ def main():
         spki_hash = hashlib.sha256(der_of(leaf, spki=True)).hexdigest()
         ca_hash = hashlib.sha256(der_of(ca)).hexdigest()
         scan_and_check("plain", BUILD, d, port, ca, spki_hash, ca_hash)
+        # two engines: probes end in either loop, the resolver lives in engine 0 (workers.c)
+        scan_and_check("threads", BUILD, d, port, ca, spki_hash, ca_hash, ["--threads", "2"])
         if ASAN:
             scan_and_check("asan", ASAN, d, port, ca, spki_hash, ca_hash)
         # --policy without --mx is refused
