@@ -139,6 +139,47 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_STARTTLS_MASKED] = {"starttls_masked", RT_TEXT, 64, 0,
                            "A cleartext capability that looks like STARTTLS/STLS masked by a middlebox "
                            "(XXXXXXXA, X-STARTTLS, ...); null when none."},
+    [F_DNSSEC] = {"dnssec", RT_TEXT, 13, 0,
+                  "--policy, domain records: DNSSEC verdict of the domain's MX answer from the validating "
+                  "--resolver: secure, insecure, bogus or indeterminate (scanner/DNS.md)."},
+    [F_MX_DNSSEC] = {"mx_dnssec", RT_TEXT, 13, 0,
+                     "--policy: the worst DNSSEC verdict of the exchangers' A answers (secure only if all "
+                     "are)."},
+    [F_DANE] = {"dane", RT_TEXT, 10, 0,
+                "--policy: none (no TLSA), not-secure (TLSA not DNSSEC-secure), invalid (bogus, no usable "
+                "record, or a handshake without a match), valid (every handshake matched); null if unknown."},
+    [F_DANE_RECORDS] = {"dane_records", RT_LIST, 400, 64,
+                        "--policy: one \"EXCHANGER USAGE SELECTOR MTYPE DATA-PREFIX DNSSEC usable|unusable\" "
+                        "item per TLSA record at _25._tcp.EXCHANGER."},
+    [F_MTA_STS] =
+        {"mta_sts", RT_TEXT, 8, 0,
+         "--policy: enforce, testing or none (the fetched policy's mode), invalid (TXT record, fetch or "
+         "policy broken: see mta_sts_error), absent (no v=STSv1 record); null if the lookup failed."},
+    [F_MTA_STS_ID] = {"mta_sts_id", RT_TEXT, 32, 0, "--policy: id of the valid v=STSv1 TXT record."},
+    [F_MTA_STS_ERROR] =
+        {"mta_sts_error", RT_TEXT, 200, 0,
+         "--policy: why mta_sts is invalid or unknown, or which exchangers a valid policy does not cover."},
+    [F_TLS_RPT] = {"tls_rpt", RT_TEXT, 7, 0,
+                   "--policy: _smtp._tls TXT record: absent, valid or invalid (RFC 8460); null if the lookup "
+                   "failed."},
+    [F_TLS_RPT_RUA] = {"tls_rpt_rua", RT_TEXT, 200, 0, "--policy: rua= of a valid TLS-RPT record."},
+    [F_POLICY_BREAKS_DELIVERY] =
+        {"policy_breaks_delivery", RT_BOOL, 0, 0,
+         "--policy: a compliant sender would refuse to deliver; null when it depends "
+         "on what is not checked yet (usable TLSA, an MTA-STS policy file)."},
+    [F_RESULT_TYPES] = {"result_types", RT_LIST, 32, 16,
+                        "--policy: the failures found, named as RFC 8460 result types (e.g. dnssec-invalid, "
+                        "tlsa-invalid, sts-policy-invalid)."},
+    [F_DANE_MATCH] =
+        {"dane_match", RT_TEXT, 120, 0,
+         "--policy, probe records: DANE check of this handshake against the exchanger's secure "
+         "TLSA records: \"USAGE SELECTOR MTYPE depth N\" (the record that matched, at which chain "
+         "depth) or \"fail: REASON\"; null when there was none to check."},
+    [F_MTA_STS_MX] =
+        {"mta_sts_mx", RT_LIST, 255, 16,
+         "--policy: mx patterns of the fetched MTA-STS policy (lower case; *.host for one label)."},
+    [F_MTA_STS_MAX_AGE] = {"mta_sts_max_age", RT_INT, 0, 0,
+                           "--policy: max_age of the fetched MTA-STS policy."},
     [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
 };
 
@@ -156,12 +197,12 @@ bool rec_has(const struct record *r, enum rec_field f)
 
 static void mark(struct record *r, enum rec_field f)
 {
-    r->is_set |= (uint64_t)1 << f;
+    r->is_set |= (rec_mask)1 << f;
 }
 
 static void mark_truncated(struct record *r, enum rec_field f)
 {
-    r->truncated |= (uint64_t)1 << f;
+    r->truncated |= (rec_mask)1 << f;
 }
 
 void rec_mark_truncated(struct record *r, enum rec_field f)

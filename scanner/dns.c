@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 struct dns_slot {
     struct dns *d;
@@ -35,6 +36,8 @@ struct dns_slot {
 struct dns_pending_q {
     const char *name;
     int type;
+    unsigned char *qbuf; /* dns_send: a whole query message, else NULL */
+    int qlen;
     dns_answer_fn fn;
     void *arg;
 };
@@ -53,6 +56,7 @@ struct dns {
     uint32_t q_head, q_len;
 
     struct rate_limit rate; /* --dns-rate */
+    uint16_t next_id;       /* dns_send: query ids, from a random start */
     bool busy;              /* inside ares_process_fd or the pump: no recursive pumping */
     bool closing;           /* dns_free: swallow the callbacks c-ares makes while dying */
     struct dns_stats stats;
@@ -215,6 +219,9 @@ struct dns *dns_new(const struct dns_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "c-ares servers '%s': %s", csv, ares_strerror(rc));
         goto fail;
     }
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    d->next_id = (uint16_t)(tv.tv_usec ^ (tv.tv_sec << 4) ^ getpid());
     rate_init(&d->rate, cfg->rate, cfg->rate / 50.0 > 1.0 ? cfg->rate / 50.0 : 1.0, 1.0, 0);
     return d;
 fail:
@@ -233,7 +240,18 @@ int dns_query(struct dns *d, const char *name, int type, dns_answer_fn fn, void 
     if (d->q_len >= d->cfg.queue_max)
         return -1;
     uint32_t at = (d->q_head + d->q_len) % d->cfg.queue_max;
-    d->queue[at] = (struct dns_pending_q){name, type, fn, arg};
+    d->queue[at] = (struct dns_pending_q){name, type, NULL, 0, fn, arg};
+    d->q_len++;
+    d->stats.queued++;
+    return 0;
+}
+
+int dns_send(struct dns *d, unsigned char *qbuf, int qlen, dns_answer_fn fn, void *arg)
+{
+    if (d->q_len >= d->cfg.queue_max)
+        return -1;
+    uint32_t at = (d->q_head + d->q_len) % d->cfg.queue_max;
+    d->queue[at] = (struct dns_pending_q){NULL, 0, qbuf, qlen, fn, arg};
     d->q_len++;
     d->stats.queued++;
     return 0;
@@ -277,7 +295,15 @@ void dns_pump(struct dns *d, uint64_t now)
         s->arg = q.arg;
         d->in_flight++;
         d->stats.sent++;
-        ares_query(d->ch, q.name, 1 /* C_IN */, q.type, answered, s);
+        if (q.qbuf) {
+            /* c-ares 1.18's ares_send keeps the caller's id and matches
+             * answers by it: each query in flight needs its own */
+            d->next_id = (uint16_t)(d->next_id + 1);
+            q.qbuf[0] = (uint8_t)(d->next_id >> 8);
+            q.qbuf[1] = (uint8_t)d->next_id;
+            ares_send(d->ch, q.qbuf, q.qlen, answered, s);
+        } else
+            ares_query(d->ch, q.name, 1 /* C_IN */, q.type, answered, s);
     }
     d->busy = false;
 }

@@ -63,6 +63,14 @@ void dns_set_watch(struct dns *d, dns_watch_fn fn, void *ctx);
  * fn is called exactly once, from dns_on_fd/dns_on_timer/dns_pump (never
  * from dns_query itself) or never after dns_free. -1 when the queue is full. */
 int dns_query(struct dns *d, const char *name, int type, dns_answer_fn fn, void *arg);
+/* The same for a whole query message built by the caller (dnsraw.h):
+ * qbuf must stay valid until fn is called; its id (first two bytes) is
+ * overwritten when it is sent (c-ares 1.18 does not pick one for
+ * ares_send; this counter can meet an id c-ares picked for an ares_query
+ * in flight, then one of the two waits for a retransmission). With ares_send the answer of
+ * any rcode arrives with status ARES_SUCCESS (the channel has
+ * ARES_FLAG_NOCHECKRESP): the caller reads the rcode from abuf. */
+int dns_send(struct dns *d, unsigned char *qbuf, int qlen, dns_answer_fn fn, void *arg);
 /* Sends queued queries while concurrency and rate allow. Safe to call from
  * an answer callback (it then does nothing; the caller's loop pumps). */
 void dns_pump(struct dns *d, uint64_t now_ms);

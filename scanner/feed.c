@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dns.h"
+#include "https.h"
 #include "options.h"
 #include "resolve.h"
 #include "resume.h"
@@ -54,6 +55,7 @@ static int take_resolved(struct feed *f, struct job *out)
         case RESOLVE_JOB:
             if (f->resume && resume_done_job(f->resume, out)) {
                 f->resumed++;
+                resolve_probe_done(f->res, out, NULL); /* --policy: not run, nothing to wait for */
                 break;
             }
             return 1;
@@ -271,6 +273,8 @@ int feed_emit(void *arg, const struct job *j, struct record *r)
     struct feed *f = arg;
     if (j && j->kind == JOB_PROBE && f->probes_out > 0)
         f->probes_out--;
+    if (f->res && j)
+        resolve_probe_done(f->res, j, r); /* --policy: a domain record may wait for it */
     if (f->tls_enum && j && j->kind == JOB_PROBE && tls_enum_offer(f->tls_enum, j, r) == 1)
         return 0; /* held until its TLS tests are done */
     return f->out.emit(f->out.ctx, j, r);
@@ -300,6 +304,8 @@ void feed_tls_done(void *arg, const struct job *j, SSL *ssl, bool ok, enum rec_s
 void feed_dns_on_fd(void *arg, int fd, uint32_t events)
 {
     struct feed *f = arg;
+    if (f->https && https_on_fd(f->https, fd, events, now_ms()))
+        return;
     if (f->dns)
         dns_on_fd(f->dns, fd, events, now_ms());
 }
@@ -307,12 +313,16 @@ void feed_dns_on_fd(void *arg, int fd, uint32_t events)
 uint64_t feed_dns_next_deadline(void *arg)
 {
     struct feed *f = arg;
-    return f->dns ? dns_next_deadline(f->dns, now_ms()) : 0;
+    uint64_t d = f->dns ? dns_next_deadline(f->dns, now_ms()) : 0;
+    uint64_t h = f->https ? https_next_deadline(f->https, now_ms()) : 0;
+    return !d || (h && h < d) ? h : d;
 }
 
 void feed_dns_on_timer(void *arg, uint64_t now)
 {
     struct feed *f = arg;
+    if (f->https)
+        https_on_timer(f->https, now);
     if (f->dns)
         dns_on_timer(f->dns, now);
 }
@@ -326,6 +336,8 @@ void feed_dns_attach(struct feed *f, struct engine *e)
 {
     if (f->dns)
         dns_set_watch(f->dns, watch_engine, e);
+    if (f->https)
+        https_set_watch(f->https, watch_engine, e);
 }
 
 int feed_dns_finish(struct feed *f)
@@ -344,8 +356,19 @@ int feed_dns_setup(struct feed *f, const struct options *o, struct engine_io *io
     uint32_t tasks = o->dns_concurrency * 2 < 64 ? 64 : o->dns_concurrency * 2;
     if (tasks > 20000)
         tasks = 20000;
-    struct resolve_config rc = {
-        .mx_mode = o->mx, .tasks_max = tasks, .addr_cache_max = 32768, .mx_cache_max = 4096};
+    if (o->policy) {
+        /* one fetch per domain in resolution at most: the queue never fills */
+        f->https = https_new(o->ca_file, (uint16_t)o->mta_sts_port, (uint32_t)(o->total_timeout_s * 1000),
+                             tasks, err, errlen);
+        if (!f->https)
+            return -1;
+    }
+    struct resolve_config rc = {.mx_mode = o->mx,
+                                .https = f->https,
+                                .policy = o->policy,
+                                .tasks_max = tasks,
+                                .addr_cache_max = 32768,
+                                .mx_cache_max = 4096};
     struct dns_config dc = {.n_servers = o->n_resolvers,
                             .concurrency = o->dns_concurrency,
                             .rate = o->dns_rate,
@@ -372,7 +395,8 @@ int feed_dns_setup(struct feed *f, const struct options *o, struct engine_io *io
 
 void feed_dns_free(struct feed *f)
 {
-    dns_free(f->dns); /* before the resolver: no callback reaches it afterwards */
+    https_free(f->https); /* these two before the resolver: no callback reaches it afterwards */
+    dns_free(f->dns);
     resolve_free(f->res);
     f->dns = NULL;
     f->res = NULL;

@@ -42,6 +42,7 @@ struct feed {
     struct record scratch;
     struct dns *dns;                 /* --resolver: c-ares in engine 0's loop (scanner/DNS.md) */
     struct resolver *res;            /* NULL without --resolver: names get a local-error record */
+    struct https *https;             /* --policy: MTA-STS policy fetches in the same loop (https.h) */
     bool mx;                         /* --mx: name items are mail domains */
     const struct resume_set *resume; /* --resume: targets with a final record (NULL without) */
     uint64_t resumed;                /* jobs and records skipped: done in the earlier run */

@@ -23,6 +23,7 @@ void job_set_addr(struct job *j, int family, const uint8_t *addr, const struct t
         j->addr_len = sizeof *sin6;
     }
     j->port = *port;
+    j->n_tlsa = 0;
 }
 
 void job_for_name(struct job *j, const char *name, const struct tgt_port *port)

@@ -22,6 +22,16 @@
  * engine_io.tls_test_done). */
 enum job_kind { JOB_PROBE, JOB_TLS_TEST };
 
+/* --policy: one usable DANE TLSA record (RFC 7672: usage 2 or 3) of the
+ * exchanger, from a DNSSEC-secure answer, to check on the probe's own
+ * handshake (scanner/dane.h). */
+#define JOB_TLSA_MAX 4
+#define JOB_TLSA_DATA 64
+struct job_tlsa {
+    uint8_t usage, selector, mtype, len;
+    unsigned char data[JOB_TLSA_DATA];
+};
+
 /* One thing to probe: an address, the port spec, and the name it stands for. */
 struct job {
     struct sockaddr_storage addr;
@@ -34,10 +44,12 @@ struct job {
     char domain[TGT_NAME_MAX + 1]; /* --mx: first input domain behind this job; "" otherwise */
     bool has_mx_preference;        /* --mx: mx_preference is the MX record's (not the fallback) */
     uint16_t mx_preference;
+    uint8_t n_tlsa; /* --policy: DANE records for `host`; 0 = no DANE check */
+    struct job_tlsa tlsa[JOB_TLSA_MAX];
 };
 
 /* Sets the address (family AF_INET: 4 bytes of addr, else 16), its length
- * and the port spec; nothing else of the job. */
+ * and the port spec, and clears the DANE records; nothing else of the job. */
 void job_set_addr(struct job *j, int family, const uint8_t *addr, const struct tgt_port *port);
 /* A job without address (a name that did not resolve): ip null in its
  * record. Clears the whole job; host is the name. */

@@ -132,6 +132,12 @@ static const struct opt_def opt_table[] = {
      "name targets are mail domains: probe every MX exchanger (no MX: the domain itself; null MX: no-mail), "
      "each (address, port) once; one domain record per domain (needs --resolver)",
      OG_DNS},
+    {"policy", 0, OT_FLAG, OFF(policy), NULL, NULL, 0, 0,
+     "with --mx: DNSSEC verdicts (AD bit of a validating --resolver), DANE TLSA, MTA-STS and TLS-RPT TXT "
+     "records in the domain record",
+     OG_DNS},
+    {"mta-sts-port", 0, OT_U32, OFF(mta_sts_port), "N", "443", 1, 65535,
+     "--policy: port of the MTA-STS policy host (443 as RFC 8461 says; another only for tests)", OG_DNS},
     {"dns-concurrency", 0, OT_U32, OFF(dns_concurrency), "N", "500", 1, 100000,
      "DNS queries in flight at most", OG_DNS},
     {"dns-rate", 0, OT_RATE, OFF(dns_rate), "N", "5000", 0, 10000000,
@@ -472,6 +478,10 @@ int options_parse(int argc, char **argv, struct options *o)
     if (o->mx && o->n_resolvers == 0) {
         fprintf(stderr,
                 "mailtls-scan: --mx needs --resolver IP[:PORT] (the system resolver is never used)\n");
+        return -1;
+    }
+    if (o->policy && !o->mx) {
+        fprintf(stderr, "mailtls-scan: --policy needs --mx (it describes mail domains)\n");
         return -1;
     }
     if (o->resume && (!o->output || strcmp(o->output, "-") == 0)) {

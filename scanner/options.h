@@ -52,6 +52,8 @@ struct options {
     const char *resolvers[OPT_MAX_RESOLVERS];
     int n_resolvers;
     bool mx;
+    bool policy;           /* --policy: per-domain DNSSEC/DANE/MTA-STS/TLS-RPT facts (scanner/DNS.md) */
+    uint32_t mta_sts_port; /* --mta-sts-port: 443 but for tests */
     uint32_t dns_concurrency, dns_retries;
     double dns_rate, dns_timeout_s;
     char **targets; /* remaining arguments */

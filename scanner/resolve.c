@@ -396,6 +396,25 @@ static void task_done(struct resolver *r, struct task *t)
     r->done_tail = t;
 }
 
+/* The policy lookups of a task are all answered (policy.h: wake). */
+static void policy_wake(void *ctx)
+{
+    struct task *t = ctx;
+    struct resolver *r = t->mx->r;
+    if (--t->outstanding == 0)
+        task_step(r, t);
+}
+
+/* --policy: TLSA and A (for the verdict) of every exchanger followed. */
+static void policy_add_exchangers(struct task *t)
+{
+    if (!t->pol)
+        return;
+    for (int i = 0; i < t->n_slots; i++)
+        if (t->slots[i].e && pol_add_mx(t->pol, t->slots[i].name))
+            t->outstanding++;
+}
+
 /* Called whenever a task has no lookup outstanding. */
 static void task_step(struct resolver *r, struct task *t)
 {
@@ -441,6 +460,7 @@ static void task_step(struct resolver *r, struct task *t)
         if (mx->truncated)
             t->mx_truncated = true;
     }
+    policy_add_exchangers(t);
     if (t->outstanding == 0)
         task_done(r, t);
 }
@@ -472,6 +492,15 @@ void resolve_seen_init(struct resolver *r)
 }
 
 /* true when (addr, port) was handed out before; remembers it otherwise. */
+void resolve_pw_key(const struct raddr *a, uint16_t port, struct pw_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->family = a->family == AF_INET ? 4 : 6;
+    k->port[0] = (uint8_t)(port >> 8);
+    k->port[1] = (uint8_t)port;
+    memcpy(k->a, a->a, a->family == AF_INET ? 4 : 16);
+}
+
 bool resolve_seen_check(struct resolver *r, const struct raddr *a, uint16_t port)
 {
     struct seen_key k;
@@ -501,7 +530,11 @@ uint32_t resolve_dns_queue_max(const struct resolve_config *cfg)
 {
     /* worst case: every task waits for an MX query, or for A and AAAA of
      * each of its exchangers, none of them shared */
-    return cfg->tasks_max * (RESOLVE_MX_MAX + 1) * 2 + 16;
+    uint32_t n = cfg->tasks_max * (RESOLVE_MX_MAX + 1) * 2 + 16;
+    /* --policy: 3 per domain and 2 per exchanger, each maybe asked twice */
+    if (cfg->policy)
+        n += cfg->tasks_max * (3 + 2 * RESOLVE_MX_MAX) * 2;
+    return n;
 }
 
 struct resolver *resolve_new(const struct resolve_config *cfg, struct dns *dns, struct tgt_source *src,
@@ -512,6 +545,7 @@ struct resolver *resolve_new(const struct resolve_config *cfg, struct dns *dns, 
         goto oom;
     r->cfg = *cfg;
     resolve_seen_init(r);
+    pw_init(&r->pw);
     if (r->cfg.tasks_max < 1)
         r->cfg.tasks_max = 1;
     r->dns = dns;
@@ -523,7 +557,9 @@ struct resolver *resolve_new(const struct resolve_config *cfg, struct dns *dns, 
         r->n_buckets <<= 1;
     r->buckets = calloc(r->n_buckets, sizeof *r->buckets);
     r->tasks = calloc(r->cfg.tasks_max, sizeof *r->tasks);
-    if (!r->buckets || !r->tasks)
+    if (r->cfg.policy && r->cfg.mx_mode)
+        r->pols = calloc(r->cfg.tasks_max, sizeof *r->pols);
+    if (!r->buckets || !r->tasks || (r->cfg.policy && r->cfg.mx_mode && !r->pols))
         goto oom;
     for (uint32_t i = r->cfg.tasks_max; i-- > 0;) {
         r->tasks[i].next = r->free_tasks;
@@ -553,6 +589,8 @@ void resolve_free(struct resolver *r)
     }
     free(r->buckets);
     free(r->tasks);
+    free(r->pols);
+    pw_free(&r->pw);
     kset_free(&r->seen);
     free(r);
 }
@@ -605,6 +643,11 @@ int resolve_start(struct resolver *r, const struct tgt_line *l, const struct tgt
             t->mx_slot.next_waiter = e->waiters;
             e->waiters = &t->mx_slot;
             t->outstanding++;
+        }
+        if (r->pols) {
+            t->pol = &r->pols[t - r->tasks];
+            if (pol_begin(t->pol, r->dns, r->cfg.https, t->name, policy_wake, t) > 0)
+                t->outstanding++;
         }
     } else {
         r->stats.names++;

@@ -42,6 +42,8 @@
 
 struct resolve_config {
     bool mx_mode;
+    bool policy;             /* --policy (MX mode): DNSSEC, TLSA, MTA-STS and TLS-RPT facts (policy.h) */
+    struct https *https;     /* --policy: the MTA-STS policy fetcher; NULL = no fetch */
     uint32_t tasks_max;      /* names/domains in resolution at once */
     uint32_t addr_cache_max; /* answered names whose addresses are kept */
     uint32_t mx_cache_max;   /* answered domains whose MX set is kept */
@@ -85,5 +87,9 @@ enum resolve_out resolve_next(struct resolver *r, struct job *job, struct record
 int resolve_abandon(struct resolver *r, int (*emit)(void *ctx, const struct job *j, struct record *rec),
                     void *ctx, struct record *scratch);
 const struct resolve_stats *resolve_stats(const struct resolver *r);
+/* --policy: a probe job the resolver handed out ended with rec (NULL: it
+ * was not run, e.g. --resume had it), so the domain records waiting for
+ * it can go out (resolve_next). */
+void resolve_probe_done(struct resolver *r, const struct job *j, const struct record *rec);
 
 #endif

@@ -6,6 +6,8 @@
 #ifndef MAILTLS_RESOLVE_INT_H
 #define MAILTLS_RESOLVE_INT_H
 
+#include "policy.h"
+#include "policy_wait.h"
 #include "resolve.h"
 
 #include "../output/lib/kset.h"
@@ -66,15 +68,18 @@ enum tphase { TP_FREE, TP_MX, TP_ADDR, TP_DONE };
 struct task {
     struct task *next; /* free list or done queue */
     uint8_t phase;
-    uint8_t res;   /* R_OK, or why the task gave no address */
-    bool is_mx;    /* MX mode: a mail domain, answered by a domain record */
-    bool answered; /* its domain record went out */
+    uint8_t res;            /* R_OK, or why the task gave no address */
+    bool is_mx;             /* MX mode: a mail domain, answered by a domain record */
+    bool answered;          /* its domain record went out */
+    bool jobs_done;         /* --policy: every job handed out; the record waits for their probes */
+    struct task *wait_next; /* --policy: in the resolver's list of tasks waiting for probes */
     bool mx_truncated;
     uint16_t outstanding;
     struct entry *mx;
     struct slot mx_slot;
     uint8_t n_slots;
     struct slot slots[RESOLVE_MX_MAX];
+    struct pol_task *pol; /* --policy: this task's policy lookups; NULL otherwise */
     const struct tgt_port *ports;
     size_t n_ports;
     struct tgt_port own_port;
@@ -99,10 +104,14 @@ struct resolver {
     uint32_t count[2];
     struct entry *lru_head[2], *lru_tail[2];
     struct task *tasks;
+    struct pol_task *pols; /* --policy: one per task */
     struct task *free_tasks;
     uint32_t active;
     struct task *done_head, *done_tail;
-    struct kset seen; /* of struct seen_key (resolve_out.c) */
+    struct kset seen;       /* of struct seen_key (resolve_out.c) */
+    struct pw_table pw;     /* --policy: outcome per (address, port) (policy_wait.h) */
+    struct task *wait_head; /* --policy: tasks whose record waits for probes */
+    bool probe_news;        /* a probe ended since the waiting tasks were looked at */
     bool seen_warned;
     uint64_t now_ms; /* last time given by the feed; good enough for cache age */
     struct resolve_stats stats;
@@ -112,6 +121,8 @@ struct resolver {
 void resolve_seen_init(struct resolver *r);
 /* MX mode: true when (addr, port) was handed out before; remembers it otherwise. */
 bool resolve_seen_check(struct resolver *r, const struct raddr *a, uint16_t port);
+/* The policy table's key of (addr, port). */
+void resolve_pw_key(const struct raddr *a, uint16_t port, struct pw_key *k);
 enum rec_status resolve_status_of(enum rres res);
 enum rres resolve_rres_of(int code);
 /* A task whose output is all out goes back to the pool. */

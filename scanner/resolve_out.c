@@ -87,13 +87,15 @@ static void domain_record(struct resolver *r, struct task *t, struct record *rec
                 rec_list_add(rec, F_MX, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
             }
             if (s->e->truncated)
-                rec->truncated |= (uint64_t)1 << F_MX;
+                rec->truncated |= (rec_mask)1 << F_MX;
         }
         if (t->mx_truncated)
-            rec->truncated |= (uint64_t)1 << F_MX;
+            rec->truncated |= (rec_mask)1 << F_MX;
     }
     if (err[0])
         rec_set_str(rec, F_ERROR, err);
+    if (t->pol && t->mx)
+        pol_fill(t->pol, rec);
     fill_truncated(rec);
 }
 
@@ -120,14 +122,173 @@ static void name_failure_record(struct task *t, const struct tgt_port *port, str
     rec_set_str(rec, F_ERROR, err);
 }
 
+/* ---- --policy: domain records wait for their probes ------------------ */
+
+/* Calls fn for every (address, port) pair of the task's exchangers. */
+static bool pairs_any(struct resolver *r, struct task *t,
+                      bool (*fn)(struct resolver *, const struct slot *, const struct pw_key *, void *),
+                      void *arg)
+{
+    for (int i = 0; i < t->n_slots; i++) {
+        const struct slot *s = &t->slots[i];
+        if (!s->e || s->e->res != R_OK)
+            continue;
+        for (int a = 0; a < s->e->n4 + s->e->n6; a++)
+            for (size_t p = 0; p < t->n_ports; p++) {
+                struct pw_key k;
+                resolve_pw_key(&s->e->addrs[a], t->ports[p].port, &k);
+                if (fn(r, s, &k, arg))
+                    return true;
+            }
+    }
+    return false;
+}
+
+static bool pair_pending(struct resolver *r, const struct slot *s, const struct pw_key *k, void *arg)
+{
+    (void)s;
+    (void)arg;
+    const struct pw_outcome *o = pw_get(&r->pw, k, false);
+    return o && !o->done;
+}
+
+static bool pair_sum(struct resolver *r, const struct slot *s, const struct pw_key *k, void *arg)
+{
+    struct pol_task *p = arg;
+    const struct pw_outcome *o = pw_get(&r->pw, k, false);
+    if (o && o->done)
+        pol_add_probe(p, s->name, o);
+    return false;
+}
+
+/* Tasks waiting for probes whose probes all ended rejoin the done queue. */
+static void wake_waiting(struct resolver *r)
+{
+    if (!r->probe_news)
+        return;
+    r->probe_news = false;
+    struct task **pp = &r->wait_head;
+    while (*pp) {
+        struct task *t = *pp;
+        if (pairs_any(r, t, pair_pending, NULL)) {
+            pp = &t->wait_next;
+            continue;
+        }
+        *pp = t->wait_next;
+        t->next = NULL;
+        if (r->done_tail)
+            r->done_tail->next = t;
+        else
+            r->done_head = t;
+        r->done_tail = t;
+    }
+}
+
+void resolve_probe_done(struct resolver *r, const struct job *j, const struct record *rec)
+{
+    if (!r->cfg.policy || !r->cfg.mx_mode || !j || j->kind != JOB_PROBE)
+        return;
+    struct raddr a;
+    if (j->addr.ss_family == AF_INET) {
+        a.family = AF_INET;
+        memcpy(a.a, &((const struct sockaddr_in *)&j->addr)->sin_addr, 4);
+    } else if (j->addr.ss_family == AF_INET6) {
+        a.family = AF_INET6;
+        memcpy(a.a, &((const struct sockaddr_in6 *)&j->addr)->sin6_addr, 16);
+    } else {
+        return;
+    }
+    struct pw_key k;
+    resolve_pw_key(&a, j->port.port, &k);
+    struct pw_outcome *o = pw_get(&r->pw, &k, false);
+    if (!o || o->done)
+        return;
+    if (rec)
+        pw_from_record(rec, o);
+    else
+        o->done = true; /* not run: no facts */
+    r->probe_news = true;
+}
+
+static void policy_domain_record(struct resolver *r, struct task *t, struct record *rec)
+{
+    pol_clear_probes(t->pol);
+    pairs_any(r, t, pair_sum, t->pol);
+    domain_record(r, t, rec);
+}
+
+/* The cursor over (exchanger, address, port): the next new pair as a job
+ * (or a blocklisted record); NONE when the task has no pair left. */
+static enum resolve_out next_pair(struct resolver *r, struct task *t, struct job *job, struct record *rec)
+{
+    bool mx_mode = t->is_mx;
+    while (t->cur_slot < t->n_slots) {
+        struct slot *s = &t->slots[t->cur_slot];
+        struct entry *e = s->e;
+        if (!e || e->res != R_OK || t->cur_addr >= e->n4 + e->n6) {
+            t->cur_slot++;
+            t->cur_addr = 0;
+            t->cur_port = 0;
+            continue;
+        }
+        if (t->cur_port >= t->n_ports) {
+            t->cur_addr++;
+            t->cur_port = 0;
+            continue;
+        }
+        const struct raddr *a = &e->addrs[t->cur_addr];
+        const struct tgt_port *port = &t->ports[t->cur_port++];
+        if (mx_mode && resolve_seen_check(r, a, port->port)) {
+            r->stats.dedup_skipped++;
+            continue;
+        }
+        job_identity(job, a, port);
+        snprintf(job->host, sizeof job->host, "%s", s->name);
+        if (mx_mode) {
+            snprintf(job->domain, sizeof job->domain, "%s", t->name);
+            job->has_mx_preference = !s->implicit;
+            job->mx_preference = s->pref;
+            if (t->pol) { /* the first domain's view of this exchanger, as for SNI */
+                struct pw_key k;
+                resolve_pw_key(a, port->port, &k);
+                pw_get(&r->pw, &k, true); /* pending until its record comes back */
+                if (port->proto == PROTO_SMTP && port->mode == TLS_MODE_STARTTLS)
+                    pol_job_tlsa(t->pol, s->name, job);
+            }
+        } else {
+            job->domain[0] = 0;
+            job->has_mx_preference = false;
+            job->mx_preference = 0;
+        }
+        if (tgt_source_is_blocked(r->src, a->family, a->a)) {
+            r->stats.blocklisted++;
+            job_local_record(job, rec, STATUS_BLOCKLISTED, NULL);
+            resolve_probe_done(r, job, rec);
+            return RESOLVE_RECORD;
+        }
+        r->stats.jobs++;
+        return RESOLVE_JOB;
+    }
+    return RESOLVE_NONE;
+}
+
+static void done_pop(struct resolver *r)
+{
+    r->done_head = r->done_head->next;
+    if (!r->done_head)
+        r->done_tail = NULL;
+}
+
 enum resolve_out resolve_next(struct resolver *r, struct job *job, struct record *rec)
 {
+    wake_waiting(r);
     for (;;) {
         struct task *t = r->done_head;
         if (!t)
             return RESOLVE_NONE;
         bool mx_mode = t->is_mx;
-        if (mx_mode && !t->answered) {
+        /* --mx: the domain record first; --policy: after the probes */
+        if (mx_mode && !t->answered && !t->pol) {
             t->answered = true;
             domain_record(r, t, rec);
             return RESOLVE_RECORD;
@@ -139,48 +300,24 @@ enum resolve_out resolve_next(struct resolver *r, struct job *job, struct record
             }
             t->cur_slot = t->n_slots; /* nothing to probe */
         }
-        while (t->cur_slot < t->n_slots) {
-            struct slot *s = &t->slots[t->cur_slot];
-            struct entry *e = s->e;
-            if (!e || e->res != R_OK || t->cur_addr >= e->n4 + e->n6) {
-                t->cur_slot++;
-                t->cur_addr = 0;
-                t->cur_port = 0;
-                continue;
-            }
-            if (t->cur_port >= t->n_ports) {
-                t->cur_addr++;
-                t->cur_port = 0;
-                continue;
-            }
-            const struct raddr *a = &e->addrs[t->cur_addr];
-            const struct tgt_port *port = &t->ports[t->cur_port++];
-            if (mx_mode && resolve_seen_check(r, a, port->port)) {
-                r->stats.dedup_skipped++;
-                continue;
-            }
-            job_identity(job, a, port);
-            snprintf(job->host, sizeof job->host, "%s", s->name);
-            if (mx_mode) {
-                snprintf(job->domain, sizeof job->domain, "%s", t->name);
-                job->has_mx_preference = !s->implicit;
-                job->mx_preference = s->pref;
-            } else {
-                job->domain[0] = 0;
-                job->has_mx_preference = false;
-                job->mx_preference = 0;
-            }
-            if (tgt_source_is_blocked(r->src, a->family, a->a)) {
-                r->stats.blocklisted++;
-                job_local_record(job, rec, STATUS_BLOCKLISTED, NULL);
-                return RESOLVE_RECORD;
-            }
-            r->stats.jobs++;
-            return RESOLVE_JOB;
+        if (!t->jobs_done) {
+            enum resolve_out got = next_pair(r, t, job, rec);
+            if (got != RESOLVE_NONE)
+                return got;
+            t->jobs_done = true;
         }
-        r->done_head = t->next;
-        if (!r->done_head)
-            r->done_tail = NULL;
+        if (mx_mode && !t->answered) { /* --policy */
+            if (pairs_any(r, t, pair_pending, NULL)) {
+                done_pop(r);
+                t->wait_next = r->wait_head;
+                r->wait_head = t;
+                continue;
+            }
+            t->answered = true;
+            policy_domain_record(r, t, rec);
+            return RESOLVE_RECORD;
+        }
+        done_pop(r);
         resolve_task_release(r, t);
     }
 }
@@ -211,13 +348,19 @@ int resolve_abandon(struct resolver *r, int (*emit)(void *ctx, const struct job 
         }
         t->phase = TP_DONE;
     }
-    /* tasks answered whose domain record is still unwritten */
-    for (struct task *t = r->done_head; t; t = t->next) {
-        if (t->is_mx && !t->answered) {
-            t->answered = true;
-            domain_record(r, t, scratch);
-            if (emit(ctx, NULL, scratch) < 0)
-                return -1;
+    /* tasks answered whose domain record is still unwritten; --policy:
+     * also those waiting for probes (verdicts from what ended) */
+    for (int pass = 0; pass < 2; pass++) {
+        for (struct task *t = pass ? r->wait_head : r->done_head; t; t = pass ? t->wait_next : t->next) {
+            if (t->is_mx && !t->answered) {
+                t->answered = true;
+                if (t->pol)
+                    policy_domain_record(r, t, scratch);
+                else
+                    domain_record(r, t, scratch);
+                if (emit(ctx, NULL, scratch) < 0)
+                    return -1;
+            }
         }
     }
     return 0;

@@ -19,6 +19,7 @@
 
 #include "certsave.h"
 #include "conn.h"
+#include "dane.h"
 
 /* OpenSSL 3's default paths include a directory "store" that lists
  * /etc/ssl/certs on every chain verification (a readdir per handshake, the
@@ -74,9 +75,10 @@ bool tls_limit_hit(const SSL *ssl)
 }
 
 /* The same verification on deep copies of the chain: the extension caches
- * it fills die with the copies. The verdict goes back into xs, where
- * OpenSSL reads it (SSL_get_verify_result). */
-static int verify_on_copies(X509_STORE_CTX *xs, STACK_OF(X509) * chain)
+ * it fills die with the copies. dane: that DANE state (SSL_get0_dane), or
+ * NULL for the PKIX verdict alone, then also without the name DANE put
+ * into the parameters. Returns the X509_V_* verdict. */
+static int verify_copies(X509_STORE_CTX *xs, STACK_OF(X509) * chain, SSL_DANE *dane)
 {
     STACK_OF(X509) *copy = sk_X509_new_null();
     X509_STORE_CTX *mine = X509_STORE_CTX_new();
@@ -92,13 +94,25 @@ static int verify_on_copies(X509_STORE_CTX *xs, STACK_OF(X509) * chain)
         !X509_STORE_CTX_init(mine, X509_STORE_CTX_get0_store(xs), sk_X509_value(copy, 0), copy))
         goto out;
     X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(mine), X509_STORE_CTX_get0_param(xs));
+    if (dane)
+        X509_STORE_CTX_set0_dane(mine, dane);
+    else
+        X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(mine), NULL, 0);
     ok = X509_verify_cert(mine) == 1;
     err = X509_STORE_CTX_get_error(mine);
 out:
     X509_STORE_CTX_free(mine);
     sk_X509_pop_free(copy, X509_free);
-    X509_STORE_CTX_set_error(xs, ok ? X509_V_OK : err);
-    return ok;
+    return ok ? X509_V_OK : err;
+}
+
+/* The verdict goes back into xs, where OpenSSL reads it
+ * (SSL_get_verify_result). */
+static int verify_on_copies(X509_STORE_CTX *xs, STACK_OF(X509) * chain, SSL_DANE *dane)
+{
+    int err = verify_copies(xs, chain, dane);
+    X509_STORE_CTX_set_error(xs, err);
+    return err == X509_V_OK;
 }
 
 /* SSL_CTX_set_cert_verify_callback: runs as soon as the Certificate
@@ -128,10 +142,15 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
+    bool dane = ssl && dane_on(ssl);
+    /* DANE replaces the PKIX verdict in xs: keep the PKIX one for
+     * cert_trusted (one more verification, on DANE probes only) */
+    if (dane && chain)
+        dane_pkix_set(ssl, verify_copies(xs, chain, NULL));
     /* the usual chain (a few KiB) is verified in place: no copy cost */
     if (bytes <= TLS_VERIFY_IN_PLACE_BYTES || !chain)
         return X509_verify_cert(xs);
-    return verify_on_copies(xs, chain);
+    return verify_on_copies(xs, chain, dane ? SSL_get0_dane(ssl) : NULL);
 }
 
 SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
@@ -166,6 +185,11 @@ SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
         return NULL;
     }
     SSL_CTX_set_cert_verify_callback(ctx, verify_chain, NULL);
+    if (dane_ctx_init(ctx) < 0) {
+        snprintf(err, errlen, "SSL_CTX_dane_enable failed");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : load_system_store(ctx);
     if (!ok) {
         snprintf(err, errlen, "%s: cannot load CA certificates", ca_file ? ca_file : "system store");
@@ -193,6 +217,7 @@ int tls_attach(struct conn *c, SSL_CTX *ctx)
      * enumeration handshakes do not need it. */
     if (c->job.kind == JOB_PROBE)
         SSL_set_tlsext_status_type(c->tls, TLSEXT_STATUSTYPE_ocsp);
+    dane_attach(c->tls, &c->job);
     SSL_set_connect_state(c->tls);
     return 0;
 }
@@ -482,8 +507,9 @@ void tls_record_facts(struct conn *c)
         rec_set_text(r, F_CERT_SHA256, out, 2 * mdlen);
     }
 
-    long vr = SSL_get_verify_result(c->tls);
+    long vr = dane_on(c->tls) ? dane_pkix_get(c->tls) : SSL_get_verify_result(c->tls);
     rec_set_bool(r, F_CERT_TRUSTED, vr == X509_V_OK);
+    dane_record(c->tls, r);
     if (vr != X509_V_OK)
         rec_set_str(r, F_CERT_VERIFY_ERROR, X509_verify_cert_error_string(vr));
 

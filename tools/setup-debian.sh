@@ -10,7 +10,8 @@ pkgs="build-essential cmake pkg-config libssl-dev libc-ares-dev libmaxminddb-dev
       postgresql python3-pandas jq
       dovecot-lmtpd dovecot-managesieved
       curl swaks msmtp fetchmail s-nail mutt
-      groff man-db python3-yaml dpkg-dev file"
+      groff man-db python3-yaml dpkg-dev file
+      ldnsutils nginx-light"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

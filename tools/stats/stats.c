@@ -124,6 +124,7 @@ void stats_add(struct stats *s, const struct record *r)
         return;
     }
     s->records++;
+    policy_add(&s->policy, r);
     size_t len = crawl_text(r, text);
     struct query_subject subj = {
         .text = text,
@@ -367,6 +368,7 @@ void stats_report(struct stats *s, struct report *rep, size_t top)
     report_end(rep);
     report_ports(s, rep);
     report_checks(s, rep, 0, s->n_builtin, "indicators");
+    policy_report(&s->policy, rep);
     report_facets(s, rep, top);
     if (s->n_checks > s->n_builtin)
         report_compare(s, rep);

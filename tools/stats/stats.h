@@ -14,6 +14,7 @@
 
 #include "../../output/record.h"
 #include "check.h"
+#include "policy.h"
 #include "report.h"
 
 #define STATS_MAX_PORTS 512
@@ -49,6 +50,7 @@ struct stats {
     int n_facets;
     int facet_ids[16]; /* enum facet_id */
     struct tally *facets[16];
+    struct policy_counts policy; /* --policy fields (policy.h) */
 };
 
 int stats_init(struct stats *s);
