@@ -148,6 +148,8 @@ def exit_roff(lines):
             out += [".TP", bold(m.group(1)), esc(m.group(2))]
         elif line.strip() and out:
             out[-1] += " " + esc(line.strip())
+    if not out and any(line.strip() for line in lines):
+        return text_roff(lines)  # not in the `  N  text` form: keep it as prose
     return out
 
 
