@@ -150,7 +150,7 @@ def main():
         pki = fixtures.make_pki(os.path.join(root, "certs"))
         srv.start(pki)
         print("servers up in %.1f s" % (time.monotonic() - t0))
-        run_checks(srv)
+        run_checks(srv, pki)
     except fixtures.FixtureError as e:
         check("fixtures start", False, str(e))
     finally:
@@ -163,23 +163,176 @@ def main():
     return 1 if failed else 0
 
 
-def run_checks(srv):
-    emptybin = os.path.join(srv.root, "emptybin")
-    os.makedirs(emptybin, exist_ok=True)
-    pf_conf = os.path.join(srv.pf, "conf")
-    args = ["--postfix", pf_conf, "--dovecot", os.path.join(srv.mono, "dovecot.conf"), "--format", "json"]
+def expected_pf_mono(srv, pki):
+    """The findings the rules in tools/audit/FINDINGS.md give for the
+    Postfix and monolithic Dovecot configurations, with lines taken from
+    the generated text."""
+    auth_socket = os.path.join(srv.mono, "run", "pf-auth")
+    main = auditcfg.postfix_main(srv.pf, pki, auth_socket)
+    master = auditcfg.postfix_master(IP_PF)
+    mono = auditcfg.dovecot_mono(srv.mono, IP_MONO, pki["leaves"]["ecdsa"], auth_socket)
+    M = os.path.join(srv.pf, "conf", "main.cf")
+    S = os.path.join(srv.pf, "conf", "master.cf")
+    D = os.path.join(srv.mono, "dovecot.conf")
+    m = lambda needle: auditcfg.line_of(main, needle)  # noqa: E731
+    s = lambda needle: auditcfg.line_of(master, needle)  # noqa: E731
+    d = lambda needle: auditcfg.line_of(mono, needle)  # noqa: E731
+    svc = lambda port: "%s:%d/inet" % (IP_PF, port)  # noqa: E731
+    rem = "remote 10.0.0.0/8"
+    return sorted([
+        ("postfix", svc(25), "smtpd_tls_security_level", "may", M, m("smtpd_tls_security_level = may"), "info"),
+        ("postfix", svc(25), "smtpd_tls_auth_only", "no", M, m("smtpd_tls_auth_only = no"), "high"),
+        ("postfix", "main.cf", "smtpd_tls_protocols", "!SSLv2, !SSLv3", M, m("smtpd_tls_protocols ="), "medium"),
+        ("postfix", svc(2587), "smtpd_tls_security_level", "may", S, s("-o smtpd_tls_security_level=may"), "high"),
+        ("postfix", svc(2587), "smtpd_tls_auth_only", "no", M, m("smtpd_tls_auth_only = no"), "high"),
+        ("postfix", svc(2465), "smtpd_tls_security_level", "none", S, s("-o smtpd_tls_security_level=none"),
+         "high"),
+        ("postfix", svc(2465), "smtpd_sasl_auth_enable", "yes", M, m("smtpd_sasl_auth_enable = yes"), "high"),
+        ("postfix", "smtp/unix", "smtp_dns_support_level", "disabled", M, m("smtp_dns_support_level"), "medium"),
+        ("postfix", "main.cf", "smtpd_tls_received_header", "no", M, m("smtpd_tls_received_header"), "info"),
+        ("dovecot", "imap-login " + rem, "disable_plaintext_auth", "no", D, d("disable_plaintext_auth = no"),
+         "high"),
+        ("dovecot", "imap-login " + rem, "auth_mechanisms", "plain login", D, d("auth_mechanisms"), "medium"),
+        ("dovecot", "pop3-login " + rem, "disable_plaintext_auth", "no", D, d("disable_plaintext_auth = no"),
+         "high"),
+        ("dovecot", "pop3-login " + rem, "auth_mechanisms", "plain login", D, d("auth_mechanisms"), "medium"),
+        ("dovecot", "protocol pop3", "ssl_cipher_list", "HIGH:3DES:!aNULL", D, d("ssl_cipher_list"), "high"),
+    ])
+
+
+def expected_split(srv, pki, weak):
+    parts = auditcfg.dovecot_split(srv.split, IP_SPLIT, pki["leaves"]["rsa"], weak)
+    f = lambda rel: os.path.join(srv.split, rel)  # noqa: E731
+    ln = lambda rel, needle: auditcfg.line_of(parts[rel], needle)  # noqa: E731
+    out = [
+        ("dovecot", "dovecot", "ssl_min_protocol", "TLSv1", f("conf.d/10-ssl.conf"),
+         ln("conf.d/10-ssl.conf", "ssl_min_protocol"), "medium"),
+        ("dovecot", "dovecot", "ssl_prefer_server_ciphers", "no", f("dovecot.conf"), 0, "low"),
+    ]
+    for proto in ("imap", "pop3"):
+        if weak:
+            out += [
+                ("dovecot", proto + "-login", "disable_plaintext_auth", "no", f("conf.d/10-auth.conf"),
+                 ln("conf.d/10-auth.conf", "disable_plaintext_auth"), "high"),
+                ("dovecot", proto + "-login", "auth_mechanisms", "plain login", f("conf.d/10-auth.conf"),
+                 ln("conf.d/10-auth.conf", "auth_mechanisms"), "medium"),
+            ]
+        else:
+            out.append(("dovecot", proto + "-login", "ssl", "yes", f("conf.d/10-ssl.conf"),
+                        ln("conf.d/10-ssl.conf", "ssl = yes"), "low"))
+    return sorted(out)
+
+
+def short(fs):
+    """Findings without reason/recommendation/doc (checked apart)."""
+    return sorted(f[:7] for f in fs)
+
+
+def two_ways(name, args, emptybin, want, want_rc):
+    """Audits with the tools and without; both must give `want`."""
     rc1, out1, err1 = audit(args, SYS_PATH)
     rc2, out2, err2 = audit(args, emptybin)
     o1, o2 = objects(out1), objects(out2)
-    print(out1)
-    srcs1 = {o["product"]: o["via"] for o in o1 if o.get("kind") == "source"}
-    srcs2 = {o["product"]: o["via"] for o in o2 if o.get("kind") == "source"}
-    check("tools used when on PATH", srcs1 == {"postfix": "postconf", "dovecot": "doveconf"}, srcs1)
-    check("files parsed without tools", srcs2 == {"postfix": "files", "dovecot": "files"}, srcs2)
-    f1, _ = findings(o1)
+    via1 = {o["product"]: o["via"] for o in o1 if o.get("kind") == "source"}
+    via2 = {o["product"]: o["via"] for o in o2 if o.get("kind") == "source"}
+    prods = sorted(via1)
+    check(name + ": postconf/doveconf used when on PATH",
+          all(via1[p] == {"postfix": "postconf", "dovecot": "doveconf"}[p] for p in prods) and prods, via1)
+    check(name + ": files parsed without them", via2 and all(v == "files" for v in via2.values()), via2)
+    f1, raw1 = findings(o1)
     f2, _ = findings(o2)
-    check("same findings both ways", f1 == f2, "\n  only tools: %s\n  only files: %s"
+    check(name + ": same findings both ways", f1 == f2, "\n  only tools: %s\n  only files: %s"
           % ([x for x in f1 if x not in f2], [x for x in f2 if x not in f1]))
+    got = short(f1)
+    check(name + ": findings, files and lines as expected", got == want,
+          "\n  missing: %s\n  unexpected: %s" % ([x for x in want if x not in got], [x for x in got if x not in want]))
+    keys = ["product", "service", "setting", "value", "file", "line", "severity", "reason", "recommendation", "doc"]
+    check(name + ": finding objects have exactly the contract's fields",
+          raw1 and all(list(o.keys()) == keys for o in raw1), raw1[:1])
+    check(name + ": reason, recommendation and doc filled", all(o["reason"] and o["recommendation"] and o["doc"]
+                                                                 for o in raw1))
+    check(name + ": exit status %d" % want_rc, rc1 == want_rc and rc2 == want_rc, (rc1, rc2, err1, err2))
+    return o1
+
+
+def live(args, records=None):
+    extra = ["--live", "--live-timeout", "8"] + (["--live-records", records] if records else [])
+    rc, out, err = audit(args + extra, SYS_PATH, timeout=90)
+    return rc, [o for o in objects(out) if o.get("kind") == "live"], err
+
+
+def verdicts(objs):
+    return {(o["address"], o["port"]): (o["service"], o["config_verdict"], o["live_verdict"], o["agree"])
+            for o in objs}
+
+
+def run_checks(srv, pki):
+    emptybin = os.path.join(srv.root, "emptybin")
+    os.makedirs(emptybin, exist_ok=True)
+    pf_conf = os.path.join(srv.pf, "conf")
+    pm = ["--postfix", pf_conf, "--dovecot", os.path.join(srv.mono, "dovecot.conf"), "--format", "json"]
+    sp = ["--dovecot", os.path.join(srv.split, "dovecot.conf"), "--format", "json"]
+    two_ways("postfix+mono", pm, emptybin, expected_pf_mono(srv, pki), 1)
+    two_ways("split", sp, emptybin, expected_split(srv, pki, True), 1)
+
+    # The text report: grouped by service, with file:line and the way read.
+    rc, text, _ = audit(pm[:-2], SYS_PATH)
+    main_cf = os.path.join(pf_conf, "main.cf")
+    check("text report says how it read and where",
+          "read via postconf" in text and "read via doveconf" in text
+          and "at: %s:%d" % (main_cf, auditcfg.line_of(auditcfg.postfix_main(srv.pf, pki, os.path.join(
+              srv.mono, "run", "pf-auth")), "smtpd_tls_auth_only")) in text
+          and "[postfix] %s:2465/inet" % IP_PF in text, text[:2000])
+    rc, text2, _ = audit(pm[:-2], emptybin)
+    check("text report without tools says why", "read via files (postconf not on PATH)" in text2, text2[:300])
+
+    # --live against the same servers: every declared listener, all agree.
+    records = os.path.join(srv.root, "live-records.json")
+    rc, lv, err = live(pm, records)
+    got = verdicts(lv)
+    want = {(IP_PF, 25): ("%s:25/inet" % IP_PF, "starttls-auth-before-tls"),
+            (IP_PF, 587): ("%s:587/inet" % IP_PF, "starttls"),
+            (IP_PF, 465): ("%s:465/inet" % IP_PF, "implicit-tls"),
+            (IP_PF, 2587): ("%s:2587/inet" % IP_PF, "starttls-auth-before-tls"),
+            (IP_PF, 2465): ("%s:2465/inet" % IP_PF, "no-tls"),
+            (IP_MONO, 143): ("imap-login/imap", "starttls"),
+            (IP_MONO, 993): ("imap-login/imaps", "implicit-tls"),
+            (IP_MONO, 110): ("pop3-login/pop3", "starttls"),
+            (IP_MONO, 995): ("pop3-login/pop3s", "implicit-tls")}
+    check("live: exactly the declared listeners", sorted(got) == sorted(want), sorted(got))
+    for k, (svc, verdict) in sorted(want.items()):
+        g = got.get(k)
+        check("live %s:%d %s agrees (%s)" % (k[0], k[1], svc, verdict),
+              g == (svc, verdict, verdict, True), g)
+    recs = objects(open(records).read()) if os.path.exists(records) else []
+    check("live: scan records written, one per listener, mailtls-scan fields",
+          sorted((r.get("ip"), r.get("port")) for r in recs) == sorted(want)
+          and all("status" in r and "starttls_offered" in r for r in recs), recs[:2])
+    check("live: exit status 1 (high findings), no error", rc == 1 and not err.strip(), (rc, err))
+
+    rc, lv, err = live(sp)
+    got = verdicts(lv)
+    check("live split: agrees before the change",
+          got == {(IP_SPLIT, 143): ("imap-login/imap", "starttls-auth-before-tls", "starttls-auth-before-tls", True),
+                  (IP_SPLIT, 993): ("imap-login/imaps", "implicit-tls", "implicit-tls", True),
+                  (IP_SPLIT, 110): ("pop3-login/pop3", "starttls-auth-before-tls", "starttls-auth-before-tls", True),
+                  (IP_SPLIT, 995): ("pop3-login/pop3s", "implicit-tls", "implicit-tls", True)}, got)
+
+    # The configuration on disk changes; the running server is not reloaded.
+    parts = auditcfg.dovecot_split(srv.split, IP_SPLIT, pki["leaves"]["rsa"], weak=False)
+    write(os.path.join(srv.split, "conf.d/10-auth.conf"), parts["conf.d/10-auth.conf"])
+    two_ways("split after the change", sp, emptybin, expected_split(srv, pki, False), 0)
+    rc, lv, err = live(sp)
+    got = verdicts(lv)
+    check("live split after the change: mismatch on the STARTTLS ports",
+          got == {(IP_SPLIT, 143): ("imap-login/imap", "starttls", "starttls-auth-before-tls", False),
+                  (IP_SPLIT, 993): ("imap-login/imaps", "implicit-tls", "implicit-tls", True),
+                  (IP_SPLIT, 110): ("pop3-login/pop3", "starttls", "starttls-auth-before-tls", False),
+                  (IP_SPLIT, 995): ("pop3-login/pop3s", "implicit-tls", "implicit-tls", True)}, got)
+    check("live mismatch explained and exit status 1",
+          rc == 1 and all("not reloaded" in o["explain"] for o in lv if not o["agree"]), (rc, lv))
+    rc, text, _ = audit(sp[:-2] + ["--live"], SYS_PATH, timeout=90)
+    check("text report marks the mismatch", text.count("MISMATCH") == 2, text[-1500:])
 
 
 if __name__ == "__main__":

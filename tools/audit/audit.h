@@ -59,7 +59,8 @@ void aud_store_warn(struct aud_store *s, const char *fmt, ...) __attribute__((fo
 
 /* Splits a buffer into physical lines: calls fn for each line (without the
  * newline, without a trailing CR) with its 1-based number. Lines longer
- * than AUD_LINE_MAX are not passed on; a warning is counted in s. Returns
+ * than AUD_LINE_MAX, and lines holding a NUL byte, are not passed on; a
+ * warning is counted in s. Returns
  * the first nonzero value fn returned, else 0. */
 int aud_lines(const char *buf, size_t len, struct aud_store *s, const char *file,
               int (*fn)(void *ctx, const char *line, size_t len, int lineno), void *ctx);

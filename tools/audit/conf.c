@@ -90,6 +90,9 @@ int aud_lines(const char *buf, size_t len, struct aud_store *s, const char *file
             n--;
         if (n > AUD_LINE_MAX) {
             aud_store_warn(s, "%s:%d: line longer than %d bytes ignored", file, lineno, AUD_LINE_MAX);
+        } else if (memchr(buf + pos, '\0', n)) {
+            /* no text file holds one; a NUL would cut names and values short */
+            aud_store_warn(s, "%s:%d: line with a NUL byte ignored", file, lineno);
         } else {
             int rc = fn(ctx, buf + pos, n, lineno);
             if (rc)
