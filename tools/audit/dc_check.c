@@ -27,15 +27,15 @@ struct dc_ctx {
     bool v24;
 };
 
-static void add(const struct dc_ctx *x, const char *service, const char *setting, const char *value,
-                const struct aud_row *row, enum aud_severity sev, const char *reason, const char *rec,
-                const char *doc)
+static void dcc_add(const struct dc_ctx *x, const char *service, const char *setting, const char *value,
+                    const struct aud_row *row, enum aud_severity sev, const char *reason, const char *rec,
+                    const char *doc)
 {
     aud_find_add(x->out, "dovecot", service, setting, value, row, x->c->top, sev, reason, rec, doc);
 }
 
 /* The lookup chain for protocol P inside block B ("" = none). */
-static size_t chain(const char *block, const char *proto, char buf[4][AUD_SCOPE_MAX], const char *sc[4])
+static size_t dcc_chain(const char *block, const char *proto, char buf[4][AUD_SCOPE_MAX], const char *sc[4])
 {
     size_t n = 0;
     if (block[0]) {
@@ -62,7 +62,7 @@ struct auth_facts {
     const struct aud_row *mech_row;
 };
 
-static void auth_facts(const struct dc_ctx *x, const char *const *sc, size_t n, struct auth_facts *f)
+static void dcc_auth_facts(const struct dc_ctx *x, const char *const *sc, size_t n, struct auth_facts *f)
 {
     f->ssl = dc_value(x->c, sc, n, "ssl", &f->ssl_row);
     f->auth_set = x->v24 ? "auth_allow_cleartext" : "disable_plaintext_auth";
@@ -73,70 +73,70 @@ static void auth_facts(const struct dc_ctx *x, const char *const *sc, size_t n, 
 
 /* In a local/remote block, only what the block itself sets is reported
  * there; the rest is the top level's finding. */
-static bool in_block(const char *block, const struct aud_row *row)
+static bool dcc_in_block(const char *block, const struct aud_row *row)
 {
     return !block[0] || (row && strncmp(row->scope, block, strlen(block)) == 0);
 }
 
-static void check_auth(const struct dc_ctx *x, const char *block, const char *proto)
+static void dcc_check_auth(const struct dc_ctx *x, const char *block, const char *proto)
 {
     char buf[4][AUD_SCOPE_MAX], label[AUD_SCOPE_MAX];
     const char *sc[4];
-    size_t n = chain(block, proto, buf, sc);
+    size_t n = dcc_chain(block, proto, buf, sc);
     struct auth_facts f;
-    auth_facts(x, sc, n, &f);
+    dcc_auth_facts(x, sc, n, &f);
     snprintf(label, sizeof label, "%s-login%s%s", proto, block[0] ? " " : "", block);
     bool required = strcasecmp(f.ssl, "required") == 0;
-    if (strcasecmp(f.ssl, "no") == 0 && in_block(block, f.ssl_row))
-        add(x, label, "ssl", f.ssl, f.ssl_row, SEV_HIGH,
-            "TLS is off: no STARTTLS and no implicit TLS, passwords travel in cleartext", "ssl = required",
-            DOC_DC "ssl");
-    else if (!required && !f.cleartext && in_block(block, f.ssl_row))
-        add(x, label, "ssl", f.ssl, f.ssl_row, SEV_LOW,
-            "STARTTLS optional: sessions may stay unencrypted (passwords are refused until TLS)",
-            "ssl = required", DOC_DC "ssl");
-    if (f.cleartext && !required && (in_block(block, f.auth_row) || in_block(block, f.ssl_row))) {
-        add(x, label, f.auth_set, f.auth_val, f.auth_row, SEV_HIGH,
-            "plaintext authentication allowed before TLS: a man in the middle strips STARTTLS and reads "
-            "passwords",
-            x->v24 ? "auth_allow_cleartext = no" : "disable_plaintext_auth = yes (or ssl = required)",
-            x->v24 ? DOC_DC "auth_allow_cleartext" : DOC_DC "disable_plaintext_auth");
+    if (strcasecmp(f.ssl, "no") == 0 && dcc_in_block(block, f.ssl_row))
+        dcc_add(x, label, "ssl", f.ssl, f.ssl_row, SEV_HIGH,
+                "TLS is off: no STARTTLS and no implicit TLS, passwords travel in cleartext",
+                "ssl = required", DOC_DC "ssl");
+    else if (!required && !f.cleartext && dcc_in_block(block, f.ssl_row))
+        dcc_add(x, label, "ssl", f.ssl, f.ssl_row, SEV_LOW,
+                "STARTTLS optional: sessions may stay unencrypted (passwords are refused until TLS)",
+                "ssl = required", DOC_DC "ssl");
+    if (f.cleartext && !required && (dcc_in_block(block, f.auth_row) || dcc_in_block(block, f.ssl_row))) {
+        dcc_add(x, label, f.auth_set, f.auth_val, f.auth_row, SEV_HIGH,
+                "plaintext authentication allowed before TLS: a man in the middle strips STARTTLS and reads "
+                "passwords",
+                x->v24 ? "auth_allow_cleartext = no" : "disable_plaintext_auth = yes (or ssl = required)",
+                x->v24 ? DOC_DC "auth_allow_cleartext" : DOC_DC "disable_plaintext_auth");
         if (aud_has_word(f.mechs, "plain") || aud_has_word(f.mechs, "login"))
-            add(x, label, "auth_mechanisms", f.mechs, f.mech_row, SEV_MEDIUM,
-                "PLAIN/LOGIN are offered on connections without TLS", "require TLS before authentication",
-                DOC_DC "auth_mechanisms");
+            dcc_add(x, label, "auth_mechanisms", f.mechs, f.mech_row, SEV_MEDIUM,
+                    "PLAIN/LOGIN are offered on connections without TLS", "require TLS before authentication",
+                    DOC_DC "auth_mechanisms");
     }
 }
 
 /* TLS parameters: a finding per place they are set (top level or a block). */
-static void check_tls_params(const struct dc_ctx *x, const char *block, const char *proto)
+static void dcc_check_tls_params(const struct dc_ctx *x, const char *block, const char *proto)
 {
     char buf[4][AUD_SCOPE_MAX];
     const char *sc[4];
-    size_t n = chain(block, proto, buf, sc);
+    size_t n = dcc_chain(block, proto, buf, sc);
     const struct aud_row *row;
     const char *v = dc_value(x->c, sc, n, "ssl_min_protocol", &row);
     const char *label = row && row->scope[0] ? row->scope : "dovecot";
     if (aud_min_tls(v) < 12)
-        add(x, label, "ssl_min_protocol", v, row, SEV_MEDIUM,
-            "allows TLS versions below 1.2 (TLS 1.0 and 1.1 are deprecated, RFC 8996)",
-            "ssl_min_protocol = TLSv1.2", DOC_DC "ssl_min_protocol");
+        dcc_add(x, label, "ssl_min_protocol", v, row, SEV_MEDIUM,
+                "allows TLS versions below 1.2 (TLS 1.0 and 1.1 are deprecated, RFC 8996)",
+                "ssl_min_protocol = TLSv1.2", DOC_DC "ssl_min_protocol");
     v = dc_value(x->c, sc, n, "ssl_cipher_list", &row);
     label = row && row->scope[0] ? row->scope : "dovecot";
     if (aud_weak_cipher(v, NULL))
-        add(x, label, "ssl_cipher_list", v, row, SEV_HIGH,
-            "the cipher list admits weak ciphers (RC4, 3DES, DES, EXPORT, LOW, NULL or MD5)",
-            "keep the default list, or add !RC4:!3DES:!LOW:!EXPORT:!aNULL", DOC_DC "ssl_cipher_list");
+        dcc_add(x, label, "ssl_cipher_list", v, row, SEV_HIGH,
+                "the cipher list admits weak ciphers (RC4, 3DES, DES, EXPORT, LOW, NULL or MD5)",
+                "keep the default list, or add !RC4:!3DES:!LOW:!EXPORT:!aNULL", DOC_DC "ssl_cipher_list");
     v = dc_value(x->c, sc, n, "ssl_prefer_server_ciphers", &row);
     label = row && row->scope[0] ? row->scope : "dovecot";
     if (!aud_yes(v))
-        add(x, label, "ssl_prefer_server_ciphers", v, row, SEV_LOW,
-            "the client's cipher order wins, weaker suites it prefers are chosen",
-            "ssl_prefer_server_ciphers = yes", DOC_DC "ssl_prefer_server_ciphers");
+        dcc_add(x, label, "ssl_prefer_server_ciphers", v, row, SEV_LOW,
+                "the client's cipher order wins, weaker suites it prefers are chosen",
+                "ssl_prefer_server_ciphers = yes", DOC_DC "ssl_prefer_server_ciphers");
 }
 
 /* The local/remote blocks the configuration holds ("local 10.1.1.1"). */
-static size_t find_blocks(const struct dc_conf *c, char blocks[DC_BLOCKS_MAX][AUD_SCOPE_MAX])
+static size_t dcc_find_blocks(const struct dc_conf *c, char blocks[DC_BLOCKS_MAX][AUD_SCOPE_MAX])
 {
     size_t n = 0;
     for (size_t i = 0; i < c->st.n; i++) {
@@ -171,7 +171,7 @@ static const struct {
     {"pop3", "pop3s", 995, true},
 };
 
-static void add_listener_names(const struct dc_conf *c, const char *proto, char names[8][64], size_t *n)
+static void dcc_add_listener_names(const struct dc_conf *c, const char *proto, char names[8][64], size_t *n)
 {
     for (size_t i = 0; i < sizeof def_listeners / sizeof def_listeners[0]; i++)
         if (strcmp(def_listeners[i].proto, proto) == 0 && *n < 8)
@@ -190,8 +190,8 @@ static void add_listener_names(const struct dc_conf *c, const char *proto, char 
     }
 }
 
-static void listener_verdict(const struct dc_ctx *x, const char *proto, const char *addr, bool ssl,
-                             struct aud_listener *l)
+static void dcc_listener_verdict(const struct dc_ctx *x, const char *proto, const char *addr, bool ssl,
+                                 struct aud_listener *l)
 {
     if (ssl) {
         snprintf(l->verdict, sizeof l->verdict, "implicit-tls");
@@ -204,9 +204,9 @@ static void listener_verdict(const struct dc_ctx *x, const char *proto, const ch
     bool has_block = false;
     for (size_t i = 0; i < x->c->st.n; i++)
         has_block |= strncmp(x->c->st.rows[i].scope, block, strlen(block)) == 0;
-    size_t n = chain(has_block ? block : "", proto, buf, sc);
+    size_t n = dcc_chain(has_block ? block : "", proto, buf, sc);
     struct auth_facts f;
-    auth_facts(x, sc, n, &f);
+    dcc_auth_facts(x, sc, n, &f);
     bool required = strcasecmp(f.ssl, "required") == 0;
     if (strcasecmp(f.ssl, "no") == 0)
         snprintf(l->verdict, sizeof l->verdict, "no-tls");
@@ -218,11 +218,11 @@ static void listener_verdict(const struct dc_ctx *x, const char *proto, const ch
              f.mechs);
 }
 
-static void check_listeners(const struct dc_ctx *x, const char *proto, struct aud_listeners *ls)
+static void dcc_check_listeners(const struct dc_ctx *x, const char *proto, struct aud_listeners *ls)
 {
     char names[8][64];
     size_t nn = 0;
-    add_listener_names(x->c, proto, names, &nn);
+    dcc_add_listener_names(x->c, proto, names, &nn);
     for (size_t i = 0; i < nn; i++) {
         char scope[AUD_SCOPE_MAX], label[AUD_SCOPE_MAX];
         snprintf(scope, sizeof scope, "service %s-login/inet_listener %s", proto, names[i]);
@@ -243,10 +243,10 @@ static void check_listeners(const struct dc_ctx *x, const char *proto, struct au
         if (port == 0)
             continue; /* port = 0 disables a listener */
         if ((port == 993 || port == 995) && !ssl)
-            add(x, label, "ssl", srow ? sv : "no", srow ? srow : prow, SEV_HIGH,
-                "implicit-TLS port without ssl = yes: clients expecting TLS meet a cleartext listener",
-                "ssl = yes in this inet_listener",
-                "https://doc.dovecot.org/configuration_manual/service_configuration/");
+            dcc_add(x, label, "ssl", srow ? sv : "no", srow ? srow : prow, SEV_HIGH,
+                    "implicit-TLS port without ssl = yes: clients expecting TLS meet a cleartext listener",
+                    "ssl = yes in this inet_listener",
+                    "https://doc.dovecot.org/configuration_manual/service_configuration/");
         if (!ls)
             continue;
         const char *addr_v = dc_value(x->c, sc, 1, "address", NULL);
@@ -267,7 +267,7 @@ static void check_listeners(const struct dc_ctx *x, const char *proto, struct au
             l->port = port;
             snprintf(l->proto, sizeof l->proto, "%s", proto);
             l->implicit_tls = ssl;
-            listener_verdict(x, proto, a, ssl, l);
+            dcc_listener_verdict(x, proto, a, ssl, l);
         }
     }
 }
@@ -279,17 +279,17 @@ void dc_check(const struct dc_conf *c, struct aud_findings *out, struct aud_list
     char protos[AUD_VAL_MAX];
     snprintf(protos, sizeof protos, "%s", dc_value(c, top, 1, "protocols", NULL));
     char blocks[DC_BLOCKS_MAX][AUD_SCOPE_MAX];
-    size_t nb = find_blocks(c, blocks);
+    size_t nb = dcc_find_blocks(c, blocks);
     static const char *const known[] = {"imap", "pop3"};
     for (size_t k = 0; k < 2; k++) {
         if (!aud_has_word(protos, known[k]))
             continue;
-        check_auth(&x, "", known[k]);
-        check_tls_params(&x, "", known[k]);
+        dcc_check_auth(&x, "", known[k]);
+        dcc_check_tls_params(&x, "", known[k]);
         for (size_t b = 0; b < nb; b++) {
-            check_auth(&x, blocks[b], known[k]);
-            check_tls_params(&x, blocks[b], known[k]);
+            dcc_check_auth(&x, blocks[b], known[k]);
+            dcc_check_tls_params(&x, blocks[b], known[k]);
         }
-        check_listeners(&x, known[k], ls);
+        dcc_check_listeners(&x, known[k], ls);
     }
 }

@@ -95,8 +95,10 @@ static int on_physical(void *ctx, const char *line, size_t n, int lineno)
         r->flush(r);
         memset(&r->lg, 0, sizeof r->lg);
     }
-    if (continues && !r->lg.n_seg)
+    if (continues && !r->lg.n_seg) {
         aud_store_warn(&r->c->st, "%s:%d: continuation line without a line to continue", r->file, lineno);
+        return 0;
+    }
     logical_append(r, t, tn, lineno);
     return 0;
 }
