@@ -1,10 +1,11 @@
 /*
  * fuzz_audit_conf.c - the configuration parsers of mailtls-audit
- * (tools/audit/postfix.c, dovecot.c) and the checks that read their
+ * (tools/audit/postfix.c, dovecot.c, exim.c) and the checks that read their
  * values (pf_check.c, dc_check.c, check_util.c).
  *
  * The first byte picks what the rest is: main.cf, master.cf, both (split
- * at the first NUL), or a Dovecot file (includes off: nothing is opened).
+ * at the first NUL), a Dovecot file (includes off: nothing is opened) or
+ * an Exim file.
  * Besides "no crash, no sanitizer report": every row is terminated inside
  * its caps, carries a line number inside the input, a non-empty name
  * without '=' or a line end; parsing twice gives the same rows; findings
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "../../tools/audit/check.h"
+#include "../../tools/audit/exim.h"
 #include "fuzz_check.h"
 
 static int count_lines(const uint8_t *d, size_t n)
@@ -96,11 +98,25 @@ static void fuzz_dovecot(const char *buf, size_t len, int max_line)
     dc_free(&c);
 }
 
+static void fuzz_exim(const char *buf, size_t len, int max_line)
+{
+    static struct ex_conf c;
+    ex_init(&c, "exim.conf");
+    ex_parse_buf(&c, buf, len, "exim.conf");
+    check_store(&c.st, max_line);
+    struct aud_findings f = {0};
+    struct aud_listeners ls = {0};
+    ex_check(&c, &f);
+    check_findings(&f, &ls, max_line);
+    aud_findings_free(&f);
+    ex_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 65536)
         return 0;
-    uint8_t mode = data[0] % 4;
+    uint8_t mode = data[0] % 5;
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
     int max_line = count_lines(data + 1, len);
@@ -123,7 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_postfix(text, a, text + len - b, b, max_line);
         break;
     }
-    default: fuzz_dovecot(text, len, max_line); break;
+    case 3: fuzz_dovecot(text, len, max_line); break;
+    default: fuzz_exim(text, len, max_line); break;
     }
     return 0;
 }

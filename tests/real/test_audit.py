@@ -334,6 +334,19 @@ def run_checks(srv, pki):
           rc == 1 and all("not reloaded" in o["explain"] for o in lv if not o["agree"]), (rc, lv))
     rc, text, _ = audit(sp[:-2] + ["--live"], SYS_PATH, timeout=90)
     check("text report marks the mismatch", text.count("MISMATCH") == 2, text[-1500:])
+    # Exim: file only (not installed here; see tools/audit/FINDINGS.md).
+    exim = os.path.join(srv.root, "exim4.conf")
+    ex_lines = ["# Exim main section", "tls_advertise_hosts = *", "tls_require_ciphers = NORMAL:+3DES-CBC",
+                "begin authenticators", "plain_server:", "  driver = plaintext", "  public_name = PLAIN"]
+    write(exim, ex_lines)
+    rc, out, err = audit(["--exim", exim, "--format", "json"], SYS_PATH)
+    objs = objects(out)
+    got = short(findings(objs)[0])
+    want = sorted([("exim", "exim", "auth_advertise_hosts", "*", exim, 0, "high"),
+                   ("exim", "exim", "tls_require_ciphers", "NORMAL:+3DES-CBC", exim,
+                    auditcfg.line_of(ex_lines, "tls_require_ciphers"), "high")])
+    check("exim: findings from the file, exit 1", got == want and rc == 1
+          and [o["via"] for o in objs if o.get("kind") == "source"] == ["files"], (rc, got, err))
     if os.environ.get("MAILTLS_AUDIT_SHOW"):  # the README's example
         print(audit(pm[:-2] + ["--live"], SYS_PATH, timeout=90)[1])
         print(text)

@@ -1,8 +1,8 @@
 /*
  * test_audit_conf.c - the fallback parsers of mailtls-audit (main.cf and
  * master.cf logical lines, $name expansion, -o overrides, Dovecot sections
- * and includes), the value readers (TLS protocol ranges, cipher strings)
- * and a few checks on small configurations.
+ * and includes, Exim's main section and authenticators), the value readers (TLS protocol ranges, cipher
+ * strings) and a few checks on small configurations.
  *
  * The tool's sources are compiled into this program directly (they have
  * no main); the real configurations are in tests/real/test_audit.py.
@@ -17,6 +17,7 @@
 #include "../../tools/audit/conf.c"
 #include "../../tools/audit/dc_check.c"
 #include "../../tools/audit/dovecot.c"
+#include "../../tools/audit/exim.c"
 #include "../../tools/audit/pf_check.c"
 #include "../../tools/audit/postfix.c"
 
@@ -355,6 +356,61 @@ static void test_dovecot_checks(void)
     dc_free(&dc);
 }
 
+static void test_exim(void)
+{
+    static struct ex_conf ex;
+    const char *text = "# Exim\n"
+                       "MAIN_TLS = yes\n"
+                       "tls_advertise_hosts =\n"
+                       "hide tls_require_ciphers = NORMAL:\\\n"
+                       "   +ARCFOUR-128\n"
+                       "no_smtp_enforce_sync\n"
+                       "begin routers\n"
+                       "tls_advertise_hosts = *\n"
+                       "begin authenticators\n"
+                       "PLAIN:\n"
+                       "  driver = plaintext\n"
+                       "  public_name = PLAIN\n"
+                       "CRAM:\n"
+                       "  driver = cram_md5\n";
+    ex_init(&ex, "exim4.conf");
+    ex_parse_buf(&ex, text, strlen(text), "exim4.conf");
+    CHECK(aud_store_last(&ex.st, "", "MAIN_TLS") == NULL); /* a macro */
+    const struct aud_row *r = aud_store_last(&ex.st, "", "tls_advertise_hosts");
+    CHECK(r && r->line == 3 && r->value[0] == '\0'); /* the routers' line is not the main option */
+    r = aud_store_last(&ex.st, "", "tls_require_ciphers");
+    CHECK(r && r->line == 4 && strcmp(r->value, "NORMAL:+ARCFOUR-128") == 0);
+    r = aud_store_last(&ex.st, "", "smtp_enforce_sync");
+    CHECK(r && strcmp(r->value, "false") == 0);
+    r = aud_store_last(&ex.st, "authenticators/PLAIN", "driver");
+    CHECK(r && strcmp(r->value, "plaintext") == 0 && r->line == 11);
+    struct aud_findings f = {0};
+    ex_check(&ex, &f);
+    const struct aud_finding *x = find(&f, "exim", "tls_advertise_hosts");
+    CHECK(x && x->severity == SEV_MEDIUM && x->line == 3);
+    x = find(&f, "exim", "auth_advertise_hosts");
+    CHECK(x && x->severity == SEV_HIGH && x->line == 0 && strcmp(x->value, "*") == 0);
+    x = find(&f, "exim", "tls_require_ciphers");
+    CHECK(x && x->severity == SEV_HIGH && x->line == 4);
+    CHECK(f.n == 3);
+    aud_findings_free(&f);
+    ex_free(&ex);
+
+    /* AUTH only after TLS, either way Exim's documentation shows */
+    const char *gated[] = {"auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}\nbegin authenticators\n"
+                           "p:\n driver = plaintext\n",
+                           "begin authenticators\np:\n driver = plaintext\n"
+                           " server_advertise_condition = ${if def:tls_in_cipher}\n"};
+    for (int i = 0; i < 2; i++) {
+        ex_init(&ex, "exim4.conf");
+        ex_parse_buf(&ex, gated[i], strlen(gated[i]), "exim4.conf");
+        ex_check(&ex, &f);
+        CHECK(f.n == 0);
+        aud_findings_free(&f);
+        ex_free(&ex);
+    }
+}
+
 int main(void)
 {
     test_main_cf();
@@ -366,6 +422,7 @@ int main(void)
     test_values();
     test_postfix_checks();
     test_dovecot_checks();
+    test_exim();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "exim.h"
 #include "live.h"
 #include "tools.h"
 
@@ -26,6 +27,8 @@ static const char usage_text[] =
     "                        --dovecot is given)\n"
     "  --dovecot FILE        top Dovecot configuration file\n"
     "                        (default: /etc/dovecot/dovecot.conf, likewise)\n"
+    "  --exim FILE           Exim configuration file (main section and\n"
+    "                        authenticators; read as a file only)\n"
     "  --no-tools            parse the files even when postconf/doveconf are on\n"
     "                        PATH (default: use them when found)\n"
     "\n"
@@ -53,16 +56,17 @@ static const char usage_text[] =
     "  2  usage error or unreadable configuration\n";
 
 struct audit_opts {
-    const char *postfix, *dovecot, *output, *records;
+    const char *postfix, *dovecot, *exim, *output, *records;
     bool json, live, no_tools;
     double live_timeout_s;
 };
 
 static int parse_args(int argc, char **argv, struct audit_opts *o)
 {
-    enum { O_POSTFIX = 256, O_DOVECOT, O_LIVE, O_FORMAT, O_NO_TOOLS, O_LIVE_TIMEOUT, O_LIVE_RECORDS };
+    enum { O_POSTFIX = 256, O_DOVECOT, O_EXIM, O_LIVE, O_FORMAT, O_NO_TOOLS, O_LIVE_TIMEOUT, O_LIVE_RECORDS };
     static const struct option longopts[] = {{"postfix", required_argument, NULL, O_POSTFIX},
                                              {"dovecot", required_argument, NULL, O_DOVECOT},
+                                             {"exim", required_argument, NULL, O_EXIM},
                                              {"no-tools", no_argument, NULL, O_NO_TOOLS},
                                              {"live", no_argument, NULL, O_LIVE},
                                              {"live-timeout", required_argument, NULL, O_LIVE_TIMEOUT},
@@ -80,6 +84,7 @@ static int parse_args(int argc, char **argv, struct audit_opts *o)
         switch (ch) {
         case O_POSTFIX: o->postfix = optarg; break;
         case O_DOVECOT: o->dovecot = optarg; break;
+        case O_EXIM: o->exim = optarg; break;
         case O_NO_TOOLS: o->no_tools = true; break;
         case O_LIVE: o->live = true; break;
         case O_LIVE_TIMEOUT:
@@ -108,13 +113,13 @@ static int parse_args(int argc, char **argv, struct audit_opts *o)
                 argv[optind]);
         return -1;
     }
-    if (!o->postfix && !o->dovecot) {
+    if (!o->postfix && !o->dovecot && !o->exim) {
         struct stat st;
         if (stat("/etc/postfix/main.cf", &st) == 0)
             o->postfix = "/etc/postfix";
         if (stat("/etc/dovecot/dovecot.conf", &st) == 0)
             o->dovecot = "/etc/dovecot/dovecot.conf";
-        if (!o->postfix && !o->dovecot) {
+        if (!o->postfix && !o->dovecot && !o->exim) {
             fprintf(stderr,
                     "mailtls-audit: neither /etc/postfix/main.cf nor /etc/dovecot/dovecot.conf exists; "
                     "name one with --postfix or --dovecot\n");
@@ -128,10 +133,11 @@ static int parse_args(int argc, char **argv, struct audit_opts *o)
 struct audit {
     struct pf_conf pf;
     struct dc_conf dc;
+    struct ex_conf ex;
     struct aud_findings fs;
     struct aud_listeners ls;
     struct aud_live live[AUD_LISTENERS_MAX];
-    struct aud_source src[2];
+    struct aud_source src[3];
     size_t n_src, n_live;
     char notes[2][300];
 };
@@ -190,6 +196,24 @@ static int load_dovecot(struct audit *a, const struct audit_opts *o)
     return 0;
 }
 
+static int load_exim(struct audit *a, const struct audit_opts *o)
+{
+    char err[300];
+    ex_init(&a->ex, o->exim);
+    if (ex_load_file(&a->ex, err, sizeof err) < 0) {
+        fprintf(stderr, "mailtls-audit: --exim: %s\n", err);
+        return -1;
+    }
+    a->src[a->n_src++] = (struct aud_source){.product = "exim",
+                                             .path = o->exim,
+                                             .via = "files",
+                                             .note = "exim -bP is not used",
+                                             .warnings = a->ex.st.warnings,
+                                             .first_warning = a->ex.st.first_warning};
+    ex_check(&a->ex, &a->fs);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct audit_opts o;
@@ -203,7 +227,8 @@ int main(int argc, char **argv)
     }
     int status = EXIT_USAGE;
     FILE *out = stdout;
-    if ((o.postfix && load_postfix(a, &o) < 0) || (o.dovecot && load_dovecot(a, &o) < 0))
+    if ((o.postfix && load_postfix(a, &o) < 0) || (o.dovecot && load_dovecot(a, &o) < 0) ||
+        (o.exim && load_exim(a, &o) < 0))
         goto done;
     if (o.live) {
         char err[256];
@@ -236,6 +261,7 @@ int main(int argc, char **argv)
 done:
     pf_free(&a->pf);
     dc_free(&a->dc);
+    ex_free(&a->ex);
     aud_findings_free(&a->fs);
     free(a);
     return status;
