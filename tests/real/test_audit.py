@@ -284,6 +284,10 @@ def run_checks(srv, pki):
           and "at: %s:%d" % (main_cf, auditcfg.line_of(auditcfg.postfix_main(srv.pf, pki, os.path.join(
               srv.mono, "run", "pf-auth")), "smtpd_tls_auth_only")) in text
           and "[postfix] %s:2465/inet" % IP_PF in text, text[:2000])
+    rc, out3, _ = audit(pm + ["--no-tools"], SYS_PATH)
+    check("--no-tools parses the files though the tools are on PATH",
+          [o["via"] for o in objects(out3) if o.get("kind") == "source"] == ["files", "files"]
+          and findings(objects(out3))[0] == findings(objects(audit(pm, SYS_PATH)[1]))[0], out3[:300])
     rc, text2, _ = audit(pm[:-2], emptybin)
     check("text report without tools says why", "read via files (postconf not on PATH)" in text2, text2[:300])
 

@@ -19,7 +19,7 @@
 
 static const char usage_text[] =
     "Usage: mailtls-audit [OPTIONS]\n"
-    "Audit the TLS and AUTH settings of Postfix and Dovecot configurations.\n"
+    "Audit the TLS and AUTH settings of Postfix, Dovecot and Exim configurations.\n"
     "\n"
     "Configuration:\n"
     "  --postfix DIR         directory holding main.cf and master.cf\n"
