@@ -104,10 +104,10 @@ def postfix_master(ip):
         "  -o syslog_name=postfix/smtps",
         "  -o smtpd_tls_wrappermode=yes",
         "  -o { smtpd_tls_security_level = encrypt }",
-        "%s:2587 inet n - n - - smtpd" % ip,
+        "%s:5587 inet n - n - - smtpd" % ip,
         "  -o syslog_name=postfix/submission-may",
         "  -o smtpd_tls_security_level=may",
-        "%s:2465 inet n - n - - smtpd" % ip,
+        "%s:5465 inet n - n - - smtpd" % ip,
         "  -o syslog_name=postfix/submission-notls",
         "  -o smtpd_tls_security_level=none",
     ] + INTERNAL

@@ -324,6 +324,34 @@ static void test_postfix_checks(void)
     pf_free(&pf);
 }
 
+/* Ciphers and protocols: the setting for the service's level, the grade's
+ * list only when main.cf sets it, exclusions honoured. */
+static void test_postfix_ciphers(void)
+{
+    static const char *const excl[] = {"", "smtpd_tls_mandatory_exclude_ciphers = RC4\n"};
+    for (int i = 0; i < 2; i++) {
+        char main_cf[512];
+        snprintf(main_cf, sizeof main_cf,
+                 "smtpd_tls_security_level = encrypt\nsmtpd_tls_mandatory_ciphers = low\n"
+                 "tls_low_cipherlist = HIGH:RC4\nsmtpd_tls_mandatory_protocols = >=TLSv1.1\n"
+                 "smtpd_tls_protocols = >=TLSv1\nsmtpd_tls_chain_files = /etc/hostname\n%s",
+                 excl[i]);
+        pf_load(main_cf, "10587 inet n - n - - smtpd\n");
+        struct aud_findings f = {0};
+        pf_check(&pf, &f, NULL);
+        const struct aud_finding *x = find(&f, "main.cf", "smtpd_tls_mandatory_ciphers");
+        CHECK(x && x->severity == SEV_HIGH && x->line == 2);
+        x = find(&f, "main.cf", "tls_low_cipherlist");
+        CHECK(i == 0 ? x && x->severity == SEV_HIGH && x->line == 3 : x == NULL);
+        x = find(&f, "main.cf", "smtpd_tls_mandatory_protocols");
+        CHECK(x && x->severity == SEV_MEDIUM && x->line == 4);
+        CHECK(find(&f, "main.cf", "smtpd_tls_protocols") == NULL);   /* not the one encrypt uses */
+        CHECK(find(&f, "main.cf", "smtpd_tls_chain_files") == NULL); /* the file exists */
+        aud_findings_free(&f);
+        pf_free(&pf);
+    }
+}
+
 static void test_dovecot_checks(void)
 {
     /* 2.4 names: auth_allow_cleartext, not disable_plaintext_auth */
@@ -421,6 +449,7 @@ int main(void)
     test_dovecot_includes();
     test_values();
     test_postfix_checks();
+    test_postfix_ciphers();
     test_dovecot_checks();
     test_exim();
     if (failures) {
