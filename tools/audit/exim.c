@@ -85,8 +85,12 @@ static void ex_logical(struct ex_reader *r, const char *s, size_t n, int lineno)
         scope[0] = '\0';
     if (!eq) { /* a boolean: name, no_name, not_name */
         bool neg = strncmp(nm, "no_", 3) == 0 || strncmp(nm, "not_", 4) == 0;
-        aud_store_add(&r->c->st, scope, neg ? strchr(nm, '_') + 1 : nm, neg ? "false" : "true", neg ? 5 : 4,
-                      r->file, lineno);
+        const char *bare = neg ? strchr(nm, '_') + 1 : nm;
+        if (!bare[0]) { /* "no_" alone */
+            aud_store_warn(&r->c->st, "%s:%d: bad option name", r->file, lineno);
+            return;
+        }
+        aud_store_add(&r->c->st, scope, bare, neg ? "false" : "true", neg ? 5 : 4, r->file, lineno);
         return;
     }
     aud_store_add(&r->c->st, scope, nm, val, vl, r->file, lineno);
