@@ -355,6 +355,7 @@ def run_checks(srv, pki):
     if os.environ.get("MAILTLS_AUDIT_SHOW"):  # the README's example
         print(audit(pm[:-2] + ["--live"], SYS_PATH, timeout=90)[1])
         print(text)
+        print(audit(sp + ["--live"], SYS_PATH, timeout=90)[1])
 
 
 if __name__ == "__main__":
