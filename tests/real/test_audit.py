@@ -339,6 +339,15 @@ def run_checks(srv, pki):
           rc == 1 and all("not reloaded" in o["explain"] for o in lv if not o["agree"]), (rc, lv))
     rc, text, _ = audit(sp[:-2] + ["--live"], SYS_PATH, timeout=90)
     check("text report marks the mismatch", text.count("MISMATCH") == 2, text[-1500:])
+    # The machine's own stock configuration (Debian's conf.d layout, with
+    # protocols.d's `protocols = $protocols imap`), when there is one.
+    for flag, path in (("--dovecot", "/etc/dovecot/dovecot.conf"), ("--postfix", "/etc/postfix")):
+        if os.path.exists(path if flag == "--dovecot" else os.path.join(path, "main.cf")):
+            a = findings(objects(audit([flag, path, "--format", "json"], SYS_PATH)[1]))[0]
+            b = findings(objects(audit([flag, path, "--format", "json"], emptybin)[1]))[0]
+            check("stock %s: same findings both ways" % path, a == b,
+                  "\n  only tools: %s\n  only files: %s" % ([x for x in a if x not in b], [x for x in b if x not in a]))
+
     # Exim: file only (not installed here; see tools/audit/FINDINGS.md).
     exim = os.path.join(srv.root, "exim4.conf")
     ex_lines = ["# Exim main section", "tls_advertise_hosts = *", "tls_require_ciphers = NORMAL:+3DES-CBC",

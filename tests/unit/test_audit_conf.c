@@ -212,6 +212,20 @@ static void test_dovecot_sections(void)
     dc_free(&dc);
 }
 
+/* $name: the setting's value so far (Debian's protocols.d files) */
+static void test_dovecot_expansion(void)
+{
+    dc_load("protocols = $protocols imap\n"
+            "protocols = $protocols pop3\n"
+            "mail_plugins = quota\n"
+            "protocol imap {\n  mail_plugins = $mail_plugins imap_quota\n}\n"
+            "x = $unknown and $ alone\n");
+    CHECK(strcmp(dv("", "protocols", NULL), " imap pop3") == 0);
+    CHECK(strcmp(dv("protocol imap", "mail_plugins", NULL), "quota imap_quota") == 0);
+    CHECK(strcmp(dv("", "x", NULL), "$unknown and $ alone") == 0);
+    dc_free(&dc);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -447,6 +461,7 @@ int main(void)
     test_limits();
     test_dovecot_sections();
     test_dovecot_includes();
+    test_dovecot_expansion();
     test_values();
     test_postfix_checks();
     test_postfix_ciphers();

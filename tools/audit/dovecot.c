@@ -148,6 +148,41 @@ static void open_section(struct dc_parser *p, const char *s, size_t n, const cha
     memcpy(p->scope[p->depth], path, sizeof path);
 }
 
+/* `$name` in a value: Dovecot replaces it by the setting's value so far
+ * (`protocols = $protocols imap`, as Debian's protocols.d files do). A
+ * name set in this section or at the top level is replaced; a reference
+ * to the setting being assigned becomes "" when it is not set yet; any
+ * other `$` stays as written. */
+static void expand_value(const struct dc_parser *p, const char *setting, const char *v, size_t vl, char *out,
+                         size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < vl && o < cap - 1;) {
+        size_t k = i + 1;
+        while (v[i] == '$' && k < vl && (isalnum((unsigned char)v[k]) || v[k] == '_'))
+            k++;
+        if (v[i] != '$' || k == i + 1 || k - i - 1 >= AUD_NAME_MAX) {
+            out[o++] = v[i++];
+            continue;
+        }
+        char nm[AUD_NAME_MAX];
+        memcpy(nm, v + i + 1, k - i - 1);
+        nm[k - i - 1] = '\0';
+        const struct aud_row *r = aud_store_last(&p->c->st, p->scope[p->depth], nm);
+        if (!r)
+            r = aud_store_last(&p->c->st, "", nm);
+        if (!r && strcmp(nm, setting) != 0) {
+            out[o++] = v[i++];
+            continue;
+        }
+        const char *rv = r ? r->value : "";
+        for (size_t j = 0; rv[j] && o < cap - 1; j++)
+            out[o++] = rv[j];
+        i = k;
+    }
+    out[o] = '\0';
+}
+
 static int on_line(void *ctx, const char *line, size_t n, int lineno)
 {
     struct dc_file *f = ctx;
@@ -199,6 +234,12 @@ static int on_line(void *ctx, const char *line, size_t n, int lineno)
     char nm[AUD_NAME_MAX];
     memcpy(nm, name, nl);
     nm[nl] = '\0';
+    if (memchr(val, '$', vl)) {
+        char ex[AUD_VAL_MAX];
+        expand_value(p, nm, val, vl, ex, sizeof ex);
+        aud_store_add(&p->c->st, p->scope[p->depth], nm, ex, strlen(ex), f->file, lineno);
+        return 0;
+    }
     aud_store_add(&p->c->st, p->scope[p->depth], nm, val, vl, f->file, lineno);
     return 0;
 }

@@ -5,7 +5,8 @@
  * The syntax (dovecot.conf, conf.d, and `doveconf -n` output, which is the
  * same syntax without includes): `name = value`, `type [name] {` ... `}`
  * sections, `!include` and `!include_try` with glob patterns relative to
- * the including file, `#` comments. A section path joins "type name" parts
+ * the including file, `#` comments, `$name` in a value replaced by that
+ * setting's value so far (`protocols = $protocols imap`). A section path joins "type name" parts
  * with '/': "protocol imap", "service imap-login/inet_listener imaps",
  * "remote 10.0.0.0/8/protocol pop3".
  */
