@@ -27,7 +27,7 @@ struct opts {
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: mailtls-diff [OPTIONS] OLD NEW\n"
-               "Compares two mailtls scans and reports per host what got worse, better or changed.\n"
+               "Compares two mailtls scans and reports per host what got worse or better.\n"
                "\n"
                "Input:\n"
                "  OLD, NEW              scan outputs: NDJSON or CSV, plain or gzip ('-' = stdin\n"
