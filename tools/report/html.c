@@ -42,7 +42,7 @@ static const char style[] =
     "table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}"
     "th,td{border:1px solid #d8dde6;padding:3px 8px;text-align:left;vertical-align:top}"
     "td.n{text-align:right;font-variant-numeric:tabular-nums}"
-    "th{background:#eef1f6;cursor:pointer;user-select:none;overflow-wrap:anywhere;min-width:3em}"
+    "th{background:#eef1f6;cursor:pointer;user-select:none;min-width:3em}"
     "th[data-dir=asc]::after{content:' \\25B2'}th[data-dir=desc]::after{content:' \\25BC'}"
     "figure{margin:10px 0 16px}figcaption{font-weight:600;margin-bottom:4px}"
     "svg{max-width:100%;height:auto}svg text{font:12px system-ui,sans-serif;fill:#1d2330}"
@@ -88,7 +88,12 @@ void html_table_begin(FILE *f, const char *id, int ncols, const char *const *col
     for (int i = 0; i < ncols; i++) {
         const char *c = cols[i][0] == '#' ? cols[i] + 1 : cols[i];
         fputs("<th>", f);
-        html_text(f, c);
+        /* long field names (ours: letters and '_') wrap at an underscore */
+        for (const char *p = c; *p; p++)
+            if (*p == '_')
+                fputs("_<wbr>", f);
+            else
+                fputc(*p, f);
         fputs("</th>", f);
     }
     fputs("</tr></thead>\n<tbody>\n", f);
