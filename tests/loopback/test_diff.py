@@ -161,6 +161,38 @@ def test_usage(tmp, old, new):
     check(v.returncode == 0 and v.stdout.startswith(b"mailtls-diff "), "-V prints the version")
 
 
+def test_domains(tmp):
+    """--mx domain records (port null) match by domain name, apart from
+    the probe records of their exchangers."""
+    def dom(name, status, mx):
+        return dict(ip=None, port=None, host=None, domain=name, status=status, mx=mx)
+
+    old = [dom("a.example", "resolved", ["10 mx.a.example 192.0.2.1"]),
+           dom("b.example", "resolved", ["10 mx.b.example 192.0.2.2"]),
+           dom("c.example", "resolved", ["10 mx.c.example 192.0.2.3"]),
+           dict(ip="192.0.2.1", port=25, domain="a.example", host="mx.a.example", status="ok",
+                starttls_offered=True, starttls_ok=True, tls_version="TLSv1.3")]
+    new = [dom("a.example", "resolved", ["10 mx.a.example 192.0.2.1"]),
+           dom("b.example", "resolved", ["10 mx2.b.example 192.0.2.9"]),
+           dom("c.example", "dns-servfail", None),
+           dict(ip="192.0.2.1", port=25, domain="a.example", host="mx.a.example", status="ok",
+                starttls_offered=True, starttls_ok=True, tls_version="TLSv1.3")]
+    paths = []
+    for name, recs in (("dom-old.json", old), ("dom-new.json", new)):
+        paths.append(os.path.join(tmp, name))
+        with open(paths[-1], "w") as f:
+            for r in recs:
+                f.write(json.dumps(r) + "\n")
+    r = run(["--format", "json"] + paths)
+    got = {json.loads(x)["key"]: json.loads(x) for x in r.stdout.decode().splitlines()}
+    check(set(got) == {"b.example", "c.example"}, "domains: only the changed ones listed (%s)" % sorted(got))
+    b, c = got.get("b.example"), got.get("c.example")
+    check(b and b["severity"] == "changed" and b["domain"] == "b.example" and b["port"] is None
+          and [x["why"] for x in b["changes"]] == ["MX set changed"], "domain b: MX set changed")
+    check(c and c["severity"] == "worse" and c["changes"][0]["why"] == "domain lookup fails now", "domain c: MX lookup fails: worse")
+    check(r.returncode == 1, "domains: exit 1")
+
+
 def synth_pair(tmp, n, seed):
     """OLD from mailtls-outcheck generate (keys made unique), NEW = OLD with
     every 97th STARTTLS host failing and every 101st record dropped.
@@ -214,6 +246,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mailtls-diff-test-") as tmp:
         old, new = test_farm(tmp)
         test_usage(tmp, old, new)
+        test_domains(tmp)
         test_bounded(tmp)
     return check.report()
 

@@ -169,10 +169,14 @@ static void status_rule(const struct rules_opts *o, struct diff_result *res, con
     const char *why = "status changed";
     if (snap_is_ok(a) && !snap_is_ok(b)) {
         sev = SEV_WORSE;
-        why = snap_connected(b) ? "probe fails now" : "host gone";
+        why = b->kind == SNAP_DOMAIN ? "domain lookup fails now"
+              : snap_connected(b)    ? "probe fails now"
+                                     : "host gone";
     } else if (!snap_is_ok(a) && snap_is_ok(b)) {
         sev = SEV_BETTER;
-        why = snap_connected(a) ? "probe succeeds now" : "host answers again";
+        why = a->kind == SNAP_DOMAIN ? "domain lookup works again"
+              : snap_connected(a)    ? "probe succeeds now"
+                                     : "host answers again";
     }
     add(o, res, DF_STATUS, sev, why, *x ? x : "null", *y ? y : "null");
 }
