@@ -221,8 +221,19 @@ def synth_pair(tmp, n, seed):
     return old, new, worse, gone
 
 
+def sanitized():
+    try:
+        return "MAILTLS_SANITIZE:BOOL=ON" in open(os.path.join(BUILD, "CMakeCache.txt")).read()
+    except OSError:
+        return False
+
+
 def test_bounded(tmp):
-    n = 200000
+    # ASan/UBSan make every step ~20x slower and add shadow memory: fewer
+    # records and a looser bound there (the release build's figure is the
+    # one documented; tools/diff/bench.py measures 2M records)
+    asan = sanitized()
+    n = 50000 if asan else 200000
     old, new, worse, gone = synth_pair(tmp, n, 7)
     mem_mb = 4  # small buffer: many runs, so the merge path is what is measured
     t0 = time.monotonic()
@@ -238,7 +249,8 @@ def test_bounded(tmp):
           "synthetic %d records: %d worse, %d gone found (got %d, %d, %d objects)" %
           (n, worse, gone, got_worse, got_gone, len(objs)))
     # bound: the sort buffer + one reader (3.5 MiB) + windows + libc/zlib
-    check(peak_kib < (mem_mb + 16) * 1024, "peak RSS %d KiB < %d MiB (%.1f s)" % (peak_kib, mem_mb + 16, secs))
+    bound_mib = mem_mb + (48 if asan else 16)
+    check(peak_kib < bound_mib * 1024, "peak RSS %d KiB < %d MiB (%.1f s)" % (peak_kib, bound_mib, secs))
     check(not [f for f in os.listdir(tmp) if f.startswith("mailtls-diff-")], "no temporary files left behind")
 
 
