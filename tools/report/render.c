@@ -213,6 +213,32 @@ static void facet_section(FILE *f, const struct agg *a, enum facet_id id, size_t
     free(e);
 }
 
+/* Versions and grades per port and protocol, shares of that service's
+ * TLS sessions (versions) and graded services (grades). */
+static void by_service(FILE *f, const struct agg *a)
+{
+    static const char *const cols[] = {"service", "#TLSv1.3", "#TLSv1.2", "#TLSv1.1", "#TLSv1", "#SSLv3",
+                                       "#other",  "#A",       "#B",       "#C",       "#F"};
+    static const int order[] = {4, 3, 2, 1, 5, 0};
+    html_table_begin(f, "t-tls-by-service", 11, cols);
+    for (int i = 0; i < a->n_groups; i++) {
+        const struct group *g = &a->groups[i];
+        uint64_t graded = 0;
+        for (int k = 0; k < AGG_GRADES; k++)
+            graded += g->grade[k];
+        char name[64];
+        group_name(g, name, sizeof name);
+        html_row_begin(f);
+        html_cell_text(f, name);
+        for (int k = 0; k < AGG_VERSIONS; k++)
+            html_cell_num(f, agg_version_names[order[k]], g->version[order[k]], g->tls_ok);
+        for (int k = 0; k < AGG_GRADES; k++)
+            html_cell_num(f, agg_grade_names[k], g->grade[k], graded);
+        html_row_end(f);
+    }
+    html_table_end(f);
+}
+
 static void tls_section(FILE *f, const struct agg *a, size_t top)
 {
     fputs("<h2 id=\"tls\">TLS</h2>\n", f);
@@ -234,6 +260,7 @@ static void tls_section(FILE *f, const struct agg *a, size_t top)
             count_bar(&bars[nb++], agg_version_names[order[k]], v[order[k]], tls, k < 2 ? 1 : k < 4 ? 2 : 3);
     svg_hbars(f, "chart-tls-versions", "Negotiated TLS version (probes that reached TLS)", bars, nb, 0,
               "no probe reached TLS");
+    by_service(f, a);
     facet_section(f, a, FACET_TLS_VERSION, top, NULL, NULL, NULL);
     struct svg_bar gb[AGG_GRADES];
     int ng = 0;
