@@ -52,7 +52,7 @@ static void usage(FILE *f)
                "  -q, --quiet           no summary line at the end\n"
                "\n"
                "Resources:\n"
-               "  --mem-mb N            sort buffer per input in MiB (default: 32)\n"
+               "  --mem-mb N            sort buffer in MiB, 1-4096 (default: 32)\n"
                "  --tmpdir DIR          where sorted runs are spilled (default: $TMPDIR or /tmp)\n"
                "\n"
                "Program:\n"
@@ -166,8 +166,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return -1;
             break;
         case O_MEM:
-            if (parse_long(optarg, 1, 65536, &v) < 0)
-                return fail("--mem-mb must be 1..65536", optarg);
+            /* xsort keeps 32-bit offsets into its run buffer (3/4 of this) */
+            if (parse_long(optarg, 1, 4096, &v) < 0)
+                return fail("--mem-mb must be 1..4096", optarg);
             o->d.mem_bytes = (size_t)v << 20;
             break;
         case O_TMP: o->d.tmpdir = optarg; break;
