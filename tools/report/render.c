@@ -88,12 +88,16 @@ static void ports_table(FILE *f, struct agg *a)
                                        "#cert_trusted",
                                        "#plaintext_auth_before_tls",
                                        "#auth_probed",
-                                       "#auth_accepted_cleartext"};
+                                       "#auth_accepted_cleartext",
+                                       "#starttls_injection",
+                                       "#starttls_required",
+                                       "#starttls_masked"};
+    enum { NCOLS = sizeof cols / sizeof cols[0] };
     struct stats *s = &a->st;
     fputs("<h2 id=\"ports\">Ports</h2>\n<p>Counts as <code>mailtls-stats</code> gives them (share of the "
           "port's records in brackets).</p>\n",
           f);
-    html_table_begin(f, "t-ports", 11, cols);
+    html_table_begin(f, "t-ports", NCOLS, cols);
     for (int i = 1; i < s->n_ports; i++) /* by port, as mailtls-stats lists them */
         for (int k = i; k > 0 && s->ports[k - 1].port > s->ports[k].port; k--) {
             struct port_row t = s->ports[k];
@@ -109,10 +113,11 @@ static void ports_table(FILE *f, struct agg *a)
         else
             fprintf(f, "<td class=\"n\" data-col=\"port\" data-v=\"%lld\">%lld</td>", (long long)p->port,
                     (long long)p->port);
-        uint64_t v[] = {p->records,     p->open,         p->banner,       p->starttls_offered,
-                        p->starttls_ok, p->tls_ok,       p->cert_trusted, p->plaintext_auth,
-                        p->auth_probed, p->auth_accepted};
-        for (int k = 0; k < 10; k++)
+        uint64_t v[NCOLS - 1] = {p->records,        p->open,          p->banner,       p->starttls_offered,
+                                 p->starttls_ok,    p->tls_ok,        p->cert_trusted, p->plaintext_auth,
+                                 p->auth_probed,    p->auth_accepted, p->injection,    p->starttls_required,
+                                 p->starttls_masked};
+        for (int k = 0; k < NCOLS - 1; k++)
             html_cell_num(f, cols[k + 1] + 1, v[k], k ? p->records : 0);
         html_row_end(f);
     }
