@@ -8,14 +8,22 @@
  *   and    := unary (["AND"] unary)*        juxtaposition means AND
  *   unary  := "-" unary | "NOT" unary | primary
  *   primary:= "(" or ")" | "\"phrase\"" | filter ":" value | word
- * Filters: port, country, asn (AS123 or 123), org, product.
+ * Filters: port, country, asn (AS123 or 123), org, product, has_ssl,
+ * ssl.version, ssl.cert.expired; a value may be "quoted" (spaces kept), a
+ * filter negated like any term (-port:25).
  * Matching, over the lower-cased "crawler text" (crawl.h) of the record:
  *   "phrase"  case-insensitive substring
  *   word      case-insensitive, and not glued to a letter or digit on
  *             either side (so PLAIN matches "AUTH=PLAIN" but not
  *             "PLAINTEXT"), which approximates Shodan's tokenizer
  *   filters   equality with the record's port / country / asn / as_org /
- *             product (case-insensitive).
+ *             product (case-insensitive);
+ *             has_ssl:true|false   a TLS session was made (or not);
+ *             ssl.version:V        V (sslv3, tlsv1, tlsv1.1, tlsv1.2,
+ *                                  tlsv1.3; any case; tlsv1.0 = tlsv1) is
+ *                                  among ssl_versions;
+ *             ssl.cert.expired:true|false   only records with a
+ *                                  certificate match either value.
  * Queries are bounded: QUERY_MAX_NODES nodes, QUERY_MAX_BYTES of text.
  */
 #ifndef MAILTLS_STATS_QUERY_H
@@ -38,6 +46,13 @@ struct query_subject {
     int64_t asn;         /* -1 when unknown */
     const char *org;
     const char *product;
+    bool has_ssl; /* a TLS session was established */
+    /* Lower-case, space-separated versions the server is known to accept
+     * ("tlsv1.2 tlsv1.3"): the enumerated ones, else the negotiated one;
+     * NULL or "" when none. */
+    const char *ssl_versions;
+    bool has_cert; /* a leaf certificate's expiry is known */
+    bool cert_expired;
 };
 
 struct query;
