@@ -205,12 +205,9 @@ void domains_add(struct domains *d, const struct record *r)
 enum { R_ALL_ANSWERED, R_ALL_OFFERED, R_ALL_TLS, R_ALL_CERT, R_ANY_PLAIN, R_NONE_ANSWERED, R_COUNT };
 
 static const char *const roll_names[R_COUNT] = {
-    [R_ALL_ANSWERED] = "resolved_every_mx_answered",
-    [R_ALL_OFFERED] = "resolved_every_mx_starttls_offered",
-    [R_ALL_TLS] = "resolved_every_mx_tls_ok",
-    [R_ALL_CERT] = "resolved_every_mx_cert_valid",
-    [R_ANY_PLAIN] = "resolved_any_mx_plaintext_auth",
-    [R_NONE_ANSWERED] = "resolved_no_mx_answered",
+    [R_ALL_ANSWERED] = "resolved_every_mx_answered",  [R_ALL_OFFERED] = "resolved_every_mx_starttls_offered",
+    [R_ALL_TLS] = "resolved_every_mx_tls_ok",         [R_ALL_CERT] = "resolved_every_mx_cert_valid",
+    [R_ANY_PLAIN] = "resolved_any_mx_plaintext_auth", [R_NONE_ANSWERED] = "resolved_no_mx_answered",
 };
 
 static void roll_one(const struct domains *d, const struct domain *dm, uint64_t *out)

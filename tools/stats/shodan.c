@@ -140,7 +140,8 @@ static int add_entry(struct stats *s, const struct json_doc *d, int tok, const c
     c->has_shodan = true;
     c->shodan_total = total;
     int facets = json_get(d, tok, "facets");
-    if (facets >= 0 && d->toks[facets].type == JSON_OBJECT && load_facets(c, d, facets, label, err, errlen) < 0)
+    if (facets >= 0 && d->toks[facets].type == JSON_OBJECT &&
+        load_facets(c, d, facets, label, err, errlen) < 0)
         return -1;
     return 0;
 }
@@ -183,13 +184,17 @@ static int load_answer(struct stats *s, const struct json_doc *d, const char *la
         return -1;
     }
     if (json_get(d, 0, "total") < 0) {
-        snprintf(err, errlen, "%s: expected {\"results\": {...}} or a /shodan/host/count answer "
-                 "{\"total\": N, \"facets\": {...}}", label);
+        snprintf(err, errlen,
+                 "%s: expected {\"results\": {...}} or a /shodan/host/count answer "
+                 "{\"total\": N, \"facets\": {...}}",
+                 label);
         return -1;
     }
     if (!query) {
-        snprintf(err, errlen, "%s: a raw /shodan/host/count answer holds no query: give it with "
-                 "--shodan-query QUERY", label);
+        snprintf(err, errlen,
+                 "%s: a raw /shodan/host/count answer holds no query: give it with "
+                 "--shodan-query QUERY",
+                 label);
         return -1;
     }
     return add_entry(s, d, 0, label, query, label, err, errlen);
