@@ -22,6 +22,10 @@
  * (see domains_report for the row names). "Every MX" means every address
  * in `mx`; an address without a probe record fails an "every" test.
  *
+ * Probe records are followed only from the first domain record on (the
+ * scanner writes a domain record before its probes), so a scan of
+ * addresses costs no memory here.
+ *
  * Memory: DOMAINS_MAX domains, DOMAINS_MAX_ADDRS address hashes in all,
  * DOMAINS_MAX_HOSTS distinct probed addresses; beyond them records are
  * counted in `domains_not_rolled_up`.
