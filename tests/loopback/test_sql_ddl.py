@@ -231,6 +231,11 @@ def main():
         check(tag in blocks, "README 'Analysing results' has the block %s" % tag)
     if len(blocks) < 9:
         return check.report()
+    r = subprocess.run([SCAN, "--schema", "--format", "sql-mysql"], capture_output=True, text=True)
+    check(r.returncode == 2 and "sql-postgres, sql-duckdb or sql-sqlite" in r.stderr,
+          "--schema --format sql-mysql: exit 2 naming the dialects (%s)" % r.stderr.strip())
+    r = subprocess.run([SCAN, "--schema"], capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout.startswith("ip "), "plain --schema is unchanged")
     tmp = tempfile.mkdtemp(prefix="mailtls-sqlddl-")
     os.chmod(tmp, 0o755)
     cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
