@@ -86,7 +86,10 @@ def shodan_part(check, tmp, ports, path, records):
     json.dump({"matches": [], "total": 123456,
                "facets": {"ssl.version": [{"count": 9000, "value": "tlsv1.2"}, {"count": 800, "value": "TLSV1.3"},
                                           {"count": 7, "value": "TLSv1"}],
-                          "port": [{"count": 123456, "value": smtp}]}}, open(answer, "w"))
+                          "port": [{"count": 123456, "value": smtp}],
+                          "has_ssl": [{"count": 123456, "value": True}, {"count": 0, "value": False}],
+                          "ssl.cert.expired": [{"count": 3, "value": "True"}, {"count": 5, "value": "False"}]}},
+              open(answer, "w"))
     q_raw = "port:%d has_ssl:true" % smtp
     # a results file with the other filters
     results = os.path.join(tmp, "results.json")
@@ -127,6 +130,13 @@ def shodan_part(check, tmp, ports, path, records):
               "facet ssl.version %r matches %s case-insensitively: %s = %d"
               % (value, real, facets.get(("ssl.version", value)), by_version.get(real, 0)))
     check(facets.get(("port", str(smtp))) == want, "facet port %d: %s" % (smtp, facets.get(("port", str(smtp)))))
+    check(facets.get(("has_ssl", "true")) == want and facets.get(("has_ssl", "false")) == 0,
+          "boolean facet has_ssl: true %s, false %s" % (facets.get(("has_ssl", "true")), facets.get(("has_ssl", "false"))))
+    valid = sum(1 for r in on(smtp) if tls(r) and r["cert_days_left"] is not None and r["cert_days_left"] >= 0)
+    check(valid > 0 and facets.get(("ssl.cert.expired", "False")) == valid
+          and facets.get(("ssl.cert.expired", "True")) == 0,
+          "facet ssl.cert.expired: False %s = %d, True %s" % (facets.get(("ssl.cert.expired", "False")), valid,
+                                                           facets.get(("ssl.cert.expired", "True"))))
 
     # refusals
     bad = os.path.join(tmp, "error.json")

@@ -62,6 +62,8 @@ static char *dup_value(const struct json_doc *d, int tok)
     const struct json_tok *t = &d->toks[tok];
     if (t->type == JSON_STRING)
         return dup_string(d, tok);
+    if (t->type == JSON_TRUE || t->type == JSON_FALSE) /* boolean facets (has_ssl) */
+        return strdup(t->type == JSON_TRUE ? "true" : "false");
     if (t->type == JSON_NUMBER) {
         char *s = malloc(t->len + 1);
         if (s) {
@@ -85,8 +87,12 @@ static int load_facets(struct check *c, const struct json_doc *d, int obj, const
             continue;
         int id = facet_lookup(name);
         if (id < 0 || c->n_facets >= CHECK_MAX_FACETS || d->toks[arr].type != JSON_ARRAY) {
-            fprintf(stderr, "%s: %s: facet %s skipped (unknown, too many, or not a list)\n", path, c->name,
-                    name);
+            /* a raw answer's check is named after its file: say it once */
+            if (strcmp(path, c->name) == 0)
+                fprintf(stderr, "%s: facet %s skipped (unknown, too many, or not a list)\n", path, name);
+            else
+                fprintf(stderr, "%s: %s: facet %s skipped (unknown, too many, or not a list)\n", path,
+                        c->name, name);
             free(name);
             continue;
         }

@@ -14,7 +14,7 @@
  * (--shodan-query); its check is named after the file.
  * Each entry becomes a check (check.h) whose query is evaluated over the
  * records, so the match is by query (port and terms), never by name.
- * Facet values may be strings or numbers; facets mailtls does not know
+ * Facet values may be strings, numbers or booleans; facets mailtls does not know
  * (facet.h) are skipped with a warning. The file may be gzip; at most
  * SHODAN_MAX_BYTES, STATS_MAX_CHECKS entries, CHECK_MAX_FACETS facets of
  * CHECK_MAX_FACET_VALUES values per entry.
