@@ -337,6 +337,15 @@ static void test_query_filters(void)
     CHECK(f_match("port:25 (ssl.version:tlsv1 OR ssl.cert.expired:true)", true, "tlsv1.2", true, true));
     CHECK(!f_match("port:25 (ssl.version:tlsv1 OR ssl.cert.expired:true)", true, "tlsv1.2", true, false));
     CHECK(f_match("NOT has_ssl:false port:25", true, "tlsv1.2", true, false));
+    /* Shodan's product names carry the daemon */
+    CHECK(f_match("product:\"Microsoft Exchange smtpd\"", true, "tlsv1.2", true, false));
+    CHECK(f_match("product:\"microsoft exchange SMTPD\"", true, "tlsv1.2", true, false));
+    CHECK(!f_match("product:\"Microsoft Exchange mail\"", true, "tlsv1.2", true, false));
+    CHECK(!f_match("product:\"Postfix smtpd\"", true, "tlsv1.2", true, false));
+    char p1[] = "Dovecot imapd", p2[] = "smtpd", p3[] = "Postfix";
+    CHECK(query_product_canon(p1, strlen(p1)) == 7 && strcmp(p1, "Dovecot") == 0);
+    CHECK(query_product_canon(p2, strlen(p2)) == 5 && strcmp(p2, "smtpd") == 0); /* a lone word stays */
+    CHECK(query_product_canon(p3, strlen(p3)) == 7 && strcmp(p3, "Postfix") == 0);
     /* malformed filter values */
     const char *bad[] = {"has_ssl:maybe",       "ssl.cert.expired:", "ssl.version:",
                          "ssl.version:\"tlsv1", "ssl.cipher:rc4",    "has_ssl:\"\""};

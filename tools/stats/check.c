@@ -117,7 +117,9 @@ static void add_lower(struct tally *t, const char *v)
 uint64_t check_facet_count(const struct check_facet *f, const char *value)
 {
     char buf[256];
-    lower(buf, sizeof buf, value);
+    size_t n = lower(buf, sizeof buf, value);
+    if (f->id == FACET_PRODUCT)
+        query_product_canon(buf, n);
     return f->mailtls ? tally_get(f->mailtls, buf) : 0;
 }
 

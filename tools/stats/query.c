@@ -101,6 +101,23 @@ static void ssl_version_canon(char *v, size_t *len)
     }
 }
 
+size_t query_product_canon(char *v, size_t len)
+{
+    static const char *const daemons[] = {"smtpd", "imapd", "pop3d", "esmtpd",
+                                          "lmtpd", "smtp",  "imap",  "pop3"};
+    const char *sp = len ? memrchr(v, ' ', len) : NULL;
+    if (!sp)
+        return len;
+    size_t word = len - (size_t)(sp + 1 - v);
+    for (size_t i = 0; i < sizeof daemons / sizeof daemons[0]; i++)
+        if (strlen(daemons[i]) == word && strncasecmp(sp + 1, daemons[i], word) == 0) {
+            len = (size_t)(sp - v);
+            v[len] = '\0';
+            break;
+        }
+    return len;
+}
+
 /* Checks and converts a filter's value: numbers for port and asn, a
  * boolean for has_ssl and ssl.cert.expired. */
 static int filter_value(struct qparse *p, struct node *nd)
@@ -137,14 +154,14 @@ static int filter_value(struct qparse *p, struct node *nd)
         }
         ssl_version_canon(nd->text, &nd->len);
         return 0;
+    case N_PRODUCT: nd->len = query_product_canon(nd->text, nd->len); return 0;
     case N_AND:
     case N_OR:
     case N_NOT:
     case N_WORD:
     case N_PHRASE:
     case N_COUNTRY:
-    case N_ORG:
-    case N_PRODUCT: return 0;
+    case N_ORG: return 0;
     }
     return 0;
 }

@@ -17,7 +17,8 @@
  *             either side (so PLAIN matches "AUTH=PLAIN" but not
  *             "PLAINTEXT"), which approximates Shodan's tokenizer
  *   filters   equality with the record's port / country / asn / as_org /
- *             product (case-insensitive);
+ *             product (case-insensitive; a product's daemon word is
+ *             dropped, see query_product_canon);
  *             has_ssl:true|false   a TLS session was made (or not);
  *             ssl.version:V        V (sslv3, tlsv1, tlsv1.1, tlsv1.2,
  *                                  tlsv1.3; any case; tlsv1.0 = tlsv1) is
@@ -61,6 +62,12 @@ struct query *query_compile(const char *q, char *err, size_t errlen);
 bool query_match(const struct query *q, const struct query_subject *s);
 void query_free(struct query *q);
 
+/* Shodan names products after the daemon ("Postfix smtpd", "Dovecot
+ * imapd"), mailtls after the software (product.h): drops a last word
+ * smtpd, imapd, pop3d, esmtpd, lmtpd, smtp, imap or pop3 (any case) from v
+ * in place and returns the new length. product: values and product facet
+ * values pass through it. */
+size_t query_product_canon(char *v, size_t len);
 /* Ports named by positive port: filters; returns how many (<= max). */
 int query_ports(const struct query *q, int64_t *ports, int max);
 /* Does a positive term (word or phrase) equal one of the given words,
