@@ -125,7 +125,7 @@ static void print_postgres(FILE *out)
 
 static void print_duckdb(FILE *out)
 {
-    fputs("-- DuckDB. Load a CSV or NDJSON scan (plain or .gz):\n"
+    fputs("-- DuckDB 1.3 or later (lambda syntax). Load a CSV or NDJSON scan (plain or .gz):\n"
           "--   INSERT INTO mailtls SELECT * FROM mailtls_from_csv('scan.csv.gz');\n"
           "--   INSERT INTO mailtls SELECT * FROM mailtls_from_json('scan.json.gz');\n\n",
           out);
