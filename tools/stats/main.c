@@ -188,7 +188,8 @@ static int read_file(struct sinks *k, const struct opts *o, struct record *r, co
         fprintf(stderr, "mailtls-stats: %s\n", err);
         return -1;
     }
-    inputs_next_file(k->in);
+    if (k->in)
+        inputs_next_file(k->in);
     int rc = 0;
     for (;;) {
         enum reader_result got = reader_next(rd, r, err, sizeof err);
@@ -196,7 +197,8 @@ static int read_file(struct sinks *k, const struct opts *o, struct record *r, co
             break;
         if (got == READER_RECORD) {
             stats_add(s, r);
-            inputs_add(k->in, r);
+            if (k->in)
+                inputs_add(k->in, r);
             domains_add(k->dom, r);
             continue;
         }
@@ -282,7 +284,8 @@ int main(int argc, char **argv)
     inputs_init(&in);
     int rc = load_shodan(&s, &o) < 0 ? 1 : 0;
     static struct record r;
-    struct sinks k = {&s, &in, dom};
+    /* one file cannot repeat keys across files: no key set then */
+    struct sinks k = {&s, argc - optind > 1 ? &in : NULL, dom};
     for (int i = optind; i < argc && rc == 0; i++)
         if (read_file(&k, &o, &r, argv[i]) < 0)
             rc = 1;
