@@ -75,6 +75,17 @@ static char *dup_value(const struct json_doc *d, int tok)
     return NULL;
 }
 
+/* s with control bytes and DEL as '?', cut at 64 bytes, in buf: names
+ * come from the file and go to a terminal. */
+static const char *safe(const char *s, char buf[65])
+{
+    size_t i = 0;
+    for (; s[i] && i < 64; i++)
+        buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
 static int load_facets(struct check *c, const struct json_doc *d, int obj, const char *path, char *err,
                        size_t errlen)
 {
@@ -87,12 +98,14 @@ static int load_facets(struct check *c, const struct json_doc *d, int obj, const
             continue;
         int id = facet_lookup(name);
         if (id < 0 || c->n_facets >= CHECK_MAX_FACETS || d->toks[arr].type != JSON_ARRAY) {
+            char a[65], b[65];
             /* a raw answer's check is named after its file: say it once */
             if (strcmp(path, c->name) == 0)
-                fprintf(stderr, "%s: facet %s skipped (unknown, too many, or not a list)\n", path, name);
+                fprintf(stderr, "%s: facet %s skipped (unknown, too many, or not a list)\n", path,
+                        safe(name, b));
             else
                 fprintf(stderr, "%s: %s: facet %s skipped (unknown, too many, or not a list)\n", path,
-                        c->name, name);
+                        safe(c->name, a), safe(name, b));
             free(name);
             continue;
         }
@@ -109,15 +122,17 @@ static int load_facets(struct check *c, const struct json_doc *d, int obj, const
             int v = json_get(d, (int)e, "value"), n = json_get(d, (int)e, "count");
             int64_t count;
             if (v < 0 || n < 0 || json_int(d, n, &count) < 0) {
+                char a[65], b[65];
                 snprintf(err, errlen, "%s: %s: facet %s: entries need \"value\" and an integer \"count\"",
-                         path, c->name, name);
+                         path, safe(c->name, a), safe(name, b));
                 return -1;
             }
             if (f->n_values >= CHECK_MAX_FACET_VALUES)
                 continue;
             char *val = dup_value(d, v);
             if (!val) {
-                snprintf(err, errlen, "%s: %s: facet %s: bad value", path, c->name, name);
+                char a[65], b[65];
+                snprintf(err, errlen, "%s: %s: facet %s: bad value", path, safe(c->name, a), safe(name, b));
                 return -1;
             }
             f->values[f->n_values] = val;
@@ -135,7 +150,9 @@ static int add_entry(struct stats *s, const struct json_doc *d, int tok, const c
     int t = json_get(d, tok, "total");
     int64_t total;
     if (t < 0 || json_int(d, t, &total) < 0) {
-        snprintf(err, errlen, "%s: entry %s needs a string \"query\" and an integer \"total\"", label, name);
+        char a[65];
+        snprintf(err, errlen, "%s: entry %s needs a string \"query\" and an integer \"total\"", label,
+                 safe(name, a));
         return -1;
     }
     struct check *c = stats_add_check(s, name, query);
@@ -162,9 +179,10 @@ static int load_results(struct stats *s, const struct json_doc *d, int results, 
         int q = d->toks[entry].type == JSON_OBJECT ? json_get(d, entry, "query") : -1;
         char *query = q >= 0 ? dup_string(d, q) : NULL;
         int rc = -1;
+        char a[65];
         if (!name || !query)
             snprintf(err, errlen, "%s: entry %s needs a string \"query\" and an integer \"total\"", label,
-                     name ? name : "?");
+                     name ? safe(name, a) : "?");
         else
             rc = add_entry(s, d, entry, name, query, label, err, errlen);
         free(name);
@@ -185,7 +203,9 @@ static int load_answer(struct stats *s, const struct json_doc *d, const char *la
     int e = json_get(d, 0, "error");
     if (e >= 0) {
         char *why = d->toks[e].type == JSON_STRING ? dup_string(d, e) : NULL;
-        snprintf(err, errlen, "%s: Shodan answered with an error: %s", label, why ? why : "(not a string)");
+        char a[65];
+        snprintf(err, errlen, "%s: Shodan answered with an error: %s", label,
+                 why ? safe(why, a) : "(not a string)");
         free(why);
         return -1;
     }
