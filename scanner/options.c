@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../output/record.h"
+#include "../output/schema_sql.h"
 #include "conn.h"
 #include "proto.h"
 
@@ -161,7 +162,10 @@ static const struct opt_def opt_table[] = {
     {"quiet", 'q', OT_FLAG, OFF(quiet), NULL, NULL, 0, 0,
      "no status line and no summary on stderr (errors still go there)", OG_OUTPUT},
     {"schema", 0, OT_FLAG, OFF(schema), NULL, NULL, 0, 0,
-     "print every record field with its type and meaning, then exit", OG_OUTPUT},
+     "print every record field with its type and meaning, then exit; with --format sql-postgres, "
+     "sql-duckdb or sql-sqlite: a CREATE TABLE and loaders for the CSV/NDJSON (README \"Analysing "
+     "results\")",
+     OG_OUTPUT},
     {"debug", 0, OT_FLAG, OFF(debug), NULL, NULL, 0, 0,
      "trace every probe's phase transitions on stderr (target, protocol, phase, event); for a few targets",
      OG_MISC},
@@ -472,7 +476,18 @@ int options_parse(int argc, char **argv, struct options *o)
     o->n_targets = argc - optind;
 
     if (o->schema) {
-        print_schema();
+        enum schema_sql_dialect dialect;
+        if (strncmp(o->format, "sql-", 4) != 0) {
+            print_schema();
+        } else if (schema_sql_dialect(o->format, &dialect) < 0) {
+            fprintf(stderr,
+                    "mailtls-scan: --schema --format: '%s' is not sql-postgres, sql-duckdb or sql-sqlite\n",
+                    o->format);
+            return -1;
+        } else if (schema_sql_print(stdout, dialect) < 0) {
+            perror("mailtls-scan: stdout");
+            return -1;
+        }
         return 1;
     }
     if (o->mx && o->n_resolvers == 0) {

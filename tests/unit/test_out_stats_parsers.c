@@ -1,6 +1,7 @@
 /*
  * test_out_stats_parsers.c - the readers inside mailtls-stats: the JSON
- * tokenizer and string decoder, the Shodan query language, the bounded
+ * tokenizer and string decoder, the Shodan query language (filters
+ * has_ssl, ssl.version, ssl.cert.expired included), the bounded
  * tally, the CSV record reader, crawler text and product rules.
  *
  * Unit tests link only mt_output, so the tool's sources are compiled into
@@ -279,6 +280,88 @@ static void test_query(void)
     query_free(q);
 }
 
+/* A TLS subject: versions as stats.c builds them, a certificate that
+ * has or has not expired. */
+static bool f_match(const char *query, bool has_ssl, const char *versions, bool has_cert, bool expired)
+{
+    char err[128];
+    struct query *q = query_compile(query, err, sizeof err);
+    if (!q) {
+        fprintf(stderr, "compile failed: %s: %s\n", query, err);
+        failures++;
+        return false;
+    }
+    const char *text = "220 mx.example esmtp microsoft esmtp mail service\r\n250 starttls\r\n";
+    struct query_subject s = {.text = text,
+                              .text_len = strlen(text),
+                              .port = 25,
+                              .asn = -1,
+                              .product = "Microsoft Exchange",
+                              .has_ssl = has_ssl,
+                              .ssl_versions = versions,
+                              .has_cert = has_cert,
+                              .cert_expired = expired};
+    bool m = query_match(q, &s);
+    query_free(q);
+    return m;
+}
+
+static void test_query_filters(void)
+{
+    /* has_ssl */
+    CHECK(f_match("has_ssl:true", true, "tlsv1.2", true, false));
+    CHECK(!f_match("has_ssl:true", false, NULL, false, false));
+    CHECK(f_match("port:25 has_ssl:false", false, "", false, false));
+    CHECK(f_match("has_ssl:TRUE", true, "tlsv1.3", true, false)); /* value case */
+    CHECK(f_match("-has_ssl:true", false, NULL, false, false));
+    /* ssl.version: any of the versions, any case, tlsv1.0 = tlsv1 */
+    CHECK(f_match("ssl.version:tlsv1", true, "tlsv1 tlsv1.2", true, false));
+    CHECK(f_match("ssl.version:TLSv1.0", true, "tlsv1 tlsv1.2", true, false));
+    CHECK(f_match("ssl.version:tlsv1.2", true, "tlsv1 tlsv1.2", true, false));
+    CHECK(!f_match("ssl.version:tlsv1.1", true, "tlsv1 tlsv1.2", true, false));
+    CHECK(!f_match("ssl.version:tlsv1", true, "tlsv1.2 tlsv1.3", true, false)); /* no prefix match */
+    CHECK(!f_match("ssl.version:tlsv1.3", true, NULL, true, false));
+    CHECK(f_match("port:25 -ssl.version:tlsv1 -ssl.version:tlsv1.1", true, "tlsv1.2 tlsv1.3", true, false));
+    CHECK(f_match("ssl.version:\"tlsv1.3\"", true, "tlsv1.3", true, false)); /* quoted value */
+    /* ssl.cert.expired: only records with a certificate match either way */
+    CHECK(f_match("ssl.cert.expired:true", true, "tlsv1.2", true, true));
+    CHECK(!f_match("ssl.cert.expired:true", true, "tlsv1.2", true, false));
+    CHECK(f_match("ssl.cert.expired:false", true, "tlsv1.2", true, false));
+    CHECK(!f_match("ssl.cert.expired:false", false, NULL, false, false));
+    CHECK(!f_match("ssl.cert.expired:true", false, NULL, false, false));
+    /* product with a quoted phrase, negation, combinations */
+    CHECK(f_match("product:\"Microsoft Exchange\" STARTTLS", true, "tlsv1.2", true, false));
+    CHECK(f_match("product:\"microsoft exchange\"", true, "tlsv1.2", true, false));
+    CHECK(!f_match("-product:\"Microsoft Exchange\"", true, "tlsv1.2", true, false));
+    CHECK(f_match("\"microsoft esmtp\" -\"exim\" has_ssl:true", true, "tlsv1.2", true, false));
+    CHECK(f_match("port:25 (ssl.version:tlsv1 OR ssl.cert.expired:true)", true, "tlsv1.2", true, true));
+    CHECK(!f_match("port:25 (ssl.version:tlsv1 OR ssl.cert.expired:true)", true, "tlsv1.2", true, false));
+    CHECK(f_match("NOT has_ssl:false port:25", true, "tlsv1.2", true, false));
+    /* Shodan's product names carry the daemon */
+    CHECK(f_match("product:\"Microsoft Exchange smtpd\"", true, "tlsv1.2", true, false));
+    CHECK(f_match("product:\"microsoft exchange SMTPD\"", true, "tlsv1.2", true, false));
+    CHECK(!f_match("product:\"Microsoft Exchange mail\"", true, "tlsv1.2", true, false));
+    CHECK(!f_match("product:\"Postfix smtpd\"", true, "tlsv1.2", true, false));
+    char p1[] = "Dovecot imapd", p2[] = "smtpd", p3[] = "Postfix";
+    CHECK(query_product_canon(p1, strlen(p1)) == 7 && strcmp(p1, "Dovecot") == 0);
+    CHECK(query_product_canon(p2, strlen(p2)) == 5 && strcmp(p2, "smtpd") == 0); /* a lone word stays */
+    CHECK(query_product_canon(p3, strlen(p3)) == 7 && strcmp(p3, "Postfix") == 0);
+    /* malformed filter values */
+    const char *bad[] = {"has_ssl:maybe",       "ssl.cert.expired:", "ssl.version:",
+                         "ssl.version:\"tlsv1", "ssl.cipher:rc4",    "has_ssl:\"\""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[128];
+        struct query *q = query_compile(bad[i], err, sizeof err);
+        if (q)
+            fprintf(stderr, "should not compile: %s\n", bad[i]);
+        CHECK(q == NULL && strncmp(err, "query column", 12) == 0);
+        query_free(q);
+    }
+    /* the unknown-filter message names the ones that exist */
+    char err[256];
+    CHECK(query_compile("vuln:CVE-2014-0160", err, sizeof err) == NULL && strstr(err, "ssl.cert.expired"));
+}
+
 static void test_tally(void)
 {
     struct tally *t = tally_new(3);
@@ -386,6 +469,7 @@ int main(void)
     test_json_ints();
     test_json_mutations();
     test_query();
+    test_query_filters();
     test_tally();
     test_csv_reader();
     test_crawl_and_product();

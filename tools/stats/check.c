@@ -96,6 +96,33 @@ static bool on_ports(const struct check *c, const struct record *r)
     return false;
 }
 
+/* Facet values are compared case-insensitively (Shodan writes "tlsv1.2"
+ * or "TLSv1.2", "us" or "US"), so the check's tallies key on lower case. */
+static size_t lower(char *dst, size_t cap, const char *v)
+{
+    size_t n = 0;
+    for (; v[n] && n + 1 < cap; n++)
+        dst[n] = (char)((v[n] >= 'A' && v[n] <= 'Z') ? v[n] + 32 : v[n]);
+    dst[n] = '\0';
+    return n;
+}
+
+static void add_lower(struct tally *t, const char *v)
+{
+    char buf[256];
+    size_t n = lower(buf, sizeof buf, v);
+    tally_add(t, buf, n, 1);
+}
+
+uint64_t check_facet_count(const struct check_facet *f, const char *value)
+{
+    char buf[256];
+    size_t n = lower(buf, sizeof buf, value);
+    if (f->id == FACET_PRODUCT)
+        query_product_canon(buf, n);
+    return f->mailtls ? tally_get(f->mailtls, buf) : 0;
+}
+
 void check_add(struct check *c, const struct record *r, const struct query_subject *s)
 {
     if (!c->q)
@@ -107,7 +134,7 @@ void check_add(struct check *c, const struct record *r, const struct query_subje
             char buf[256];
             const char *v = facet_value(r, s, (enum facet_id)c->facets[i].id, buf, sizeof buf);
             if (v)
-                tally_add(c->facets[i].mailtls, v, strlen(v), 1);
+                add_lower(c->facets[i].mailtls, v);
         }
     }
     if (!on_ports(c, r))

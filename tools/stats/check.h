@@ -72,5 +72,8 @@ const char *check_kind_name(enum check_kind k);
 const char *check_verdict(const struct check *c);
 /* subject: crawler text etc. of r (already computed by the caller). */
 void check_add(struct check *c, const struct record *r, const struct query_subject *s);
+/* mailtls' count for one of Shodan's facet values, compared ignoring
+ * ASCII case. */
+uint64_t check_facet_count(const struct check_facet *f, const char *value);
 
 #endif

@@ -17,6 +17,8 @@ static const char *const names[FACET_COUNT] = {
     [FACET_TLS_GRADE] = "tls_grade",
     [FACET_STATUS] = "status",
     [FACET_PROTOCOL] = "protocol",
+    [FACET_HAS_SSL] = "has_ssl",
+    [FACET_CERT_EXPIRED] = "ssl.cert.expired",
 };
 
 /* Shodan's facet names for the same things. */
@@ -82,6 +84,9 @@ const char *facet_value(const struct record *r, const struct query_subject *s, e
     case FACET_TLS_GRADE: return text(r, F_TLS_GRADE, buf, cap);
     case FACET_STATUS: return text(r, F_STATUS, buf, cap);
     case FACET_PROTOCOL: return text(r, F_PROTOCOL, buf, cap);
+    case FACET_HAS_SSL: return rec_has(r, F_TLS_VERSION) ? "true" : "false";
+    case FACET_CERT_EXPIRED:
+        return rec_has(r, F_CERT_DAYS_LEFT) ? (rec_int(r, F_CERT_DAYS_LEFT) < 0 ? "true" : "false") : NULL;
     case FACET_COUNT: break;
     }
     return NULL;

@@ -4,7 +4,9 @@
  * Names (Shodan's spelling accepted where it differs):
  *   port, country, asn ("AS64500"), org (as_org), product (product.h),
  *   tls_version (ssl.version), tls_cipher (ssl.cipher.name),
- *   cert_trusted ("true"/"false"), tls_grade, status, protocol
+ *   cert_trusted ("true"/"false"), tls_grade, status, protocol,
+ *   has_ssl and ssl.cert.expired ("true"/"false", as the filters of the
+ *   same names decide)
  * Text values come straight from the record, cut at the first NUL; the
  * printers escape them.
  */
@@ -28,6 +30,8 @@ enum facet_id {
     FACET_TLS_GRADE,
     FACET_STATUS,
     FACET_PROTOCOL,
+    FACET_HAS_SSL,      /* "true"/"false": a TLS session (query.h has_ssl:) */
+    FACET_CERT_EXPIRED, /* "true"/"false"; none without a certificate */
     FACET_COUNT
 };
 

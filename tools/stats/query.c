@@ -7,7 +7,21 @@
 #include <string.h>
 #include <strings.h>
 
-enum node_kind { N_AND, N_OR, N_NOT, N_WORD, N_PHRASE, N_PORT, N_COUNTRY, N_ASN, N_ORG, N_PRODUCT };
+enum node_kind {
+    N_AND,
+    N_OR,
+    N_NOT,
+    N_WORD,
+    N_PHRASE,
+    N_PORT,
+    N_COUNTRY,
+    N_ASN,
+    N_ORG,
+    N_PRODUCT,
+    N_HAS_SSL,
+    N_SSL_VERSION,
+    N_CERT_EXPIRED
+};
 
 struct node {
     enum node_kind kind;
@@ -78,6 +92,80 @@ static bool at_keyword(struct qparse *p, const char *kw)
 
 static int parse_or(struct qparse *p, int depth);
 
+/* Shodan writes TLS 1.0 as "tlsv1"; accept "tlsv1.0" too. */
+static void ssl_version_canon(char *v, size_t *len)
+{
+    if (*len == 7 && memcmp(v, "tlsv1.0", 7) == 0) {
+        v[5] = '\0';
+        *len = 5;
+    }
+}
+
+size_t query_product_canon(char *v, size_t len)
+{
+    static const char *const daemons[] = {"smtpd", "imapd", "pop3d", "esmtpd",
+                                          "lmtpd", "smtp",  "imap",  "pop3"};
+    const char *sp = len ? memrchr(v, ' ', len) : NULL;
+    if (!sp)
+        return len;
+    size_t word = len - (size_t)(sp + 1 - v);
+    for (size_t i = 0; i < sizeof daemons / sizeof daemons[0]; i++)
+        if (strlen(daemons[i]) == word && strncasecmp(sp + 1, daemons[i], word) == 0) {
+            len = (size_t)(sp - v);
+            v[len] = '\0';
+            break;
+        }
+    return len;
+}
+
+/* Checks and converts a filter's value: numbers for port and asn, a
+ * boolean for has_ssl and ssl.cert.expired. */
+static int filter_value(struct qparse *p, struct node *nd)
+{
+    const char *d = nd->text;
+    switch (nd->kind) {
+    case N_PORT:
+    case N_ASN: {
+        if (nd->kind == N_ASN && strncasecmp(d, "AS", 2) == 0)
+            d += 2;
+        char *end;
+        nd->num = strtoll(d, &end, 10);
+        if (*d == '\0' || *end != '\0') {
+            p->why = "filter needs a number";
+            return -1;
+        }
+        return 0;
+    }
+    case N_HAS_SSL:
+    case N_CERT_EXPIRED:
+        if (strcasecmp(d, "true") == 0 || strcasecmp(d, "yes") == 0 || strcmp(d, "1") == 0) {
+            nd->num = 1;
+        } else if (strcasecmp(d, "false") == 0 || strcasecmp(d, "no") == 0 || strcmp(d, "0") == 0) {
+            nd->num = 0;
+        } else {
+            p->why = "filter needs true or false";
+            return -1;
+        }
+        return 0;
+    case N_SSL_VERSION:
+        if (nd->len == 0) {
+            p->why = "filter needs a value";
+            return -1;
+        }
+        ssl_version_canon(nd->text, &nd->len);
+        return 0;
+    case N_PRODUCT: nd->len = query_product_canon(nd->text, nd->len); return 0;
+    case N_AND:
+    case N_OR:
+    case N_NOT:
+    case N_WORD:
+    case N_PHRASE:
+    case N_COUNTRY:
+    case N_ORG: return 0;
+    }
+    return 0;
+}
+
 static int parse_filter(struct qparse *p, const char *name, size_t nlen)
 {
     const char *v;
@@ -101,8 +189,14 @@ static int parse_filter(struct qparse *p, const char *name, size_t nlen)
     static const struct {
         const char *name;
         enum node_kind kind;
-    } filters[] = {
-        {"port", N_PORT}, {"country", N_COUNTRY}, {"asn", N_ASN}, {"org", N_ORG}, {"product", N_PRODUCT}};
+    } filters[] = {{"port", N_PORT},
+                   {"country", N_COUNTRY},
+                   {"asn", N_ASN},
+                   {"org", N_ORG},
+                   {"product", N_PRODUCT},
+                   {"has_ssl", N_HAS_SSL},
+                   {"ssl.version", N_SSL_VERSION},
+                   {"ssl.cert.expired", N_CERT_EXPIRED}};
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         if (strlen(filters[i].name) != nlen || strncasecmp(filters[i].name, name, nlen) != 0)
             continue;
@@ -110,23 +204,13 @@ static int parse_filter(struct qparse *p, const char *name, size_t nlen)
         if (t < 0)
             return -1;
         struct node *nd = &p->q->nodes[t];
-        if (!(nd->text = keep(p, v, vlen, false)))
+        if (!(nd->text = keep(p, v, vlen, nd->kind == N_SSL_VERSION)))
             return -1;
         nd->len = vlen;
-        if (nd->kind == N_PORT || nd->kind == N_ASN) {
-            const char *d = nd->text;
-            if (nd->kind == N_ASN && strncasecmp(d, "AS", 2) == 0)
-                d += 2;
-            char *end;
-            nd->num = strtoll(d, &end, 10);
-            if (*d == '\0' || *end != '\0') {
-                p->why = "filter needs a number";
-                return -1;
-            }
-        }
-        return t;
+        return filter_value(p, nd) < 0 ? -1 : t;
     }
-    p->why = "unsupported filter (port, country, asn, org, product are known)";
+    p->why = "unsupported filter (port, country, asn, org, product, has_ssl, ssl.version, "
+             "ssl.cert.expired are known)";
     return -1;
 }
 
@@ -300,6 +384,19 @@ static bool eq_nocase(const char *a, const char *b)
     return a && b && strcasecmp(a, b) == 0;
 }
 
+/* Is v one of the space-separated, lower-case versions in list? */
+static bool has_version(const char *list, const char *v, size_t n)
+{
+    for (const char *w = list; w && *w;) {
+        size_t k = strcspn(w, " ");
+        if (k == n && memcmp(w, v, n) == 0)
+            return true;
+        w += k;
+        w += *w == ' ';
+    }
+    return false;
+}
+
 static bool eval(const struct query *q, int i, const struct query_subject *s)
 {
     const struct node *n = &q->nodes[i];
@@ -314,6 +411,9 @@ static bool eval(const struct query *q, int i, const struct query_subject *s)
     case N_ASN: return s->asn == n->num;
     case N_ORG: return eq_nocase(s->org, n->text);
     case N_PRODUCT: return eq_nocase(s->product, n->text);
+    case N_HAS_SSL: return s->has_ssl == (n->num != 0);
+    case N_SSL_VERSION: return has_version(s->ssl_versions, n->text, n->len);
+    case N_CERT_EXPIRED: return s->has_cert && s->cert_expired == (n->num != 0);
     }
     return false;
 }
@@ -340,7 +440,10 @@ static void walk_positive(const struct query *q, int i, void (*fn)(const struct 
     case N_COUNTRY:
     case N_ASN:
     case N_ORG:
-    case N_PRODUCT: fn(n, arg); break;
+    case N_PRODUCT:
+    case N_HAS_SSL:
+    case N_SSL_VERSION:
+    case N_CERT_EXPIRED: fn(n, arg); break;
     }
 }
 

@@ -113,6 +113,38 @@ static void copy_text(const struct record *r, enum rec_field f, char *buf, size_
     *out = buf;
 }
 
+/* Appends one lower-cased version name and a space when it fits. */
+static void put_version(char *buf, size_t cap, size_t *used, const unsigned char *v, size_t n)
+{
+    if (n == 0 || *used + n + 2 > cap)
+        return;
+    for (size_t i = 0; i < n; i++)
+        buf[(*used)++] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
+    buf[(*used)++] = ' ';
+    buf[*used] = '\0';
+}
+
+/* What Shodan's ssl.version filter sees: the versions --tls-versions
+ * found, else only the negotiated one (Shodan enumerates; a plain scan
+ * knows one version per server, so ssl.version:tlsv1 then undercounts). */
+static const char *ssl_versions(const struct record *r, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    const unsigned char *v;
+    size_t n;
+    if (rec_has(r, F_TLS_VERSIONS)) {
+        for (uint16_t cur = 0; rec_list_next(r, F_TLS_VERSIONS, &cur, &v, &n);)
+            put_version(buf, cap, &used, v, n);
+    } else if (rec_has(r, F_TLS_VERSION)) {
+        v = rec_text(r, F_TLS_VERSION, &n);
+        put_version(buf, cap, &used, v, n);
+    }
+    if (used)
+        buf[used - 1] = '\0'; /* the last space */
+    return buf;
+}
+
 void stats_add(struct stats *s, const struct record *r)
 {
     static char text[CRAWL_MAX_BYTES];
@@ -135,6 +167,11 @@ void stats_add(struct stats *s, const struct record *r)
     };
     copy_text(r, F_COUNTRY, country, sizeof country, &subj.country);
     copy_text(r, F_AS_ORG, org, sizeof org, &subj.org);
+    char versions[64];
+    subj.has_ssl = rec_has(r, F_TLS_VERSION);
+    subj.ssl_versions = ssl_versions(r, versions, sizeof versions);
+    subj.has_cert = rec_has(r, F_CERT_DAYS_LEFT);
+    subj.cert_expired = subj.has_cert && rec_int(r, F_CERT_DAYS_LEFT) < 0;
 
     struct port_row *p = port_row(s, subj.port);
     p->records++;
@@ -338,7 +375,7 @@ static void report_compare(struct stats *s, struct report *rep)
             for (int k = 0; k < cf->n_values; k++) {
                 char a[24], b[24];
                 snprintf(a, sizeof a, "%" PRId64, cf->shodan_counts[k]);
-                u64(b, cf->mailtls ? tally_get(cf->mailtls, cf->values[k]) : 0);
+                u64(b, check_facet_count(cf, cf->values[k]));
                 const char *cells[] = {c->name, cf->name, cf->values[k], a, b};
                 report_row(rep, cells);
             }
@@ -364,6 +401,15 @@ void stats_report(struct stats *s, struct report *rep, size_t top)
         u64(c, s->duplicate_records);
         const char *r3[] = {"duplicate_records", c};
         report_row(rep, r3);
+    }
+    if (s->input_files > 1) { /* several files: say whether they look like shards */
+        char d[24], e[24];
+        u64(d, s->input_files);
+        u64(e, s->repeated_keys);
+        const char *r4[] = {"input_files", d};
+        const char *r5[] = {"repeated_keys", e};
+        report_row(rep, r4);
+        report_row(rep, r5);
     }
     report_end(rep);
     report_ports(s, rep);

@@ -42,6 +42,8 @@ struct stats {
     uint64_t records;
     uint64_t bad_lines;
     uint64_t duplicate_records; /* status `duplicate`: not counted as records */
+    uint64_t input_files;       /* set by the caller; rows only when > 1 */
+    uint64_t repeated_keys;     /* (address, port) keys in several files (inputs.h) */
     int n_ports;
     struct port_row ports[STATS_MAX_PORTS + 1];
     int n_checks;
