@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "hello.h"
 #include "reply.h"
 #include "tls.h"
 
@@ -27,6 +28,7 @@ static const char *name_of_phase(const struct conn *c, int phase)
     case PHASE_CONNECTING: return "connect";
     case PHASE_TLS_HANDSHAKE: return "tls-handshake";
     case PHASE_AWAIT_QUIT_REPLY: return "await-quit-reply";
+    case PHASE_RAW_HELLO: return "raw-hello";
     default: return c->ops->phase_name(phase);
     }
 }
@@ -434,8 +436,61 @@ static void drive_handshake(struct conn *c)
     }
 }
 
+/* A raw enumeration test (hello.h): the ClientHello goes out as built,
+ * the answer goes to tls_test_bytes until it says it has enough. No
+ * OpenSSL state is created. */
+static void raw_hello_start(struct conn *c, const unsigned char *hello, size_t n)
+{
+    ssize_t w = send(c->fd, hello, n, MSG_NOSIGNAL);
+    if (w != (ssize_t)n) {
+        /* a fresh socket's send buffer holds 2 KB: a short write is an error */
+        int saved = w < 0 ? errno : EMSGSIZE;
+        conn_finish(c, saved == ECONNRESET || saved == EPIPE ? STATUS_RESET : STATUS_CLOSED,
+                    "send of the ClientHello: %s", strerror(saved));
+        return;
+    }
+    set_phase(c, PHASE_RAW_HELLO, c->eng->cfg.read_timeout_ms);
+    update_interest(c);
+}
+
+static void raw_hello_read(struct conn *c)
+{
+    for (;;) {
+        ssize_t got = recv(c->fd, c->rx, RX_CAP_BYTES, 0);
+        if (got < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return;
+            int saved = errno;
+            conn_finish(c, saved == ECONNRESET ? STATUS_RESET : STATUS_CLOSED, "recv: %s", strerror(saved));
+            return;
+        }
+        c->rx_total += (uint32_t)got;
+        if (c->eng->io.tls_test_bytes(c->eng->io.ctx, &c->job, c->rx, (size_t)got, got == 0)) {
+            c->test_reported = true;
+            conn_finish(c, STATUS_OK, NULL);
+            return;
+        }
+        if (got == 0) {
+            conn_finish(c, STATUS_CLOSED, "connection closed by peer");
+            return;
+        }
+        if (c->rx_total > RX_TOTAL_MAX_BYTES) {
+            conn_finish(c, STATUS_PROTOCOL_ERROR, "server sent more than %d bytes", RX_TOTAL_MAX_BYTES);
+            return;
+        }
+    }
+}
+
 void conn_begin_tls(struct conn *c)
 {
+    if (c->job.kind == JOB_TLS_TEST && c->eng->io.tls_test_hello && c->eng->io.tls_test_bytes) {
+        unsigned char hello[HELLO_MAX_BYTES];
+        size_t n = c->eng->io.tls_test_hello(c->eng->io.ctx, &c->job, hello, sizeof hello);
+        if (n > 0) {
+            raw_hello_start(c, hello, n);
+            return;
+        }
+    }
     if (tls_attach(c, c->eng->cfg.ssl_ctx) < 0) {
         conn_finish(c, STATUS_LOCAL_ERROR, "cannot create TLS state");
         return;
@@ -665,6 +720,10 @@ void conn_on_event(struct conn *c, uint32_t events)
     }
     if (c->phase == PHASE_TLS_HANDSHAKE) {
         drive_handshake(c);
+        return;
+    }
+    if (c->phase == PHASE_RAW_HELLO) {
+        raw_hello_read(c);
         return;
     }
     if ((events & EPOLLOUT) && c->tx_len > 0)

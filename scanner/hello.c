@@ -7,7 +7,6 @@
 
 #include <string.h>
 
-
 struct hb {
     unsigned char *p;
     size_t len, cap;
