@@ -16,8 +16,8 @@ static const uint16_t ver_code[HE_NVER] = {HELLO_SSL3, HELLO_TLS10, HELLO_TLS11,
 
 /* Candidates: codes, most likely first (so that a typical server's suites
  * fall in the first chunks), and the groups offered. */
-static uint16_t cand12[512], cand13[32];
-static size_t n_cand12, n_cand13;
+static uint16_t cand12[512], cand13[32], cand3[512];
+static size_t n_cand12, n_cand13, n_cand3;
 static uint16_t groups12[64], groups13[64], curves12[64];
 static size_t n_groups12, n_groups13, n_curves12;
 
@@ -34,6 +34,14 @@ static int tier(const struct iana_suite *s)
     return 0;
 }
 
+/* A suite SSLv3 can negotiate: no SHA-2 MAC, no AEAD. */
+static bool ssl3_able(const struct iana_suite *s)
+{
+    size_t n = strlen(s->name);
+    return !strstr(s->name, "GCM") && !strstr(s->name, "CCM") && !strstr(s->name, "CHACHA20") &&
+           !(n > 6 && (strcmp(s->name + n - 6, "SHA256") == 0 || strcmp(s->name + n - 6, "SHA384") == 0));
+}
+
 void he_init_tables(void)
 {
     if (n_cand12)
@@ -43,6 +51,8 @@ void he_init_tables(void)
             const struct iana_suite *s = &iana_suites[i];
             if (!(s->flags & IS_TLS13) && tier(s) == t && n_cand12 < 512)
                 cand12[n_cand12++] = s->code;
+            if (!(s->flags & IS_TLS13) && tier(s) == t && ssl3_able(s) && n_cand3 < 512)
+                cand3[n_cand3++] = s->code;
         }
     static const uint16_t first13[] = {0x1302, 0x1303, 0x1301, 0x1304, 0x1305};
     for (size_t i = 0; i < 5; i++)
@@ -98,8 +108,8 @@ static bool has(const uint16_t *v, size_t n, uint16_t x)
 
 static const uint16_t *cands(int v, size_t *n)
 {
-    *n = v == HE_V13 ? n_cand13 : n_cand12;
-    return v == HE_V13 ? cand13 : cand12;
+    *n = v == HE_V13 ? n_cand13 : v == 0 ? n_cand3 : n_cand12;
+    return v == HE_V13 ? cand13 : v == 0 ? cand3 : cand12;
 }
 
 /* The chunk's suites not found yet, into s->offer. */
@@ -359,7 +369,10 @@ static bool answer_suites(struct he_state *s, struct record *r, const struct hel
         return true;
     }
     if (a->kind == HP_ALERT) {
-        if (a->alert_desc == 70) /* protocol_version: not this version at all */
+        /* protocol_version: not this version at all. SSLv3: servers
+         * without it often say handshake_failure instead; the first chunk
+         * holds every usual SSLv3 suite, so a refusal there ends it */
+        if (a->alert_desc == 70 || (v == 0 && s->chunk == 0 && s->n_found[0] == 0))
             suites_done(s, r, true);
         else /* handshake_failure and the like: nothing in this chunk */
             s->chunk++;
