@@ -545,7 +545,8 @@ static void on_eof(struct conn *c, const char *why)
 static void process_lines(struct conn *c)
 {
     uint32_t gen = c->gen;
-    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->rx_off < c->rx_len) {
+    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->phase != PHASE_RAW_HELLO &&
+           c->rx_off < c->rx_len) {
         unsigned char *p = c->rx + c->rx_off;
         size_t avail = (size_t)(c->rx_len - c->rx_off);
         if (c->literal_left > 0) {
@@ -583,7 +584,8 @@ static void on_readable(struct conn *c)
     /* Reads until the socket (or OpenSSL) has nothing more: data already
      * decrypted inside OpenSSL would not wake epoll again. RX_TOTAL_MAX_BYTES
      * bounds the loop. */
-    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->phase != PHASE_FREE) {
+    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->phase != PHASE_RAW_HELLO &&
+           c->phase != PHASE_FREE) {
         size_t room = RX_CAP_BYTES - c->rx_len, n = 0;
         if (room == 0)
             break;

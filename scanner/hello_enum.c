@@ -540,7 +540,9 @@ bool he_no_answer(struct he_state *s, struct record *r, enum rec_status status)
     case HE_GROUPS13: s->step = HE_GROUPS12; break;
     case HE_GROUPS12: s->step = HE_FALLBACK; break;
     case HE_FALLBACK:
-        note(s, r, "fallback", "closed");
+        /* the same offer without the SCSV was accepted: hanging up on it
+         * is the refusal (Dovecot hangs up instead of sending the alert) */
+        s->fallback = 1;
         s->step = HE_DONE;
         break;
     case HE_DONE: break;
