@@ -94,9 +94,9 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_TLS_VERSIONS] =
         {"tls_versions", RT_LIST, 8, 8,
          "--tls-versions: versions the server completed a handshake with, among tls_versions_tested."},
-    [F_TLS_VERSIONS_TESTED] =
-        {"tls_versions_tested", RT_LIST, 8, 8,
-         "--tls-versions: versions tested conclusively (TLSv1 to TLSv1.3; SSLv2/SSLv3 are never tested)."},
+    [F_TLS_VERSIONS_TESTED] = {"tls_versions_tested", RT_LIST, 8, 8,
+                               "--tls-versions: versions tested conclusively (TLSv1 to TLSv1.3; SSLv2 and "
+                               "SSLv3: fields sslv2, sslv3)."},
     [F_TLS_CIPHERS] =
         {"tls_ciphers", RT_JSON, 8192, 0,
          "--ciphers: object {\"TLSv1.2\": [IANA suite names], ...} per version (SSLv3 to "
@@ -104,9 +104,10 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_TLS_SERVER_ORDER] = {"tls_server_order", RT_BOOL, 0, 0,
                             "--ciphers: the server picks by its own preference (true) or the client's "
                             "(false); null if undecided."},
-    [F_TLS_WEAK] = {"tls_weak", RT_LIST, 16, 16,
-                    "--tls-versions/--ciphers: weaknesses seen (TLSv1.0, TLSv1.1, NULL, anonymous, RC4, DES, "
-                    "3DES, MD5, DH-<bits>)."},
+    [F_TLS_WEAK] =
+        {"tls_weak", RT_LIST, 16, 16,
+         "--tls-versions/--ciphers: weaknesses seen (SSLv2, SSLv3, TLSv1, TLSv1.1, NULL, anonymous, "
+         "export, RC4, DES, 3DES, MD5, DH-<bits>)."},
     [F_TLS_GRADE] = {"tls_grade", RT_TEXT, 1, 0,
                      "--ciphers: A, B, C or F (rule in scanner/TLS-ENUM.md); null when a version or suite "
                      "list is incomplete."},

@@ -157,7 +157,9 @@ static void groups_offer(struct he_state *s, const uint16_t *list, size_t n)
             s->offer[s->n_offer++] = list[i];
 }
 
-bool he_next(struct he_state *s)
+static void suites_done(struct he_state *s, struct record *r, bool tested);
+
+bool he_next(struct he_state *s, struct record *r)
 {
     for (;;) {
         switch ((enum he_step)s->step) {
@@ -177,7 +179,9 @@ bool he_next(struct he_state *s)
             while ((size_t)s->chunk * HE_CHUNK < n && chunk_offer(s) == 0)
                 s->chunk++;
             if ((size_t)s->chunk * HE_CHUNK >= n || s->n_found[s->ver] >= HE_MAX_FOUND) {
-                version_done(s, true);
+                if (s->n_found[s->ver] >= HE_MAX_FOUND)
+                    note(s, r, he_ver_name[s->ver], "more suites than kept");
+                suites_done(s, r, true);
                 continue;
             }
             return true;
@@ -339,7 +343,7 @@ static bool chose_offered(const struct he_state *s, const struct hello_result *a
 static void suites_done(struct he_state *s, struct record *r, bool tested)
 {
     if (tested && s->ciphers && s->main_ver == s->ver && s->n_found[s->ver] == 0)
-        note(s, r, he_ver_name[s->ver], "the main probe completed it; raw hellos were refused");
+        note(s, r, he_ver_name[s->ver], s->last_close ? "closed" : "refused by alert");
     version_done(s, tested);
 }
 
@@ -369,6 +373,7 @@ static bool answer_suites(struct he_state *s, struct record *r, const struct hel
         return true;
     }
     if (a->kind == HP_ALERT) {
+        s->last_close = false;
         /* protocol_version: not this version at all. SSLv3: servers
          * without it often say handshake_failure instead; the first chunk
          * holds every usual SSLv3 suite, so a refusal there ends it */
@@ -523,6 +528,7 @@ bool he_no_answer(struct he_state *s, struct record *r, enum rec_status status)
         s->ver = s->chunk = 0;
         break;
     case HE_SUITES:
+        s->last_close = true;
         if (s->ver == 0)
             version_done(s, true);
         else

@@ -62,6 +62,7 @@ struct he_state {
     bool multi_chunk[HE_NVER];    /* suites found in more than one chunk */
     bool complete;                /* nothing undecided (for the grade) */
     bool hello_sent;              /* the current test's ClientHello went out */
+    bool last_close;              /* the last refusal was a hang-up, not an alert */
     uint16_t dh_bits;             /* smallest DHE prime seen, 0 = none */
     uint16_t n_found[HE_NVER];
     uint16_t found[HE_NVER][HE_MAX_FOUND]; /* codes; preference order once ranked */
@@ -77,7 +78,7 @@ void he_init_tables(void);
 /* main_ver: HE index of the main probe's version, or -1. */
 void he_start(struct he_state *s, bool ciphers, int main_ver);
 /* Moves to the next test that must run; false when there is none. */
-bool he_next(struct he_state *s);
+bool he_next(struct he_state *s, struct record *r);
 /* The ClientHello of the current test (sni may be NULL); 0 = none. */
 size_t he_hello(struct he_state *s, const char *sni, const unsigned char random[32], unsigned char *out,
                 size_t cap);

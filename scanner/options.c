@@ -182,7 +182,7 @@ static void usage(FILE *f)
 
 static void print_schema(void)
 {
-    static const char *const type_names[] = {"string", "array", "integer", "boolean"};
+    static const char *const type_names[] = {"string", "array", "integer", "boolean", "object"};
     for (int i = 0; i < F_COUNT; i++)
         printf("%-28s %-8s %s\n", rec_fields[i].name, type_names[rec_fields[i].type], rec_fields[i].doc);
     /* indented: a note, not a field (tests/loopback/test_docs.py) */

@@ -189,7 +189,7 @@ static void finish_target(struct tls_enum *t, struct te_target *tg)
 /* Queues the target's next test or emits it when there is none. */
 static void schedule(struct tls_enum *t, struct te_target *tg)
 {
-    if (he_next(&tg->he))
+    if (he_next(&tg->he, &tg->rec))
         target_wait(t, tg);
     else
         finish_target(t, tg);
