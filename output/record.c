@@ -98,7 +98,7 @@ const struct rec_field_def rec_fields[F_COUNT] = {
                                "--tls-versions: versions tested conclusively (TLSv1 to TLSv1.3; SSLv2 and "
                                "SSLv3: fields sslv2, sslv3)."},
     [F_TLS_CIPHERS] =
-        {"tls_ciphers", RT_JSON, 8192, 0,
+        {"tls_ciphers", RT_JSON, 16384, 0,
          "--ciphers: object {\"TLSv1.2\": [IANA suite names], ...} per version (SSLv3 to "
          "TLSv1.3), in server preference order when tls_server_order; see scanner/TLS-ENUM.md."},
     [F_TLS_SERVER_ORDER] = {"tls_server_order", RT_BOOL, 0, 0,
@@ -131,7 +131,7 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_PARTIAL] = {"partial", RT_LIST, 32, 16,
                    "Names of text and list fields holding only the part of a reply that arrived before a "
                    "deadline, a close or a reset cut it; null when nothing was cut."},
-    [F_TLS_CIPHERS_OPENSSL] = {"tls_ciphers_openssl", RT_JSON, 6144, 0,
+    [F_TLS_CIPHERS_OPENSSL] = {"tls_ciphers_openssl", RT_JSON, 12288, 0,
                                "--ciphers: tls_ciphers with OpenSSL's suite names (the IANA name where "
                                "OpenSSL has none)."},
     [F_TLS_GROUPS] = {"tls_groups", RT_LIST, 32, 32,

@@ -119,7 +119,7 @@ static void set_tri(struct record *r, enum rec_field f, int8_t v)
 
 static void write_lists(struct he_state *s, struct record *r)
 {
-    char buf[8192];
+    char buf[16384];
     size_t n = suites_json(s, false, buf, sizeof buf);
     if (n)
         rec_set_text(r, F_TLS_CIPHERS, buf, n);

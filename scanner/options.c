@@ -76,11 +76,11 @@ static const struct opt_def opt_table[] = {
     {"no-default-blocklist", 0, OT_FLAG, OFF(no_default_blocklist), NULL, NULL, 0, 0,
      "do not apply the built-in IANA special-purpose blocklist"},
     {"tls-versions", 0, OT_FLAG, OFF(tls_versions), NULL, NULL, 0, 0,
-     "after a probe that reached TLS, test which of TLS 1.0-1.3 the server accepts (about 3 more handshakes "
-     "per target)"},
+     "after a probe that reached TLS, test which of SSLv2, SSLv3 and TLS 1.0-1.3 the server accepts, with "
+     "raw ClientHellos (about 5 more connections per target)"},
     {"ciphers", 0, OT_FLAG, OFF(ciphers), NULL, NULL, 0, 0,
-     "list the accepted cipher suites per version in the server's order and grade them (implies "
-     "--tls-versions; n+1 handshakes per version)"},
+     "list every accepted IANA cipher suite per version in the server's order, the groups, and grade them "
+     "(implies --tls-versions; raw hellos of up to 64 suites, about accepted + 6 connections per version)"},
     {"save-certs", 0, OT_STR, OFF(save_certs), "DIR", NULL, 0, 0,
      "write each distinct certificate servers send to DIR/<sha256>.pem"},
     {"per-ip", 0, OT_U32, OFF(per_ip), "N", "1", 1, 64,

@@ -28,6 +28,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,7 +281,8 @@ int tls_enum_offer(struct tls_enum *t, const struct job *j, struct record *r)
     }
     struct te_target *tg = &t->slots[t->free_slots[--t->free_n]];
     t->held++;
-    memcpy(&tg->rec, r, sizeof *r);
+    /* the used part only: the arena's unused pages stay untouched */
+    memcpy(&tg->rec, r, offsetof(struct record, arena) + r->arena_used);
     tg->job = *j;
     tg->job.kind = JOB_TLS_TEST;
     tg->job.owner = tg;
