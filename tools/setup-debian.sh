@@ -8,7 +8,8 @@ pkgs="build-essential cmake pkg-config libssl-dev libc-ares-dev libmaxminddb-dev
       openssl python3 clang clang-format postfix dovecot-imapd dovecot-pop3d unbound nmap sqlite3
       libmaxmind-db-writer-perl mmdb-bin procps testssl.sh time
       postgresql python3-pandas jq
-      dovecot-lmtpd dovecot-managesieved"
+      dovecot-lmtpd dovecot-managesieved
+      gnutls-bin sslscan"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
