@@ -77,7 +77,7 @@ static const struct opt_def opt_table[] = {
      "do not apply the built-in IANA special-purpose blocklist"},
     {"tls-versions", 0, OT_FLAG, OFF(tls_versions), NULL, NULL, 0, 0,
      "after a probe that reached TLS, test which of SSLv2, SSLv3 and TLS 1.0-1.3 the server accepts, with "
-     "raw ClientHellos (about 5 more connections per target)"},
+     "raw ClientHellos (about 6 more connections per target)"},
     {"ciphers", 0, OT_FLAG, OFF(ciphers), NULL, NULL, 0, 0,
      "list every accepted IANA cipher suite per version in the server's order, the groups, and grade them "
      "(implies --tls-versions; raw hellos of up to 64 suites, about accepted + 6 connections per version)"},
