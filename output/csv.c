@@ -25,6 +25,7 @@ static void append_value(struct outbuf *b, const struct record *r, enum rec_fiel
     size_t len;
     switch (rec_fields[f].type) {
     case RT_TEXT:
+    case RT_JSON: /* its JSON text in one cell */
         s = rec_text(r, f, &len);
         outbuf_append_byte(b, '"');
         append_escaped(b, s, len, false);

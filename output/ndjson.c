@@ -2,6 +2,7 @@
 #include "ndjson.h"
 
 #include "escape.h"
+#include "recjson.h"
 #include "recview.h"
 
 static void append_string(struct outbuf *b, const unsigned char *s, size_t len)
@@ -109,6 +110,14 @@ static void append_value(struct outbuf *b, const struct record *r, enum rec_fiel
     }
     case RT_INT: outbuf_append_i64(b, rec_int(r, f)); break;
     case RT_BOOL: outbuf_append_str(b, rec_int(r, f) ? "true" : "false"); break;
+    case RT_JSON:
+        /* the object as stored, once it is proven to be that shape */
+        s = rec_text(r, f, &len);
+        if (recjson_ok(s, len))
+            outbuf_append(b, (const char *)s, len);
+        else
+            outbuf_append(b, "null", 4);
+        break;
     }
 }
 

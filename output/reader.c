@@ -16,6 +16,7 @@
 
 #include "escape.h"
 #include "json.h"
+#include "recjson.h"
 
 #define READER_BUF_BYTES (READER_LINE_MAX + 64 * 1024)
 
@@ -307,6 +308,15 @@ static int json_field(struct reader *in, struct json_doc *d, struct record *r, e
         rec_set_int(r, f, x);
         return 0;
     }
+    case RT_JSON: {
+        long n = recjson_from_doc(d, v, in->tmp, sizeof in->tmp);
+        if (n < 0) {
+            snprintf(err, errlen, "field %s: expected an object of name arrays", name);
+            return -1;
+        }
+        rec_set_text(r, f, in->tmp, (size_t)n);
+        return 0;
+    }
     case RT_BOOL:
         if (t->type != JSON_TRUE && t->type != JSON_FALSE) {
             snprintf(err, errlen, "field %s: expected true or false", name);
@@ -452,10 +462,15 @@ static int csv_field(struct reader *in, struct record *r, enum rec_field f, cons
     if (!quoted && n == 0)
         return 0; /* null */
     switch (rec_fields[f].type) {
-    case RT_TEXT: {
+    case RT_TEXT:
+    case RT_JSON: {
         long m = quoted ? out_csv_unescape(in->tmp, s, n) : (memcpy(in->tmp, s, n), (long)n);
         if (m < 0) {
             snprintf(err, errlen, "field %s: bad escape", name);
+            return -1;
+        }
+        if (rec_fields[f].type == RT_JSON && !recjson_ok(in->tmp, (size_t)m)) {
+            snprintf(err, errlen, "field %s: expected an object of name arrays", name);
             return -1;
         }
         rec_set_text(r, f, in->tmp, (size_t)m);

@@ -94,18 +94,20 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_TLS_VERSIONS] =
         {"tls_versions", RT_LIST, 8, 8,
          "--tls-versions: versions the server completed a handshake with, among tls_versions_tested."},
-    [F_TLS_VERSIONS_TESTED] =
-        {"tls_versions_tested", RT_LIST, 8, 8,
-         "--tls-versions: versions tested conclusively (TLSv1 to TLSv1.3; SSLv2/SSLv3 are never tested)."},
-    [F_TLS_CIPHERS] = {"tls_ciphers", RT_LIST, 72, 200,
-                       "--ciphers: \"VERSION:SUITE\" items (OpenSSL names), per version in the order the "
-                       "server chose them; see scanner/TLS-ENUM.md."},
+    [F_TLS_VERSIONS_TESTED] = {"tls_versions_tested", RT_LIST, 8, 8,
+                               "--tls-versions: versions tested conclusively (TLSv1 to TLSv1.3; SSLv2 and "
+                               "SSLv3: fields sslv2, sslv3)."},
+    [F_TLS_CIPHERS] =
+        {"tls_ciphers", RT_JSON, 16384, 0,
+         "--ciphers: object {\"TLSv1.2\": [IANA suite names], ...} per version (SSLv3 to "
+         "TLSv1.3), in server preference order when tls_server_order; see scanner/TLS-ENUM.md."},
     [F_TLS_SERVER_ORDER] = {"tls_server_order", RT_BOOL, 0, 0,
                             "--ciphers: the server picks by its own preference (true) or the client's "
                             "(false); null if undecided."},
-    [F_TLS_WEAK] = {"tls_weak", RT_LIST, 16, 16,
-                    "--tls-versions/--ciphers: weaknesses seen (TLSv1.0, TLSv1.1, NULL, anonymous, RC4, DES, "
-                    "3DES, MD5, DH-<bits>)."},
+    [F_TLS_WEAK] =
+        {"tls_weak", RT_LIST, 16, 16,
+         "--tls-versions/--ciphers: weaknesses seen (SSLv2, SSLv3, TLSv1, TLSv1.1, NULL, anonymous, "
+         "export, RC4, DES, 3DES, MD5, DH-<bits>)."},
     [F_TLS_GRADE] = {"tls_grade", RT_TEXT, 1, 0,
                      "--ciphers: A, B, C or F (rule in scanner/TLS-ENUM.md); null when a version or suite "
                      "list is incomplete."},
@@ -180,6 +182,31 @@ const struct rec_field_def rec_fields[F_COUNT] = {
          "--policy: mx patterns of the fetched MTA-STS policy (lower case; *.host for one label)."},
     [F_MTA_STS_MAX_AGE] = {"mta_sts_max_age", RT_INT, 0, 0,
                            "--policy: max_age of the fetched MTA-STS policy."},
+    [F_TLS_CIPHERS_OPENSSL] = {"tls_ciphers_openssl", RT_JSON, 12288, 0,
+                               "--ciphers: tls_ciphers with OpenSSL's suite names (the IANA name where "
+                               "OpenSSL has none)."},
+    [F_TLS_GROUPS] = {"tls_groups", RT_LIST, 32, 32,
+                      "--ciphers: key exchange groups the server accepts (IANA names: x25519, secp256r1, "
+                      "X25519MLKEM768...), TLS 1.3 first, in the order the server chose them."},
+    [F_TLS_PQ_HYBRID] = {"tls_pq_hybrid", RT_BOOL, 0, 0,
+                         "--ciphers: a post-quantum (hybrid) group is among tls_groups."},
+    [F_TLS_FALLBACK_SCSV] = {"tls_fallback_scsv", RT_BOOL, 0, 0,
+                             "--tls-versions: TLS_FALLBACK_SCSV at a lower version was refused with "
+                             "inappropriate_fallback; null with fewer than two versions."},
+    [F_TLS_SECURE_RENEGOTIATION] = {"tls_secure_renegotiation", RT_BOOL, 0, 0,
+                                    "--tls-versions: the server sent renegotiation_info (RFC 5746) at "
+                                    "TLS 1.2 or lower; null if it accepts none of those."},
+    [F_TLS_COMPRESSION] = {"tls_compression", RT_BOOL, 0, 0,
+                           "--tls-versions: the server chose DEFLATE when it was offered (CRIME)."},
+    [F_TLS_HEARTBEAT] = {"tls_heartbeat", RT_BOOL, 0, 0,
+                         "--tls-versions: the server answered the heartbeat extension (TLS 1.2 or lower)."},
+    [F_TLS_DH_BITS] = {"tls_dh_bits", RT_INT, 0, 0,
+                       "--tls-versions: smallest finite-field DHE prime the server used, in bits (from "
+                       "ServerKeyExchange); null when no DHE suite was chosen."},
+    [F_SSLV2] = {"sslv2", RT_BOOL, 0, 0,
+                 "--tls-versions: the server answered an SSLv2 CLIENT-HELLO with cipher kinds; null if "
+                 "untested."},
+    [F_SSLV3] = {"sslv3", RT_BOOL, 0, 0, "--tls-versions: the server accepts SSLv3; null if untested."},
     [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
 };
 
@@ -237,6 +264,12 @@ void rec_set_text(struct record *r, enum rec_field f, const void *data, size_t l
     if (rec_has(r, f) && r->span[f].off + r->span[f].len == r->arena_used)
         r->arena_used = r->span[f].off;
     size_t cap = rec_fields[f].cap;
+    if (rec_fields[f].type == RT_JSON && (len > cap || len > (size_t)(REC_ARENA_BYTES - r->arena_used))) {
+        /* a cut object would not be JSON: leave the field out */
+        r->is_set &= ~(UINT64_C(1) << f);
+        mark_truncated(r, f);
+        return;
+    }
     if (len > cap) {
         len = cap;
         mark_truncated(r, f);

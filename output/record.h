@@ -132,6 +132,16 @@ enum rec_field {
     F_DANE_MATCH,
     F_MTA_STS_MX,
     F_MTA_STS_MAX_AGE,
+    F_TLS_CIPHERS_OPENSSL,
+    F_TLS_GROUPS,
+    F_TLS_PQ_HYBRID,
+    F_TLS_FALLBACK_SCSV,
+    F_TLS_SECURE_RENEGOTIATION,
+    F_TLS_COMPRESSION,
+    F_TLS_HEARTBEAT,
+    F_TLS_DH_BITS,
+    F_SSLV2,
+    F_SSLV3,
     F_TRUNCATED,
     F_COUNT
 };
@@ -141,6 +151,9 @@ enum rec_type {
     RT_LIST, /* list of byte strings; JSON array, CSV items joined by '|' */
     RT_INT,  /* signed 64-bit; JSON number */
     RT_BOOL, /* JSON true/false */
+    RT_JSON, /* an object of string arrays made by the scanner (recjson.h);
+              * JSON: the object itself, CSV: its text in one cell. Never cut:
+              * a value over the cap is left out and marked truncated. */
 };
 
 struct rec_field_def {
@@ -152,7 +165,9 @@ struct rec_field_def {
 };
 extern const struct rec_field_def rec_fields[F_COUNT];
 
-#define REC_ARENA_BYTES 6144
+/* Room for both suite objects in full (their RT_JSON caps); only the used
+ * part of the arena is ever touched (rec_reset clears no bytes). */
+#define REC_ARENA_BYTES 36864
 #define REC_LIST_MAX_BYTES 2048       /* one list's share of the arena */
 #define REC_SCALAR_RESERVE_BYTES 1024 /* never taken by lists */
 

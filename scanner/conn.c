@@ -14,63 +14,13 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "conn_trace.h"
 #include "engine_int.h"
+#include "hello.h"
 #include "reply.h"
 #include "tls.h"
 
-/* ---- phase names and deadlines ---------------------------------------- */
-
-static const char *name_of_phase(const struct conn *c, int phase)
-{
-    switch (phase) {
-    case PHASE_FREE: return "free";
-    case PHASE_CONNECTING: return "connect";
-    case PHASE_TLS_HANDSHAKE: return "tls-handshake";
-    case PHASE_AWAIT_QUIT_REPLY: return "await-quit-reply";
-    case PHASE_AWAIT_INJECTED_REPLY: return "await-injected-reply";
-    default: return c->ops->phase_name(phase);
-    }
-}
-
-static const char *phase_name(const struct conn *c)
-{
-    return name_of_phase(c, c->phase);
-}
-
-/* ---- --debug: the phase-transition trace ------------------------------ */
-
-/* Off by default; when off, each transition costs one test of this flag. */
-static bool trace_on;
-
-void conn_trace_enable(bool on)
-{
-    trace_on = on;
-}
-
-/* One line per transition: target, protocol, old phase -> new phase, event
- * (as curl's state trace). Written with one fprintf: lines of several
- * threads do not interleave inside a line. */
-static void trace_line(const struct conn *c, const char *to, const char *event)
-{
-    char addr[INET6_ADDRSTRLEN] = "?";
-    uint16_t port = c->job.port.port;
-    if (c->job.addr.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->job.addr)->sin_addr, addr, sizeof addr);
-    else if (c->job.addr.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&c->job.addr)->sin6_addr, addr, sizeof addr);
-    fprintf(stderr, "debug: %s%s%s port %u %s%s: %s -> %s (%s)\n", addr, c->job.host[0] ? " " : "",
-            c->job.host, (unsigned)port, mt_proto_name(c->job.port.proto),
-            c->job.kind == JOB_TLS_TEST ? " tls-test"
-            : c->is_injection           ? " injection"
-                                        : "",
-            phase_name(c), to, event);
-}
-
-#define TRACE(c, to, event)                                                                                  \
-    do {                                                                                                     \
-        if (trace_on)                                                                                        \
-            trace_line((c), (to), (event));                                                                  \
-    } while (0)
+/* ---- deadlines ---------------------------------------------------------- */
 
 void conn_set_deadline(struct conn *c, uint64_t phase_deadline_ms)
 {
@@ -80,7 +30,7 @@ void conn_set_deadline(struct conn *c, uint64_t phase_deadline_ms)
 
 static void set_phase(struct conn *c, int phase, uint32_t timeout_ms)
 {
-    TRACE(c, name_of_phase(c, phase), c->is_tls ? "tls" : "cleartext");
+    CONN_TRACE(c, conn_phase_name(c, phase), c->is_tls ? "tls" : "cleartext");
     c->phase = phase;
     conn_set_deadline(c, engine_clock_ms(c->eng) + timeout_ms);
 }
@@ -131,7 +81,7 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
     if (c->phase == PHASE_FREE)
         return;
     struct record *r = &c->rec;
-    TRACE(c, "finished", rec_status_name(status));
+    CONN_TRACE(c, "finished", rec_status_name(status));
     if (c->is_injection) {
         /* the record holds the probe's own end; this connection adds only
          * starttls_injection */
@@ -144,7 +94,7 @@ static void finish_v(struct conn *c, enum rec_status status, const char *fmt, va
             if (n > 0)
                 rec_set_text(r, F_ERROR, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
         }
-        rec_set_str(r, F_PHASE, phase_name(c));
+        rec_set_str(r, F_PHASE, conn_phase_name(c, c->phase));
         rec_set_int(r, F_TIME_MS, (int64_t)(engine_clock_ms(e) - c->start_ms));
         if (injection_due(c, status)) {
             c->probe_status = status;
@@ -514,8 +464,61 @@ static void drive_handshake(struct conn *c)
     }
 }
 
+/* A raw enumeration test (hello.h): the ClientHello goes out as built,
+ * the answer goes to tls_test_bytes until it says it has enough. No
+ * OpenSSL state is created. */
+static void raw_hello_start(struct conn *c, const unsigned char *hello, size_t n)
+{
+    ssize_t w = send(c->fd, hello, n, MSG_NOSIGNAL);
+    if (w != (ssize_t)n) {
+        /* a fresh socket's send buffer holds 2 KB: a short write is an error */
+        int saved = w < 0 ? errno : EMSGSIZE;
+        conn_finish(c, saved == ECONNRESET || saved == EPIPE ? STATUS_RESET : STATUS_CLOSED,
+                    "send of the ClientHello: %s", strerror(saved));
+        return;
+    }
+    set_phase(c, PHASE_RAW_HELLO, c->eng->cfg.read_timeout_ms);
+    update_interest(c);
+}
+
+static void raw_hello_read(struct conn *c)
+{
+    for (;;) {
+        ssize_t got = recv(c->fd, c->rx, RX_CAP_BYTES, 0);
+        if (got < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return;
+            int saved = errno;
+            conn_finish(c, saved == ECONNRESET ? STATUS_RESET : STATUS_CLOSED, "recv: %s", strerror(saved));
+            return;
+        }
+        c->rx_total += (uint32_t)got;
+        if (c->eng->io.tls_test_bytes(c->eng->io.ctx, &c->job, c->rx, (size_t)got, got == 0)) {
+            c->test_reported = true;
+            conn_finish(c, STATUS_OK, NULL);
+            return;
+        }
+        if (got == 0) {
+            conn_finish(c, STATUS_CLOSED, "connection closed by peer");
+            return;
+        }
+        if (c->rx_total > RX_TOTAL_MAX_BYTES) {
+            conn_finish(c, STATUS_PROTOCOL_ERROR, "server sent more than %d bytes", RX_TOTAL_MAX_BYTES);
+            return;
+        }
+    }
+}
+
 void conn_begin_tls(struct conn *c)
 {
+    if (c->job.kind == JOB_TLS_TEST && c->eng->io.tls_test_hello && c->eng->io.tls_test_bytes) {
+        unsigned char hello[HELLO_MAX_BYTES];
+        size_t n = c->eng->io.tls_test_hello(c->eng->io.ctx, &c->job, hello, sizeof hello);
+        if (n > 0) {
+            raw_hello_start(c, hello, n);
+            return;
+        }
+    }
     if (tls_attach(c, c->eng->cfg.ssl_ctx) < 0) {
         conn_finish(c, STATUS_LOCAL_ERROR, "cannot create TLS state");
         return;
@@ -579,7 +582,8 @@ static void on_eof(struct conn *c, const char *why)
 static void process_lines(struct conn *c)
 {
     uint32_t gen = c->gen;
-    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->rx_off < c->rx_len) {
+    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->phase != PHASE_RAW_HELLO &&
+           c->rx_off < c->rx_len) {
         unsigned char *p = c->rx + c->rx_off;
         size_t avail = (size_t)(c->rx_len - c->rx_off);
         if (c->literal_left > 0) {
@@ -617,7 +621,8 @@ static void on_readable(struct conn *c)
     /* Reads until the socket (or OpenSSL) has nothing more: data already
      * decrypted inside OpenSSL would not wake epoll again. RX_TOTAL_MAX_BYTES
      * bounds the loop. */
-    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->phase != PHASE_FREE) {
+    while (c->gen == gen && c->phase != PHASE_TLS_HANDSHAKE && c->phase != PHASE_RAW_HELLO &&
+           c->phase != PHASE_FREE) {
         size_t room = RX_CAP_BYTES - c->rx_len, n = 0;
         if (room == 0)
             break;
@@ -697,7 +702,7 @@ static void on_connected(struct conn *c)
     if (c->job.port.mode == TLS_MODE_IMPLICIT) {
         conn_begin_tls(c);
     } else {
-        TRACE(c, "(protocol start)", "connected");
+        CONN_TRACE(c, "(protocol start)", "connected");
         c->phase = PHASE_PROTO; /* protocol sets its own phase in on_start */
         update_interest(c);
         c->ops->on_start(c);
@@ -764,6 +769,10 @@ void conn_on_event(struct conn *c, uint32_t events)
     }
     if (c->phase == PHASE_TLS_HANDSHAKE) {
         drive_handshake(c);
+        return;
+    }
+    if (c->phase == PHASE_RAW_HELLO) {
+        raw_hello_read(c);
         return;
     }
     if ((events & EPOLLOUT) && c->tx_len > 0)

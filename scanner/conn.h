@@ -11,6 +11,7 @@
  *
  *   CONNECTING --writable--> [implicit: TLS_HANDSHAKE] --> protocol phases
  *   protocol phases --conn_start_tls--> TLS_HANDSHAKE --> protocol phases
+ *   (a raw enumeration test: --conn_start_tls--> RAW_HELLO --> finished)
  *   any phase --conn_finish--> record emitted, slot freed
  */
 #ifndef MAILTLS_CONN_H
@@ -39,6 +40,7 @@ enum conn_phase {
     PHASE_TLS_HANDSHAKE,
     PHASE_AWAIT_QUIT_REPLY,
     PHASE_AWAIT_INJECTED_REPLY, /* --downgrade-checks: TLS is up, nothing sent yet (conn_await_injected) */
+    PHASE_RAW_HELLO, /* JOB_TLS_TEST: raw ClientHello sent, reading the answer */
     PHASE_PROTO,
 };
 

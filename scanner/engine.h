@@ -76,6 +76,15 @@ struct engine_io {
     void (*tls_test_setup)(void *ctx, const struct job *j, SSL *ssl);
     void (*tls_test_done)(void *ctx, const struct job *j, SSL *ssl, bool ok, enum rec_status status,
                           const char *error);
+    /* Optional, for raw JOB_TLS_TEST jobs (no OpenSSL, scanner/hello.h):
+     * tls_test_hello writes the ClientHello to send (0 = this test uses
+     * OpenSSL, tls_test_setup follows); tls_test_bytes gets what the
+     * server sent, piece by piece (eof: the peer closed; n = 0), and
+     * returns true once the answer is complete. Any other end of the test
+     * (timeout, reset, close before an answer) reaches tls_test_done with
+     * ssl NULL. */
+    size_t (*tls_test_hello)(void *ctx, const struct job *j, unsigned char *buf, size_t cap);
+    bool (*tls_test_bytes)(void *ctx, const struct job *j, const unsigned char *d, size_t n, bool eof);
 };
 
 struct engine_stats {

@@ -301,6 +301,18 @@ void feed_tls_done(void *arg, const struct job *j, SSL *ssl, bool ok, enum rec_s
         tls_enum_done(f->tls_enum, j, ssl, ok, status, error);
 }
 
+size_t feed_tls_hello(void *arg, const struct job *j, unsigned char *buf, size_t cap)
+{
+    struct feed *f = arg;
+    return f->tls_enum ? tls_enum_hello(f->tls_enum, j, buf, cap) : 0;
+}
+
+bool feed_tls_bytes(void *arg, const struct job *j, const unsigned char *d, size_t n, bool eof)
+{
+    struct feed *f = arg;
+    return f->tls_enum ? tls_enum_bytes(f->tls_enum, j, d, n, eof) : true;
+}
+
 void feed_dns_on_fd(void *arg, int fd, uint32_t events)
 {
     struct feed *f = arg;

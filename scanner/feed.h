@@ -58,6 +58,9 @@ int feed_tick(void *feed, uint64_t now_ms);
 void feed_tls_setup(void *feed, const struct job *j, SSL *ssl);
 void feed_tls_done(void *feed, const struct job *j, SSL *ssl, bool ok, enum rec_status status,
                    const char *error);
+/* engine_io.tls_test_hello/tls_test_bytes: the raw tests of feed->tls_enum. */
+size_t feed_tls_hello(void *feed, const struct job *j, unsigned char *buf, size_t cap);
+bool feed_tls_bytes(void *feed, const struct job *j, const unsigned char *d, size_t n, bool eof);
 
 struct options;
 /* With --resolver: builds f->dns and f->res and sets the resolver hooks of

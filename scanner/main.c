@@ -265,7 +265,9 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
                            .emit = feed_emit,
                            .tick = feed_tick,
                            .tls_test_setup = feed_tls_setup,
-                           .tls_test_done = feed_tls_done};
+                           .tls_test_done = feed_tls_done,
+                           .tls_test_hello = feed_tls_hello,
+                           .tls_test_bytes = feed_tls_bytes};
     if (o->tls_versions || o->ciphers || o->save_certs) {
         struct tls_enum_opts eo = {.versions = o->tls_versions,
                                    .ciphers = o->ciphers,

@@ -114,12 +114,12 @@ static const struct opt_def opt_table[] = {
     {"no-default-blocklist", 0, OT_FLAG, OFF(no_default_blocklist), NULL, NULL, 0, 0,
      "do not apply the built-in IANA special-purpose blocklist", OG_TARGETS},
     {"tls-versions", 0, OT_FLAG, OFF(tls_versions), NULL, NULL, 0, 0,
-     "after a probe that reached TLS, test which of TLS 1.0-1.3 the server accepts (about 3 more handshakes "
-     "per target)",
+     "after a probe that reached TLS, test which of SSLv2, SSLv3 and TLS 1.0-1.3 the server accepts, with "
+     "raw ClientHellos (about 6 more connections per target)",
      OG_TLS},
     {"ciphers", 0, OT_FLAG, OFF(ciphers), NULL, NULL, 0, 0,
-     "list the accepted cipher suites per version in the server's order and grade them (implies "
-     "--tls-versions; n+1 handshakes per version)",
+     "list every accepted IANA cipher suite per version in the server's order, the groups, and grade them "
+     "(implies --tls-versions; raw hellos of up to 64 suites, about accepted + 6 connections per version)",
      OG_TLS},
     {"save-certs", 0, OT_STR, OFF(save_certs), "DIR", NULL, 0, 0,
      "write each distinct certificate servers send to DIR/<sha256>.pem", OG_TLS},
@@ -317,7 +317,7 @@ static void usage(FILE *f)
 
 static void print_schema(void)
 {
-    static const char *const type_names[] = {"string", "array", "integer", "boolean"};
+    static const char *const type_names[] = {"string", "array", "integer", "boolean", "object"};
     for (int i = 0; i < F_COUNT; i++)
         printf("%-28s %-8s %s\n", rec_fields[i].name, type_names[rec_fields[i].type], rec_fields[i].doc);
     /* indented: a note, not a field (tests/loopback/test_docs.py) */

@@ -1,32 +1,16 @@
 /*
  * tlsenum.c - TLS version and cipher-suite enumeration (--tls-versions,
- * --ciphers) and certificate saving (--save-certs). Method, fields and
- * grade rule: scanner/TLS-ENUM.md.
+ * --ciphers) and certificate saving (--save-certs): the scheduling of the
+ * test connections. What each test sends and what its answer teaches is
+ * hello_enum.c (raw ClientHellos, no OpenSSL, no key exchange); method,
+ * fields and grade rule: scanner/TLS-ENUM.md.
  *
- * Each held target walks a small state machine, one test handshake at a
- * time:
- *
- *   TE_VERSION v   pin min=max=v, offer every suite OpenSSL can (security
- *                  level 0). Accepted -> v is in tls_versions; with
- *                  --ciphers the chosen suite is the server's first choice
- *                  and TE_SUITES v follows. Refused (tls-failed) -> v is
- *                  tested and absent.
- *   TE_SUITES v    offer everything minus the suites already chosen; the
- *                  chosen one is appended. Refused -> the list of v is
- *                  complete. (The usual n+1 handshakes.)
- *   TE_ORDER       at the highest version with two suites or more, offer
- *                  the first two in reverse order: the server keeps its
- *                  first choice -> it enforces its own order.
- *
- * Any other outcome (refused connection, timeout, STARTTLS refused, reset
- * before TLS, a handshake reset mid-way with no TLS alert either way, and
- * a refusal of the version the main probe completed) proves nothing about
- * the offer: the same
- * test is retried once, then the point is recorded as undecided in
- * tls_enum_incomplete and the version is left out of tls_versions_tested -
- * never "not accepted".
- * SSLv2/SSLv3 and suites OpenSSL 3.0 cannot send (export, RC4, DES, ...)
- * are never tested.
+ * Each held target runs one test at a time. A test is a JOB_TLS_TEST: the
+ * protocol's cleartext dance (STARTTLS) and then, instead of a handshake,
+ * the ClientHello from he_hello; the answer's bytes come back through
+ * tls_enum_bytes until the parser has enough. A test that ends without an
+ * answer (timeout, reset, refused) is retried once (he_retry), then the
+ * point is recorded as undecided in tls_enum_incomplete.
  *
  * Scheduling: targets waiting for a test sit in a FIFO per address; an
  * address whose count of tests in flight is below --per-ip sits in one
@@ -44,6 +28,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,16 +36,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "certsave.h"
-#include "tls.h"
-#include "tlsalert.h"
-#include "tlssuites.h"
+#include "hello.h"
+#include "hello_enum.h"
 
-#define TE_MAX_SUITES 64  /* accepted suites kept per version */
-#define TE_MAX_ATTEMPTS 2 /* a test with an inconclusive outcome runs twice */
 #define TE_NONE UINT32_MAX
-
-enum te_step { TE_VERSION, TE_SUITES, TE_ORDER, TE_DONE };
 
 struct te_target {
     struct record rec;
@@ -68,16 +50,8 @@ struct te_target {
     uint32_t ip;        /* its address entry */
     uint32_t wait_next; /* next target in the address's wait FIFO */
     uint32_t seq;       /* bumped per launch; job.test carries it */
-    uint32_t weak;      /* W_* bits seen */
-    int min_dh_bits;    /* smallest DHE group accepted (<= 1.2); 0 = none */
-    bool in_use, in_flight, setup_failed;
-    uint8_t step, ver, attempt;
-    uint8_t tested, accepted; /* bit per version */
-    int8_t order;             /* -1 undecided, 0 client order, 1 server order */
-    int8_t order_ver;         /* version the order test ran at */
-    bool complete;            /* nothing undecided (for the grade) */
-    uint8_t n_suites[TE_NVER];
-    uint16_t suites[TE_NVER][TE_MAX_SUITES]; /* indexes into tlssuites_all */
+    bool in_use, in_flight;
+    struct he_state he; /* what the enumeration knows, which test is next */
 };
 
 struct te_ip {
@@ -200,151 +174,11 @@ static void target_wait(struct tls_enum *t, struct te_target *tg)
     ip_maybe_ready(t, tg->ip);
 }
 
-/* ---- the state machine ----------------------------------------------- */
-
-static void note_incomplete(struct te_target *tg, const char *what, const char *why)
-{
-    char buf[96];
-    int n = snprintf(buf, sizeof buf, "%s: %s", what, why);
-    rec_list_add(&tg->rec, F_TLS_ENUM_INCOMPLETE, buf,
-                 n > 0 && (size_t)n < sizeof buf ? (size_t)n : strlen(buf));
-    tg->complete = false;
-}
-
-static int highest_ordered_version(const struct te_target *tg)
-{
-    for (int v = TE_NVER - 1; v >= 0; v--)
-        if (tg->n_suites[v] >= 2)
-            return v;
-    return -1;
-}
-
-/* Moves the cursor to the next test that must run; TE_DONE when none. */
-static void advance(struct tls_enum *t, struct te_target *tg)
-{
-    for (;;) {
-        switch ((enum te_step)tg->step) {
-        case TE_VERSION:
-            if (tg->ver >= TE_NVER) {
-                tg->step = t->o.ciphers ? TE_ORDER : TE_DONE;
-                continue;
-            }
-            /* versions only: the main probe's own version needs no test */
-            if (!t->o.ciphers && (tg->accepted >> tg->ver & 1u)) {
-                tg->ver++;
-                continue;
-            }
-            return;
-        case TE_SUITES: {
-            int v = tg->ver;
-            if (tg->n_suites[v] >= tlssuites_offerable[v]) {
-                tg->step = TE_VERSION; /* every suite we can offer was chosen */
-                tg->ver++;
-                continue;
-            }
-            if (tg->n_suites[v] >= TE_MAX_SUITES) {
-                note_incomplete(tg, tlssuites_ver_name[v], "more suites than kept");
-                tg->step = TE_VERSION;
-                tg->ver++;
-                continue;
-            }
-            return;
-        }
-        case TE_ORDER:
-            if (tg->order_ver >= 0) { /* ran (or gave up) already */
-                tg->step = TE_DONE;
-                continue;
-            }
-            tg->order_ver = (int8_t)highest_ordered_version(tg);
-            if (tg->order_ver < 0) {
-                tg->step = TE_DONE;
-                continue;
-            }
-            return;
-        case TE_DONE: return;
-        }
-    }
-}
-
-static void finish_target(struct tls_enum *t, struct te_target *tg);
-
-/* Queues the target's next test or emits it when there is none. */
-static void schedule(struct tls_enum *t, struct te_target *tg)
-{
-    tg->attempt = 0;
-    advance(t, tg);
-    if (tg->step == TE_DONE)
-        finish_target(t, tg);
-    else
-        target_wait(t, tg);
-}
-
-static void add_weak_name(struct record *r, const char *s)
-{
-    rec_list_add(r, F_TLS_WEAK, s, strlen(s));
-}
-
-/* Grade (TLS-ENUM.md): F, C, B or A from the worst thing accepted. */
-static char grade(const struct te_target *tg)
-{
-    if (tg->weak & (W_NULL | W_ANON | W_EXPORT | W_DES) || (tg->min_dh_bits && tg->min_dh_bits < 1024))
-        return 'F';
-    bool modern = tg->accepted & (1u << 2 | 1u << 3);
-    if (tg->weak & (W_RC4 | W_3DES | W_MD5) || (tg->min_dh_bits && tg->min_dh_bits < 2048) || !modern)
-        return 'C';
-    if (tg->weak & (W_TLS10 | W_TLS11))
-        return 'B';
-    return 'A';
-}
-
-static void write_fields(struct tls_enum *t, struct te_target *tg)
-{
-    struct record *r = &tg->rec;
-    rec_list_init(r, F_TLS_VERSIONS_TESTED);
-    rec_list_init(r, F_TLS_VERSIONS);
-    for (int v = 0; v < TE_NVER; v++) {
-        if (tg->tested >> v & 1u)
-            rec_list_add(r, F_TLS_VERSIONS_TESTED, tlssuites_ver_name[v], strlen(tlssuites_ver_name[v]));
-        if (tg->accepted >> v & 1u)
-            rec_list_add(r, F_TLS_VERSIONS, tlssuites_ver_name[v], strlen(tlssuites_ver_name[v]));
-    }
-    if (tg->accepted & 1u)
-        tg->weak |= W_TLS10;
-    if (tg->accepted & 2u)
-        tg->weak |= W_TLS11;
-    if (t->o.ciphers) {
-        rec_list_init(r, F_TLS_CIPHERS);
-        for (int v = 0; v < TE_NVER; v++)
-            for (int i = 0; i < tg->n_suites[v]; i++) {
-                char buf[96];
-                int n = snprintf(buf, sizeof buf, "%s:%s", tlssuites_ver_name[v],
-                                 SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][i]]));
-                rec_list_add(r, F_TLS_CIPHERS, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-            }
-        if (tg->order >= 0)
-            rec_set_bool(r, F_TLS_SERVER_ORDER, tg->order == 1);
-    }
-    rec_list_init(r, F_TLS_WEAK);
-    for (size_t i = 0; i < N_WEAK; i++)
-        if (tg->weak >> i & 1u)
-            add_weak_name(r, tlssuites_weak_name[i]);
-    if (tg->min_dh_bits && tg->min_dh_bits < 2048) {
-        char buf[24];
-        snprintf(buf, sizeof buf, "DH-%d", tg->min_dh_bits);
-        add_weak_name(r, buf);
-    }
-    for (int v = 0; v < TE_NVER; v++)
-        if (!(tg->tested >> v & 1u))
-            tg->complete = false;
-    if (t->o.ciphers && tg->complete) {
-        char g = grade(tg);
-        rec_set_text(r, F_TLS_GRADE, &g, 1);
-    }
-}
+/* ---- running the tests ----------------------------------------------- */
 
 static void finish_target(struct tls_enum *t, struct te_target *tg)
 {
-    write_fields(t, tg);
+    he_write(&tg->he, &tg->rec);
     if (t->emit(t->emit_ctx, &tg->rec) < 0)
         t->failed = -1;
     tg->in_use = false;
@@ -353,15 +187,13 @@ static void finish_target(struct tls_enum *t, struct te_target *tg)
     t->held--;
 }
 
-/* What the outcome of a chosen suite teaches: weak bits and DH size. */
-static void note_handshake(struct te_target *tg, SSL *ssl, const SSL_CIPHER *c)
+/* Queues the target's next test or emits it when there is none. */
+static void schedule(struct tls_enum *t, struct te_target *tg)
 {
-    tg->weak |= tlssuites_weak_bits(c);
-    char group[48];
-    int bits;
-    tls_group_name(ssl, group, sizeof group);
-    if (sscanf(group, "DHE-%d", &bits) == 1 && bits > 0 && (tg->min_dh_bits == 0 || bits < tg->min_dh_bits))
-        tg->min_dh_bits = bits;
+    if (he_next(&tg->he, &tg->rec))
+        target_wait(t, tg);
+    else
+        finish_target(t, tg);
 }
 
 /* ---- public interface ------------------------------------------------- */
@@ -369,8 +201,7 @@ static void note_handshake(struct te_target *tg, SSL *ssl, const SSL_CIPHER *c)
 struct tls_enum *tls_enum_new(const struct tls_enum_opts *o, int (*emit)(void *, struct record *),
                               void *emit_ctx, char *err, size_t errlen)
 {
-    if (tlssuites_load(err, errlen) < 0)
-        return NULL;
+    he_init_tables();
     struct tls_enum *t = calloc(1, sizeof *t);
     if (!t)
         goto oom;
@@ -433,8 +264,8 @@ void tls_enum_free(struct tls_enum *t)
 
 static int version_index(const char *name, size_t len)
 {
-    for (int v = 0; v < TE_NVER; v++)
-        if (strlen(tlssuites_ver_name[v]) == len && memcmp(tlssuites_ver_name[v], name, len) == 0)
+    for (int v = 0; v < HE_NVER; v++)
+        if (strlen(he_ver_name[v]) == len && memcmp(he_ver_name[v], name, len) == 0)
             return v;
     return -1;
 }
@@ -450,37 +281,17 @@ int tls_enum_offer(struct tls_enum *t, const struct job *j, struct record *r)
     }
     struct te_target *tg = &t->slots[t->free_slots[--t->free_n]];
     t->held++;
-    memcpy(&tg->rec, r, sizeof *r);
+    /* the used part only: the arena's unused pages stay untouched */
+    memcpy(&tg->rec, r, offsetof(struct record, arena) + r->arena_used);
     tg->job = *j;
     tg->job.kind = JOB_TLS_TEST;
     tg->job.owner = tg;
     tg->in_use = true;
-    tg->in_flight = tg->setup_failed = false;
-    tg->step = TE_VERSION;
-    tg->ver = 0;
-    tg->tested = tg->accepted = 0;
-    tg->weak = 0;
-    tg->min_dh_bits = 0;
-    tg->order = -1;
-    tg->order_ver = -1;
-    tg->complete = true;
-    memset(tg->n_suites, 0, sizeof tg->n_suites);
+    tg->in_flight = false;
     /* the probe's own handshake proves its version */
     size_t len;
     const unsigned char *vs = rec_text(r, F_TLS_VERSION, &len);
-    int v = version_index((const char *)vs, len);
-    if (v >= 0)
-        tg->tested = tg->accepted = (uint8_t)(1u << v);
-    size_t glen;
-    const unsigned char *gs = rec_has(r, F_TLS_GROUP) ? rec_text(r, F_TLS_GROUP, &glen) : NULL;
-    char gbuf[32];
-    int bits;
-    if (gs && glen < sizeof gbuf) {
-        memcpy(gbuf, gs, glen);
-        gbuf[glen] = 0;
-        if (sscanf(gbuf, "DHE-%d", &bits) == 1 && bits > 0)
-            tg->min_dh_bits = bits;
-    }
+    he_start(&tg->he, t->o.ciphers, version_index((const char *)vs, len));
     struct sockaddr_storage a = j->addr;
     tg->ip = ip_get(t, &a);
     t->ips[tg->ip].refs++;
@@ -504,7 +315,6 @@ bool tls_enum_next_job(struct tls_enum *t, struct job *out)
         e->wait_tail = TE_NONE;
     e->in_flight++;
     tg->in_flight = true;
-    tg->setup_failed = false;
     tg->seq++;
     *out = tg->job;
     out->test = tg->seq;
@@ -542,219 +352,91 @@ static struct te_target *target_of(struct tls_enum *t, const struct job *j)
     return tg;
 }
 
-/* "ALL:COMPLEMENTOFALL:!A:!B...:@SECLEVEL=0" or "TLS_X:TLS_Y" without
- * the suites already chosen at version v. */
-static bool remaining_list(const struct te_target *tg, int v, char *buf, size_t len)
+/* The test in flight has ended: the address may run another. */
+static void test_ended(struct tls_enum *t, struct te_target *tg)
 {
-    size_t used = 0;
-    int n;
-    if (v == TE_TLS13) {
-        for (size_t i = 0; i < N_SUITES13; i++) {
-            bool chosen = false;
-            for (int k = 0; k < tg->n_suites[v]; k++)
-                chosen |= strcmp(SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][k]]), tlssuites_13[i]) == 0;
-            if (chosen)
-                continue;
-            n = snprintf(buf + used, len - used, "%s%s", used ? ":" : "", tlssuites_13[i]);
-            if (n < 0 || (size_t)n >= len - used)
-                return false;
-            used += (size_t)n;
-        }
-        return used > 0;
-    }
-    n = snprintf(buf, len, "%s", ALL_12);
-    used = (size_t)n;
-    for (int k = 0; k < tg->n_suites[v]; k++) {
-        n = snprintf(buf + used, len - used, ":!%s", SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][k]]));
-        if (n < 0 || (size_t)n >= len - used)
-            return false;
-        used += (size_t)n;
-    }
-    n = snprintf(buf + used, len - used, "%s", SECLEVEL0);
-    return n > 0 && (size_t)n < len - used;
+    tg->in_flight = false;
+    t->ips[tg->ip].in_flight--;
+    ip_maybe_ready(t, tg->ip);
 }
 
-void tls_enum_setup(void *arg, const struct job *j, SSL *ssl)
+static bool is_address_literal(const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+size_t tls_enum_hello(void *arg, const struct job *j, unsigned char *buf, size_t cap)
 {
     struct tls_enum *t = arg;
     struct te_target *tg = target_of(t, j);
     if (!tg)
-        return;
-    tlsalert_watch(ssl);
-    char list[4096];
-    int v = tg->step == TE_ORDER ? tg->order_ver : tg->ver;
-    bool ok = SSL_set_min_proto_version(ssl, tlssuites_ver_code[v]) &&
-              SSL_set_max_proto_version(ssl, tlssuites_ver_code[v]);
-    SSL_set_security_level(ssl, 0);
-    if (tg->step == TE_ORDER) {
-        const char *first = SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][0]]);
-        const char *second = SSL_CIPHER_get_name(tlssuites_all[tg->suites[v][1]]);
-        if (v == TE_TLS13) {
-            snprintf(list, sizeof list, "%s:%s", second, first);
-            ok = ok && SSL_set_ciphersuites(ssl, list);
-        } else {
-            snprintf(list, sizeof list, "%s:%s%s", second, first, SECLEVEL0);
-            ok = ok && SSL_set_cipher_list(ssl, list);
-        }
-    } else if (v == TE_TLS13) {
-        ok = ok && remaining_list(tg, v, list, sizeof list) && SSL_set_ciphersuites(ssl, list);
-    } else {
-        ok = ok && remaining_list(tg, v, list, sizeof list) && SSL_set_cipher_list(ssl, list);
+        return 0;
+    /* the client random needs to be fresh, not secret: nothing is derived from it */
+    unsigned char rnd[32];
+    uint64_t x = hash_splitmix64((uint64_t)tg->seq << 32 ^ (uint64_t)(tg - t->slots) ^ t->tests);
+    for (size_t i = 0; i < sizeof rnd; i += 8) {
+        x = hash_splitmix64(x);
+        memcpy(rnd + i, &x, 8);
     }
-    if (!ok) {
-        /* never let a test run with an offer other than the intended one */
-        tg->setup_failed = true;
+    const char *sni = j->host[0] && !is_address_literal(j->host) ? j->host : NULL;
+    return he_hello(&tg->he, sni, rnd, buf, cap);
+}
+
+bool tls_enum_bytes(void *arg, const struct job *j, const unsigned char *d, size_t n, bool eof)
+{
+    struct tls_enum *t = arg;
+    struct te_target *tg = target_of(t, j);
+    if (!tg)
+        return true; /* nobody waits for this answer: end the connection */
+    if (!he_bytes(&tg->he, d, n, eof))
+        return false;
+    test_ended(t, tg);
+    if (he_answer(&tg->he, &tg->rec)) {
+        schedule(t, tg);
+    } else {
+        const char *why = tg->he.hp.r.why ? tg->he.hp.r.why : "unexpected answer";
+        if (he_retry(&tg->he, &tg->rec, why))
+            target_wait(t, tg);
+        else
+            schedule(t, tg);
+    }
+    return true;
+}
+
+void tls_enum_setup(void *arg, const struct job *j, SSL *ssl)
+{
+    /* only when no ClientHello could be built (cannot happen): make sure
+     * the OpenSSL handshake fails instead of testing something else */
+    struct tls_enum *t = arg;
+    if (target_of(t, j)) {
         SSL_set_min_proto_version(ssl, TLS1_3_VERSION);
         SSL_set_max_proto_version(ssl, TLS1_VERSION);
     }
-    ERR_clear_error();
-}
-
-/* An outcome that says nothing about the offer, twice: give up this test. */
-static void give_up(struct te_target *tg, const char *why)
-{
-    char what[40];
-    switch ((enum te_step)tg->step) {
-    case TE_VERSION:
-        note_incomplete(tg, tlssuites_ver_name[tg->ver], why);
-        tg->ver++;
-        break;
-    case TE_SUITES:
-        snprintf(what, sizeof what, "%s suites", tlssuites_ver_name[tg->ver]);
-        note_incomplete(tg, what, why);
-        tg->step = TE_VERSION;
-        tg->ver++;
-        break;
-    case TE_ORDER: note_incomplete(tg, "server order", why); break; /* order_ver >= 0: advance() ends */
-    case TE_DONE: break;
-    }
-}
-
-static void add_suite(struct te_target *tg, int v, const SSL_CIPHER *c)
-{
-    int idx = tlssuites_index(c);
-    for (int k = 0; k < tg->n_suites[v]; k++)
-        if (tg->suites[v][k] == idx) {
-            /* the server chose a suite we no longer offered: stop here */
-            note_incomplete(tg, tlssuites_ver_name[v], "server chose a suite not offered");
-            tg->step = TE_VERSION;
-            tg->ver++;
-            return;
-        }
-    if (idx < 0 || tg->n_suites[v] >= TE_MAX_SUITES) {
-        note_incomplete(tg, tlssuites_ver_name[v],
-                        idx < 0 ? "unknown suite chosen" : "more suites than kept");
-        tg->step = TE_VERSION;
-        tg->ver++;
-        return;
-    }
-    tg->suites[v][tg->n_suites[v]++] = (uint16_t)idx;
-}
-
-static void interrupted(struct te_target *tg)
-{
-    if (tg->step != TE_DONE)
-        note_incomplete(tg, "enumeration", "interrupted");
-    tg->step = TE_DONE;
 }
 
 void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok, enum rec_status status,
                    const char *error)
 {
+    (void)ssl;
+    (void)ok;
+    (void)error;
     struct tls_enum *t = arg;
     struct te_target *tg = target_of(t, j);
     if (!tg)
         return;
-    tg->in_flight = false;
-    struct te_ip *e = &t->ips[tg->ip];
-    e->in_flight--;
-    ip_maybe_ready(t, tg->ip);
-
-    const SSL_CIPHER *chosen = ok && ssl ? SSL_get_current_cipher(ssl) : NULL;
-    if (ok && ssl && SSL_version(ssl) != tlssuites_ver_code[tg->step == TE_ORDER ? tg->order_ver : tg->ver])
-        ok = false, status = STATUS_LOCAL_ERROR; /* cannot happen with min = max */
-    if (tg->setup_failed) {
-        ok = false;
-        status = STATUS_LOCAL_ERROR;
-        tg->attempt = TE_MAX_ATTEMPTS; /* no point retrying */
-    }
+    test_ended(t, tg);
     if (status == STATUS_INTERRUPTED) {
-        interrupted(tg);
+        he_interrupt(&tg->he, &tg->rec);
         finish_target(t, tg);
         return;
     }
-    /* a chain over the memory caps (tls.h) says nothing about the offer */
-    bool inconclusive = !ok && tls_limit_hit(ssl);
-    if (!ok && status == STATUS_TLS_FAILED && !tg->setup_failed && !inconclusive) {
-        bool alert = tlsalert_exchanged(ssl);
-        /* hanging up after the ClientHello is how some servers refuse (Dovecot
-         * sends no alert); a reset or another socket error is the network */
-        bool eof = !alert && error && strstr(error, "closed");
-        if (!alert && !eof) {
-            status = STATUS_RESET;
-        } else if (tg->step == TE_VERSION && (tg->accepted >> tg->ver & 1u)) {
-            /* the main probe completed this version: a refusal contradicts it */
-            if (eof)
-                status = STATUS_CLOSED;
-            inconclusive = true;
-        }
-    }
-    if (ok && chosen) {
-        if (t->o.save_certs)
-            certsave_chain_seen(ssl);
-        note_handshake(tg, ssl, chosen);
-        int v = tg->ver;
-        switch ((enum te_step)tg->step) {
-        case TE_VERSION:
-            tg->tested |= (uint8_t)(1u << v);
-            tg->accepted |= (uint8_t)(1u << v);
-            if (t->o.ciphers) {
-                add_suite(tg, v, chosen);
-                if (tg->step == TE_VERSION && tg->ver == v)
-                    tg->step = TE_SUITES;
-            } else {
-                tg->ver++;
-            }
-            break;
-        case TE_SUITES: add_suite(tg, v, chosen); break;
-        case TE_ORDER: {
-            int idx = tlssuites_index(chosen);
-            int ov = tg->order_ver;
-            if (idx == tg->suites[ov][0])
-                tg->order = 1;
-            else if (idx == tg->suites[ov][1])
-                tg->order = 0;
-            break;
-        }
-        case TE_DONE: break;
-        }
+    if (he_no_answer(&tg->he, &tg->rec, status))
         schedule(t, tg);
-        return;
-    }
-    if (status == STATUS_TLS_FAILED && !tg->setup_failed && !inconclusive) {
-        /* the server turned this offer down */
-        switch ((enum te_step)tg->step) {
-        case TE_VERSION:
-            tg->tested |= (uint8_t)(1u << tg->ver);
-            tg->ver++;
-            break;
-        case TE_SUITES:
-            tg->step = TE_VERSION;
-            tg->ver++;
-            break;
-        case TE_ORDER: note_incomplete(tg, "server order", "offer of two accepted suites refused"); break;
-        case TE_DONE: break;
-        }
-        schedule(t, tg);
-        return;
-    }
-    /* inconclusive: same test once more, then give up on it */
-    if (++tg->attempt < TE_MAX_ATTEMPTS) {
+    else if (he_retry(&tg->he, &tg->rec, rec_status_name(status)))
         target_wait(t, tg);
-        return;
-    }
-    give_up(tg, rec_status_name(status));
-    schedule(t, tg);
+    else
+        schedule(t, tg);
 }
 
 int tls_enum_flush(struct tls_enum *t)
@@ -765,7 +447,7 @@ int tls_enum_flush(struct tls_enum *t)
         struct te_target *tg = &t->slots[i];
         if (!tg->in_use)
             continue;
-        interrupted(tg);
+        he_interrupt(&tg->he, &tg->rec);
         finish_target(t, tg);
     }
     t->ready_head = t->ready_tail = TE_NONE;

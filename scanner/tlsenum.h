@@ -56,6 +56,10 @@ bool tls_enum_full(const struct tls_enum *t);
 void tls_enum_setup(void *t, const struct job *j, SSL *ssl);
 void tls_enum_done(void *t, const struct job *j, SSL *ssl, bool ok, enum rec_status status,
                    const char *error);
+/* engine_io.tls_test_hello / tls_test_bytes: the raw test's ClientHello
+ * and its answer (engine.h). */
+size_t tls_enum_hello(void *t, const struct job *j, unsigned char *buf, size_t cap);
+bool tls_enum_bytes(void *t, const struct job *j, const unsigned char *d, size_t n, bool eof);
 /* -1 after an emit failed. */
 int tls_enum_failed(const struct tls_enum *t);
 /* Emits every record still held (scan interrupted or stopped early), with

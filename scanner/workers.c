@@ -89,6 +89,24 @@ static void w_tls_setup(void *ctx, const struct job *j, SSL *ssl)
     pthread_mutex_unlock(&w->lock);
 }
 
+static size_t w_tls_hello(void *ctx, const struct job *j, unsigned char *buf, size_t cap)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    size_t n = w->shared.tls_test_hello(w->shared.ctx, j, buf, cap);
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+static bool w_tls_bytes(void *ctx, const struct job *j, const unsigned char *d, size_t n, bool eof)
+{
+    struct workers *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    bool done = w->shared.tls_test_bytes(w->shared.ctx, j, d, n, eof);
+    pthread_mutex_unlock(&w->lock);
+    return done;
+}
+
 static void w_tls_done(void *ctx, const struct job *j, SSL *ssl, bool ok, enum rec_status st,
                        const char *error)
 {
@@ -134,6 +152,8 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
             .tick = w_tick,
             .tls_test_setup = io->tls_test_setup ? w_tls_setup : NULL,
             .tls_test_done = io->tls_test_done ? w_tls_done : NULL,
+            .tls_test_hello = io->tls_test_hello ? w_tls_hello : NULL,
+            .tls_test_bytes = io->tls_test_bytes ? w_tls_bytes : NULL,
         };
         if (i == 0) {
             wio.on_fd = io->on_fd ? w_on_fd : NULL;

@@ -12,7 +12,8 @@ pkgs="build-essential cmake pkg-config libssl-dev libc-ares-dev libmaxminddb-dev
       curl swaks msmtp fetchmail s-nail mutt
       groff man-db python3-yaml dpkg-dev file
       ldnsutils nginx-light
-      chromium python3-cryptography"
+      chromium python3-cryptography
+      gnutls-bin sslscan"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

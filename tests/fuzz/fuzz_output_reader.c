@@ -29,7 +29,8 @@ static bool same_field(const struct record *x, const struct record *y, enum rec_
     if (!rec_has(x, f))
         return true;
     switch (rec_fields[f].type) {
-    case RT_TEXT: {
+    case RT_TEXT:
+    case RT_JSON: {
         size_t n, m;
         const unsigned char *s = rec_text(x, f, &n), *t = rec_text(y, f, &m);
         return n == m && memcmp(s, t, n) == 0;

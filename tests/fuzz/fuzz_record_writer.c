@@ -23,6 +23,7 @@
 #include "../../output/escape.h"
 #include "../../output/ndjson.h"
 #include "../../output/outbuf.h"
+#include "../../output/recjson.h"
 #include "../../output/record.h"
 #include "../../output/recview.h"
 #include "../../output/writer.h"
@@ -72,7 +73,8 @@ static void run_program(const uint8_t *p, size_t size)
             num = (int64_t)((uint64_t)num << 8 | v[k]);
         switch (op % 6) {
         case 0:
-            f = pick(RT_TEXT, sel);
+            /* op bit 6: the RT_JSON fields, with whatever bytes */
+            f = pick(op & 0x40 ? RT_JSON : RT_TEXT, sel);
             rec_set_text(&rec, f, v, len);
             shadow[f].text = v;
             shadow[f].text_len = len;
@@ -118,7 +120,12 @@ static void check_record(void)
             continue;
         const unsigned char *s;
         size_t len;
-        if (rec_fields[f].type == RT_TEXT) {
+        if (rec_fields[f].type == RT_JSON) {
+            /* never cut: stored whole or not at all */
+            s = rec_text(&rec, f, &len);
+            FUZZ_CHECK(len <= rec_fields[f].cap && s + len <= rec.arena + REC_ARENA_BYTES);
+            FUZZ_CHECK(shadow[f].text && len == shadow[f].text_len && memcmp(s, shadow[f].text, len) == 0);
+        } else if (rec_fields[f].type == RT_TEXT) {
             s = rec_text(&rec, f, &len);
             FUZZ_CHECK(len <= rec_fields[f].cap);
             /* An empty value may point past arena_used: replacing the
@@ -349,6 +356,17 @@ static void check_json(const char *line, size_t len)
         }
         case RT_INT: json_int_equals(&c, rec_int(&rec, f)); break;
         case RT_BOOL: expect(&c, rec_int(&rec, f) ? "true" : "false"); break;
+        case RT_JSON: {
+            /* as stored when it has the one allowed shape, else null */
+            s = rec_text(&rec, f, &slen);
+            bool ok = recjson_ok(s, slen);
+            FUZZ_CHECK(!ok || ((size_t)(c.end - c.p) >= slen && memcmp(c.p, s, slen) == 0));
+            if (ok)
+                c.p += slen;
+            else
+                expect(&c, "null");
+            break;
+        }
         }
     }
     expect(&c, "}");
@@ -407,7 +425,8 @@ static void check_csv(const char *line, size_t len, char *scratch)
         const unsigned char *s;
         size_t slen;
         switch (rec_fields[f].type) {
-        case RT_TEXT: {
+        case RT_TEXT:
+        case RT_JSON: {
             size_t n = csv_quoted(&c, scratch);
             s = rec_text(&rec, f, &slen);
             csv_value_equals(scratch, n, s, slen);

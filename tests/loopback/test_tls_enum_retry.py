@@ -51,13 +51,14 @@ def main():
     work = tempfile.mkdtemp(prefix="mailtls-enum-retry-")
     try:
         pki = enumsrv.make_pki(os.path.join(work, "pki"))
-        # connection 1 = main probe (TLSv1.3), 2 = TLSv1 test, 3 = its retry
-        r = run_case(c, pki, {2}, 10251)
+        # connection 1 = main probe (TLSv1.3), then one raw hello each:
+        # 2 = SSLv2, 3 = SSLv3, 4 = TLSv1 (5 = its retry when 4 was busy)
+        r = run_case(c, pki, {4}, 10251)
         c.check(r["tls_versions_tested"] == ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"],
                 "one busy reply: retried, all four tested", r["tls_versions_tested"])
         c.check(r["tls_versions"] == ["TLSv1.2", "TLSv1.3"], "one busy reply: versions right", r["tls_versions"])
         c.check(r["tls_enum_incomplete"] is None, "one busy reply: nothing undecided", r["tls_enum_incomplete"])
-        r = run_case(c, pki, {2, 3}, 10252)
+        r = run_case(c, pki, {4, 5}, 10252)
         c.check(r["tls_versions_tested"] == ["TLSv1.1", "TLSv1.2", "TLSv1.3"],
                 "busy twice: TLSv1 left out of tls_versions_tested", r["tls_versions_tested"])
         c.check(r["tls_versions"] == ["TLSv1.2", "TLSv1.3"], "busy twice: other versions still right", r["tls_versions"])
@@ -67,8 +68,11 @@ def main():
         r = run_case(c, pki, set(range(2, 100)), 10253)
         c.check(r["tls_versions_tested"] == ["TLSv1.3"] and r["tls_versions"] == ["TLSv1.3"],
                 "always busy: only the probe's own version is known", (r["tls_versions_tested"], r["tls_versions"]))
-        c.check(len(r["tls_enum_incomplete"] or []) == 3, "always busy: three undecided versions",
-                r["tls_enum_incomplete"])
+        c.check(r["tls_enum_incomplete"] == ["SSLv2: server-busy", "SSLv3: server-busy", "TLSv1: server-busy",
+                                             "TLSv1.1: server-busy", "TLSv1.2: server-busy"],
+                "always busy: SSLv2, SSLv3 and three TLS versions undecided", r["tls_enum_incomplete"])
+        c.check(r["sslv2"] is None and r["sslv3"] is None, "always busy: sslv2 and sslv3 null (untested)",
+                (r["sslv2"], r["sslv3"]))
     except Exception as ex:
         c.check(False, "test ran to the end", repr(ex))
     finally:

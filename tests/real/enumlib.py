@@ -123,11 +123,10 @@ def nmap_enum(ip, port, timeout=180):
 
 
 def ciphers_by_version(rec):
-    by = {}
-    for item in rec.get("tls_ciphers") or []:
-        v, name = item.split(":", 1)
-        by.setdefault(v, []).append(name)
-    return by
+    """{version: [OpenSSL suite names]} from tls_ciphers_openssl (the IANA
+    name where OpenSSL has none); tls_ciphers is the same object with IANA
+    names."""
+    return dict(rec.get("tls_ciphers_openssl") or {})
 
 
 class Checker:

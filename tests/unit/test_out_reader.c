@@ -82,7 +82,7 @@ static bool same(const struct record *a, const struct record *b)
             return false;
         if (!rec_has(a, f))
             continue;
-        if (rec_fields[f].type == RT_TEXT) {
+        if (rec_fields[f].type == RT_TEXT || rec_fields[f].type == RT_JSON) {
             size_t n;
             const unsigned char *t = rec_text(a, f, &n);
             if (!text_is(b, f, t, n))

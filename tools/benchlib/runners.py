@@ -127,6 +127,29 @@ def nmap(tmp, name, targets, port, scripts, timeout=600, check="ssl-cert"):
     return r
 
 
+def sslscan(tmp, name, targets, port, starttls="smtp", parallel=4, timeout=900):
+    """sslscan --xml=- per host (versions, suites, groups), `parallel` at a time."""
+    if not shutil.which("sslscan"):
+        return None
+    tfile = os.path.join(tmp, "sslscan-%s.txt" % name)
+    common.write_lines(tfile, ["%s:%d" % (t, port) for t in targets])
+    out = os.path.join(tmp, "sslscan-%s.out" % name)
+    cmd = ["xargs", "-a", tfile, "-P", str(parallel), "-I{}", "sslscan", "--xml=-", "--no-colour",
+           "--no-heartbleed"] + (["--starttls-" + starttls] if starttls else []) + ["{}"]
+    t0 = time.monotonic()
+    p = spawn(cmd, stdout=open(out, "w"))
+    sampler = common.RssSampler(p.pid)
+    rc, ru, to = common.wait_rusage(p, timeout)
+    with open(out, errors="replace") as f:
+        text = f.read()
+    ok = text.count("<cipher status=\"preferred\" sslversion=\"TLSv1.2\"") + \
+        text.count("<cipher status=\"preferred\" sslversion=\"TLSv1.3\"")
+    r = _result("sslscan", len(targets), min(ok, len(targets)), t0, rc, ru, to, sampler,
+                "%d at a time" % parallel)
+    r["cmd"] = cmd
+    return r
+
+
 def testssl(tmp, name, targets, port, timeout=900):
     binary = shutil.which("testssl") or shutil.which("testssl.sh")
     if not binary:
