@@ -40,7 +40,7 @@ enum conn_phase {
     PHASE_TLS_HANDSHAKE,
     PHASE_AWAIT_QUIT_REPLY,
     PHASE_AWAIT_INJECTED_REPLY, /* --downgrade-checks: TLS is up, nothing sent yet (conn_await_injected) */
-    PHASE_RAW_HELLO, /* JOB_TLS_TEST: raw ClientHello sent, reading the answer */
+    PHASE_RAW_HELLO,            /* JOB_TLS_TEST: raw ClientHello sent, reading the answer */
     PHASE_PROTO,
 };
 
