@@ -77,8 +77,14 @@ void he_init_tables(void)
     }
 }
 
+void he_release(struct he_state *s)
+{
+    hp_release(&s->hp);
+}
+
 void he_start(struct he_state *s, bool ciphers, int main_ver)
 {
+    he_release(s);
     memset(s, 0, sizeof *s);
     s->ciphers = ciphers;
     s->main_ver = (int8_t)main_ver;
@@ -244,6 +250,7 @@ size_t he_hello(struct he_state *s, const char *sni, const unsigned char random[
     size_t n_suites = 0;
     int v = s->ver;
     s->hello_sent = true;
+    he_release(s);
     switch ((enum he_step)s->step) {
     case HE_SSL2: hp_init(&s->hp, 0); return hello_build_ssl2(random, out, cap);
     case HE_SUITES: chunk_offer(s); break;
@@ -307,6 +314,8 @@ size_t he_hello(struct he_state *s, const char *sni, const unsigned char random[
         want = 0;
     }
     hp_init(&s->hp, want);
+    if (v != HE_V13)
+        hp_want_certs(&s->hp, s->cert_kinds);
     return hello_build(&h, random, out, cap);
 }
 

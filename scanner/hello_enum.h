@@ -64,6 +64,7 @@ struct he_state {
     bool hello_sent;              /* the current test's ClientHello went out */
     bool last_close;              /* the last refusal was a hang-up, not an alert */
     uint16_t dh_bits;             /* smallest DHE prime seen, 0 = none */
+    uint8_t cert_kinds;           /* --save-certs: IS_CERT_* chains still to capture */
     uint16_t n_found[HE_NVER];
     uint16_t found[HE_NVER][HE_MAX_FOUND]; /* codes; preference order once ranked */
     uint16_t n_ranked, n_groups, n_offer;
@@ -73,9 +74,13 @@ struct he_state {
     struct hello_parser hp;
 };
 
+/* Frees what the parser captured (the Certificate); the state stays valid. */
+void he_release(struct he_state *s);
 /* Builds the candidate lists once (not thread-safe: call at start-up). */
 void he_init_tables(void);
-/* main_ver: HE index of the main probe's version, or -1. */
+/* main_ver: HE index of the main probe's version, or -1. Afterwards the
+ * caller may set cert_kinds (the Certificate of answers whose suite needs a
+ * certificate of such a kind is captured: s->hp.cert, s->hp.r.cert_kind). */
 void he_start(struct he_state *s, bool ciphers, int main_ver);
 /* Moves to the next test that must run; false when there is none. */
 bool he_next(struct he_state *s, struct record *r);
