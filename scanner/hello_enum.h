@@ -10,10 +10,13 @@
  *               and the chunk offered again, until the server refuses the
  *               chunk; then the next chunk. Without --ciphers a version
  *               stops at its first accepted suite.
- *   ORDER v     (--ciphers, >= 2 suites) the accepted suites in reverse
- *               order, then if needed forward: does the server choose by
- *               its own preference? If so, and the suites were found in
- *               more than one chunk, they are ranked by removal.
+ *   ORDER v     (--ciphers, >= 2 suites) does the server choose by its
+ *               own preference? The accepted suites with a "loser" first
+ *               (a suite the server passed over for another during
+ *               discovery: under server order never its top), so one
+ *               answer decides; without a loser in reverse order, then if
+ *               needed forward. If server order, and the suites were found
+ *               in more than one chunk, they are ranked by removal.
  *   GROUPS13    (--ciphers) TLS 1.3 with an empty key_share: the
  *               HelloRetryRequest names a group; removed; again.
  *   GROUPS12    (--ciphers) TLS 1.2 ECDHE: the curve from ServerKeyExchange.
@@ -60,6 +63,8 @@ struct he_state {
     int8_t server_order[HE_NVER];
     uint8_t first_chunk[HE_NVER]; /* chunk of the first suite found */
     bool multi_chunk[HE_NVER];    /* suites found in more than one chunk */
+    uint8_t last_chunk[HE_NVER];  /* chunk of the last suite found */
+    uint16_t loser[HE_NVER];      /* a suite offered beside an earlier pick: never the server's top */
     bool complete;                /* nothing undecided (for the grade) */
     bool hello_sent;              /* the current test's ClientHello went out */
     bool last_close;              /* the last refusal was a hang-up, not an alert */

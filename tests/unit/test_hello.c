@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../../scanner/hello.h"
+#include "../../scanner/hello_enum.h"
 #include "../../scanner/hello_parse.h"
 #include "../../scanner/iana_suites.h"
 #include "check.h"
@@ -275,6 +276,64 @@ static void test_cert_capture(void)
     CHECK(iana_suite_cert_kind(iana_suite_find(0x00AC)) == 0);           /* RSA_PSK */
 }
 
+/* A whole --ciphers enumeration (hello_enum.c) against an in-memory OpenSSL
+ * server; counts the connections of the order steps. */
+static int enumerate(const struct srv *srv, struct he_state *s, int *order_conns)
+{
+    static struct record rec;
+    static unsigned char hello[HELLO_MAX_BYTES], out[65536];
+    rec_reset(&rec);
+    he_init_tables();
+    he_start(s, true, -1);
+    int conns = 0;
+    *order_conns = 0;
+    while (conns < 1000 && he_next(s, &rec)) {
+        uint8_t step = s->step;
+        size_t len = he_hello(s, NULL, rnd, hello, sizeof hello);
+        size_t got = len ? serve(srv, hello, len, out, sizeof out) : 0;
+        conns++;
+        *order_conns += step >= HE_ORDER_REV && step <= HE_ORDER_RANK;
+        bool done = got && he_bytes(s, out, got, false);
+        if (!done)
+            done = he_bytes(s, NULL, 0, true);
+        bool ok = done ? he_answer(s, &rec) : he_no_answer(s, &rec, STATUS_CLOSED);
+        if (!ok)
+            he_retry(s, &rec, "test");
+    }
+    he_release(s);
+    return conns;
+}
+
+static void test_enum_order(void)
+{
+    static struct he_state s;
+    static const uint16_t want[] = {0xC02F, 0xC030, 0x002F, 0x0035};
+    const char *list = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA:AES256-SHA";
+    struct srv client = {.ciphers = list, .min = TLS1_2_VERSION, .max = TLS1_2_VERSION};
+    int order_conns;
+    enumerate(&client, &s, &order_conns);
+    CHECK(s.n_found[3] == 4 && s.server_order[3] == 0);
+    CHECK(order_conns == 1); /* a loser offered first decides in one connection */
+    /* the server's order, the reverse of the candidates' (newest first) */
+    struct srv server = {.ciphers =
+                             "AES256-SHA:AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256",
+                         .min = TLS1_2_VERSION,
+                         .max = TLS1_2_VERSION,
+                         .server_order = true};
+    enumerate(&server, &s, &order_conns);
+    CHECK(s.n_found[3] == 4 && s.server_order[3] == 1);
+    CHECK(s.found[3][0] == want[3] && s.found[3][1] == want[2] && s.found[3][2] == want[1] &&
+          s.found[3][3] == want[0]);
+    /* found in two chunks (ECDHE ones first): the loser-first test names the top (AES256-SHA),
+     * one more ranks AES128-SHA; the rest is one chunk's discovery order: 2, not 3 */
+    CHECK(order_conns == 2);
+    struct srv one = server;
+    one.ciphers = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256";
+    enumerate(&one, &s, &order_conns);
+    CHECK(s.n_found[3] == 2 && s.server_order[3] == 1 && s.found[3][0] == want[1]);
+    CHECK(order_conns == 1); /* found in one chunk: discovery is already the ranking */
+}
+
 static void test_tls13(void)
 {
     uint16_t s13[] = {0x1301, 0x1302, 0x1303, 0x1304, 0x1305};
@@ -347,6 +406,7 @@ int main(void)
     test_versions();
     test_ske();
     test_cert_capture();
+    test_enum_order();
     test_tls13();
     test_hostile();
     X509_free(cert);
