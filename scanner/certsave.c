@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../output/lib/kset.h"
+#include "hello_parse.h"
 
 #define CERTSAVE_SLOTS 16384  /* hashes of saved certificates remembered */
 #define CERTSAVE_MAX_CHAIN 16 /* certificates of one chain saved at most */
@@ -130,6 +131,25 @@ fail:
     }
 }
 
+/* Saves one certificate unless its hash was seen; under cert_lock. */
+static void cert_seen(struct certsave *t, X509 *cert)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
+        return;
+    if (certset_seen(t, md))
+        return;
+    static const char hexd[] = "0123456789abcdef";
+    char hex[65];
+    for (int k = 0; k < 32; k++) {
+        hex[2 * k] = hexd[md[k] >> 4];
+        hex[2 * k + 1] = hexd[md[k] & 15];
+    }
+    hex[64] = 0;
+    save_cert(t, cert, hex);
+}
+
 void certsave_chain_seen(SSL *ssl)
 {
     if (g_ex_index < 0 || !ssl)
@@ -140,22 +160,27 @@ void certsave_chain_seen(SSL *ssl)
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
     int n = chain ? sk_X509_num(chain) : 0;
     pthread_mutex_lock(&t->cert_lock);
-    for (int i = 0; i < n && i < CERTSAVE_MAX_CHAIN; i++) {
-        X509 *cert = sk_X509_value(chain, i);
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
-        if (!X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
-            continue;
-        if (certset_seen(t, md))
-            continue;
-        static const char hexd[] = "0123456789abcdef";
-        char hex[65];
-        for (int k = 0; k < 32; k++) {
-            hex[2 * k] = hexd[md[k] >> 4];
-            hex[2 * k + 1] = hexd[md[k] & 15];
-        }
-        hex[64] = 0;
-        save_cert(t, cert, hex);
+    for (int i = 0; i < n && i < CERTSAVE_MAX_CHAIN; i++)
+        cert_seen(t, sk_X509_value(chain, i));
+    pthread_mutex_unlock(&t->cert_lock);
+    ERR_clear_error();
+}
+
+void certsave_tls_message(struct certsave *t, const unsigned char *msg, size_t len)
+{
+    if (!t || !t->certset.slots || !msg)
+        return;
+    size_t at = 0, der_len;
+    const unsigned char *der;
+    pthread_mutex_lock(&t->cert_lock);
+    for (int i = 0; i < CERTSAVE_MAX_CHAIN && hp_cert_next(msg, len, &at, &der, &der_len); i++) {
+        const unsigned char *q = der;
+        X509 *cert = d2i_X509(NULL, &q, (long)der_len);
+        /* only a certificate that fills its entry exactly: the file name is
+         * the hash of what the server sent */
+        if (cert && q == der + der_len)
+            cert_seen(t, cert);
+        X509_free(cert);
     }
     pthread_mutex_unlock(&t->cert_lock);
     ERR_clear_error();

@@ -21,5 +21,10 @@ void certsave_free(struct certsave *s);
 /* Saves the peer chain of ssl under the saver attached to its context
  * (nothing when there is none). */
 void certsave_chain_seen(SSL *ssl);
+/* Saves the certificates of a TLS <= 1.2 Certificate message body (the
+ * 3-byte list length and its entries) captured from a raw answer
+ * (hello_parse.h); at most 16, each parsed with d2i_X509 (a malformed one
+ * is skipped). NULL t does nothing. */
+void certsave_tls_message(struct certsave *t, const unsigned char *msg, size_t len);
 
 #endif

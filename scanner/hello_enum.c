@@ -77,8 +77,14 @@ void he_init_tables(void)
     }
 }
 
+void he_release(struct he_state *s)
+{
+    hp_release(&s->hp);
+}
+
 void he_start(struct he_state *s, bool ciphers, int main_ver)
 {
+    he_release(s);
     memset(s, 0, sizeof *s);
     s->ciphers = ciphers;
     s->main_ver = (int8_t)main_ver;
@@ -244,6 +250,7 @@ size_t he_hello(struct he_state *s, const char *sni, const unsigned char random[
     size_t n_suites = 0;
     int v = s->ver;
     s->hello_sent = true;
+    he_release(s);
     switch ((enum he_step)s->step) {
     case HE_SSL2: hp_init(&s->hp, 0); return hello_build_ssl2(random, out, cap);
     case HE_SUITES: chunk_offer(s); break;
@@ -251,10 +258,13 @@ size_t he_hello(struct he_state *s, const char *sni, const unsigned char random[
     case HE_ORDER_FWD:
     case HE_ORDER_RANK:
         s->n_offer = 0;
+        if (s->step == HE_ORDER_REV && s->loser[v])
+            s->offer[s->n_offer++] = s->loser[v];
         for (size_t i = 0; i < s->n_found[v]; i++) {
             size_t k = s->step == HE_ORDER_REV ? s->n_found[v] - 1 - i : i;
-            if (s->step != HE_ORDER_RANK || !has(s->ranked, s->n_ranked, s->found[v][k]))
-                s->offer[s->n_offer++] = s->found[v][k];
+            uint16_t c = s->found[v][k];
+            if (s->step == HE_ORDER_REV ? c != s->loser[v] : !has(s->ranked, s->n_ranked, c))
+                s->offer[s->n_offer++] = c;
         }
         break;
     case HE_GROUPS13:
@@ -307,6 +317,8 @@ size_t he_hello(struct he_state *s, const char *sni, const unsigned char random[
         want = 0;
     }
     hp_init(&s->hp, want);
+    if (v != HE_V13)
+        hp_want_certs(&s->hp, s->cert_kinds);
     return hello_build(&h, random, out, cap);
 }
 
@@ -367,6 +379,10 @@ static bool answer_suites(struct he_state *s, struct record *r, const struct hel
             s->first_chunk[v] = s->chunk;
         else if (s->chunk != s->first_chunk[v])
             s->multi_chunk[v] = true;
+        /* offered when the previous suite was picked: the server passed it over */
+        if (s->n_found[v] > 0 && s->chunk == s->last_chunk[v] && !s->loser[v])
+            s->loser[v] = a->suite;
+        s->last_chunk[v] = s->chunk;
         s->found[v][s->n_found[v]++] = a->suite;
         if (!s->ciphers)
             version_done(s, true);
@@ -408,6 +424,34 @@ static void finish_rank(struct he_state *s)
     next_order_version(s);
 }
 
+/* The discovery chunk a candidate suite of version v was offered in. */
+static int cand_chunk(int v, uint16_t code)
+{
+    size_t n;
+    const uint16_t *c = cands(v, &n);
+    for (size_t i = 0; i < n; i++)
+        if (c[i] == code)
+            return (int)(i / HE_CHUNK);
+    return -1;
+}
+
+/* Every suite not ranked yet was found in one chunk: within a chunk the
+ * discovery order is the server's (each pick its best of what was left),
+ * so no connection is needed to rank them. */
+static bool rest_in_one_chunk(const struct he_state *s)
+{
+    int v = s->ver, chunk = -2;
+    for (size_t i = 0; i < s->n_found[v]; i++) {
+        if (has(s->ranked, s->n_ranked, s->found[v][i]))
+            continue;
+        int c = cand_chunk(v, s->found[v][i]);
+        if (chunk != -2 && c != chunk)
+            return false;
+        chunk = c;
+    }
+    return true;
+}
+
 static void start_rank(struct he_state *s, uint16_t top)
 {
     int v = s->ver;
@@ -417,7 +461,7 @@ static void start_rank(struct he_state *s, uint16_t top)
     /* found in one chunk: each pick was the server's best of what was left */
     if (!s->multi_chunk[v] && top == s->found[v][0])
         next_order_version(s);
-    else if (s->n_found[v] == 2)
+    else if (rest_in_one_chunk(s))
         finish_rank(s);
     else
         s->step = HE_ORDER_RANK;
@@ -436,7 +480,14 @@ static bool answer_order(struct he_state *s, struct record *r, const struct hell
         return true;
     }
     uint16_t p = a->suite;
-    if (s->step == HE_ORDER_REV) {
+    if (s->step == HE_ORDER_REV && s->loser[v]) {
+        if (p == s->loser[v]) { /* under server order the loser is never chosen first */
+            s->server_order[v] = 0;
+            next_order_version(s);
+        } else {
+            start_rank(s, p);
+        }
+    } else if (s->step == HE_ORDER_REV) {
         if (p == s->offer[0]) /* the first offered: either rule explains it */
             s->step = HE_ORDER_FWD;
         else
@@ -450,7 +501,7 @@ static bool answer_order(struct he_state *s, struct record *r, const struct hell
         }
     } else {
         s->ranked[s->n_ranked++] = p;
-        if (s->n_ranked + 1u >= s->n_found[v])
+        if (s->n_ranked + 1u >= s->n_found[v] || rest_in_one_chunk(s))
             finish_rank(s);
     }
     return true;

@@ -10,10 +10,13 @@
  *               and the chunk offered again, until the server refuses the
  *               chunk; then the next chunk. Without --ciphers a version
  *               stops at its first accepted suite.
- *   ORDER v     (--ciphers, >= 2 suites) the accepted suites in reverse
- *               order, then if needed forward: does the server choose by
- *               its own preference? If so, and the suites were found in
- *               more than one chunk, they are ranked by removal.
+ *   ORDER v     (--ciphers, >= 2 suites) does the server choose by its
+ *               own preference? The accepted suites with a "loser" first
+ *               (a suite the server passed over for another during
+ *               discovery: under server order never its top), so one
+ *               answer decides; without a loser in reverse order, then if
+ *               needed forward. If server order, and the suites were found
+ *               in more than one chunk, they are ranked by removal.
  *   GROUPS13    (--ciphers) TLS 1.3 with an empty key_share: the
  *               HelloRetryRequest names a group; removed; again.
  *   GROUPS12    (--ciphers) TLS 1.2 ECDHE: the curve from ServerKeyExchange.
@@ -60,10 +63,13 @@ struct he_state {
     int8_t server_order[HE_NVER];
     uint8_t first_chunk[HE_NVER]; /* chunk of the first suite found */
     bool multi_chunk[HE_NVER];    /* suites found in more than one chunk */
+    uint8_t last_chunk[HE_NVER];  /* chunk of the last suite found */
+    uint16_t loser[HE_NVER];      /* a suite offered beside an earlier pick: never the server's top */
     bool complete;                /* nothing undecided (for the grade) */
     bool hello_sent;              /* the current test's ClientHello went out */
     bool last_close;              /* the last refusal was a hang-up, not an alert */
     uint16_t dh_bits;             /* smallest DHE prime seen, 0 = none */
+    uint8_t cert_kinds;           /* --save-certs: IS_CERT_* chains still to capture */
     uint16_t n_found[HE_NVER];
     uint16_t found[HE_NVER][HE_MAX_FOUND]; /* codes; preference order once ranked */
     uint16_t n_ranked, n_groups, n_offer;
@@ -73,9 +79,13 @@ struct he_state {
     struct hello_parser hp;
 };
 
+/* Frees what the parser captured (the Certificate); the state stays valid. */
+void he_release(struct he_state *s);
 /* Builds the candidate lists once (not thread-safe: call at start-up). */
 void he_init_tables(void);
-/* main_ver: HE index of the main probe's version, or -1. */
+/* main_ver: HE index of the main probe's version, or -1. Afterwards the
+ * caller may set cert_kinds (the Certificate of answers whose suite needs a
+ * certificate of such a kind is captured: s->hp.cert, s->hp.r.cert_kind). */
 void he_start(struct he_state *s, bool ciphers, int main_ver);
 /* Moves to the next test that must run; false when there is none. */
 bool he_next(struct he_state *s, struct record *r);

@@ -4,10 +4,13 @@
  * counter: records (5-byte header, length <= 2^14 + 2048), handshake
  * messages spread over records (4-byte header, 24-bit length), and the
  * ServerHello body, collected whole (<= HP_MSG_CAP) and parsed with every
- * inner length checked against the bytes that enclose it.
+ * inner length checked against the bytes that enclose it. The Certificate
+ * message, when hp_want_certs asked for it, is collected whole into a
+ * buffer of its announced length (<= HP_CERT_MAX), allocated only then.
  */
 #include "hello_parse.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "iana_suites.h"
@@ -102,9 +105,11 @@ static void parse_server_hello(struct hello_parser *p)
     }
     p->r.kind = hrr ? HP_HRR : HP_SERVER_HELLO;
     const struct iana_suite *s = iana_suite_find(p->r.suite);
-    bool want_ske =
-        (p->want & HP_WANT_SKE) && !hrr && p->r.version < 0x0304 && s && (s->flags & (KX_DHE | KX_ECDHE));
-    if (want_ske)
+    bool tls12 = !hrr && p->r.version < 0x0304;
+    p->ske_wanted = (p->want & HP_WANT_SKE) && tls12 && s && (s->flags & (KX_DHE | KX_ECDHE));
+    /* the Certificate is in cleartext up to TLS 1.2 (SSLv3 included) */
+    p->cert_wanted = tls12 && p->r.version >= 0x0300 && (p->cert_kinds & iana_suite_cert_kind(s));
+    if (p->ske_wanted || p->cert_wanted)
         p->hello_done = true;
     else
         finish(p);
@@ -140,10 +145,27 @@ static void handshake_message(struct hello_parser *p)
         parse_server_hello(p);
         return;
     }
-    if (p->hs_type == 12)
+    if (p->hs_type == 12) {
         parse_ske(p);
-    else if (p->hs_type != 11)
+    } else if (p->hs_type == 11) {
+        if (p->cert_on && p->cert_len == p->msg_total)
+            p->r.cert_kind = (uint8_t)iana_suite_cert_kind(iana_suite_find(p->r.suite));
+        p->cert_on = false;
+        if (!p->ske_wanted)
+            finish(p);
+    } else {
         finish(p); /* certificate request, hello done...: no ServerKeyExchange */
+    }
+}
+
+/* The header of a Certificate message the caller wants: its buffer. */
+static void cert_start(struct hello_parser *p)
+{
+    if (!p->cert_wanted || p->cert || p->msg_total == 0 || p->msg_total > HP_CERT_MAX)
+        return;
+    p->cert = malloc(p->msg_total);
+    p->cert_len = 0;
+    p->cert_on = p->cert != NULL;
 }
 
 /* Handshake bytes of the current record. */
@@ -161,11 +183,17 @@ static size_t handshake_bytes(struct hello_parser *p, const unsigned char *d, si
             p->msg_len = 0;
             if (!p->hello_done && p->msg_total > HP_MSG_CAP)
                 return bad(p, "ServerHello too long"), used;
+            if (p->hello_done && p->hs_type == 11)
+                cert_start(p);
         }
         size_t keep = p->hello_done ? (p->hs_type == 12 ? SKE_PREFIX : 0) : HP_MSG_CAP;
         size_t take = n - used < p->msg_left ? n - used : p->msg_left;
         for (size_t i = 0; i < take && p->msg_len < keep; i++)
             p->msg[p->msg_len++] = d[used + i];
+        if (p->cert_on) { /* take <= msg_left: never past the announced length */
+            memcpy(p->cert + p->cert_len, d + used, take);
+            p->cert_len += (uint32_t)take;
+        }
         used += take;
         p->msg_left -= (uint32_t)take;
         bool prefix_full = p->hello_done && p->hs_type == 12 && p->msg_len >= SKE_PREFIX;
@@ -291,4 +319,38 @@ void hp_eof(struct hello_parser *p)
 {
     if (!p->done && p->hello_done)
         finish(p);
+}
+
+void hp_want_certs(struct hello_parser *p, unsigned kinds)
+{
+    p->cert_kinds = (uint8_t)kinds;
+}
+
+void hp_release(struct hello_parser *p)
+{
+    free(p->cert);
+    p->cert = NULL;
+    p->cert_len = 0;
+    p->cert_on = false;
+}
+
+static size_t get24(const uint8_t *b)
+{
+    return (size_t)b[0] << 16 | (size_t)b[1] << 8 | b[2];
+}
+
+bool hp_cert_next(const uint8_t *m, size_t n, size_t *at, const uint8_t **der, size_t *len)
+{
+    if (n < 3 || get24(m) != n - 3)
+        return false; /* the list must fill the message exactly */
+    size_t i = *at < 3 ? 3 : *at;
+    if (i + 3 > n)
+        return false;
+    size_t l = get24(m + i);
+    if (l == 0 || l > n - i - 3)
+        return false;
+    *der = m + i + 3;
+    *len = l;
+    *at = i + 3 + l;
+    return true;
 }

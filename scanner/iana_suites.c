@@ -11,6 +11,8 @@
  */
 #include "iana_suites.h"
 
+#include <string.h>
+
 const struct iana_suite iana_suites[] = {
     {0x0001, "NULL-MD5", "TLS_RSA_WITH_NULL_MD5", IS_NULL | IS_MD5},
     {0x0002, "NULL-SHA", "TLS_RSA_WITH_NULL_SHA", IS_NULL},
@@ -448,4 +450,25 @@ const struct iana_group *iana_group_find(uint16_t code)
         if (iana_groups[i].code == code)
             return &iana_groups[i];
     return NULL;
+}
+
+static bool name_starts(const char *name, const char *prefix)
+{
+    return strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
+unsigned iana_suite_cert_kind(const struct iana_suite *s)
+{
+    if (!s || (s->flags & (IS_ANON | NEEDS_CREDS | IS_TLS13)))
+        return 0;
+    /* the key exchange part of the IANA name says which certificate: static
+     * ECDH_RSA needs an EC key (signed by RSA), static DH_* a DH key */
+    const char *kx = s->name + 4;
+    if (name_starts(kx, "ECDHE_ECDSA_") || name_starts(kx, "ECDH_ECDSA_") || name_starts(kx, "ECDH_RSA_"))
+        return IS_CERT_EC;
+    if (name_starts(kx, "RSA_") || name_starts(kx, "DHE_RSA_") || name_starts(kx, "ECDHE_RSA_"))
+        return IS_CERT_RSA;
+    if (name_starts(kx, "DHE_DSS_"))
+        return IS_CERT_DSA;
+    return 0;
 }

@@ -50,10 +50,16 @@ extern const size_t iana_suites_n;
 extern const struct iana_group iana_groups[];
 extern const size_t iana_groups_n;
 
+/* kind of certificate key a suite authenticates with (--save-certs) */
+enum { IS_CERT_RSA = 1, IS_CERT_EC = 2, IS_CERT_DSA = 4 };
+
 /* The suite with this codepoint, or NULL (binary search). */
 const struct iana_suite *iana_suite_find(uint16_t code);
 /* The group with this codepoint, or NULL. */
 const struct iana_group *iana_group_find(uint16_t code);
+/* IS_CERT_* of the server certificate a suite needs; 0 = none or another
+ * kind (anonymous, PSK/SRP/KRB5, static DH, GOST, TLS 1.3 suites). */
+unsigned iana_suite_cert_kind(const struct iana_suite *s);
 /* Index of a suite in iana_suites (for bitsets), or -1. */
 int iana_suite_index(uint16_t code);
 

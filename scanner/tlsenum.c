@@ -41,6 +41,7 @@
 #include "certsave.h"
 #include "hello.h"
 #include "hello_enum.h"
+#include "iana_suites.h"
 
 #define TE_NONE UINT32_MAX
 
@@ -178,6 +179,7 @@ static void target_wait(struct tls_enum *t, struct te_target *tg)
 
 static void finish_target(struct tls_enum *t, struct te_target *tg)
 {
+    he_release(&tg->he);
     he_write(&tg->he, &tg->rec);
     if (t->emit(t->emit_ctx, &tg->rec) < 0)
         t->failed = -1;
@@ -254,12 +256,43 @@ void tls_enum_free(struct tls_enum *t)
     if (!t)
         return;
     certsave_free(t->certs);
+    for (uint32_t i = 0; t->slots && i < t->n_slots; i++)
+        he_release(&t->slots[i].he);
     free(t->slots);
     free(t->free_slots);
     free(t->ips);
     free(t->free_ips);
     kset_free(&t->by_addr);
     free(t);
+}
+
+/* --save-certs: the certificate kinds the main probe did not see (its
+ * cert_key "RSA-2048", "EC-P-256", "DSA-1024", "ED25519"...). */
+static unsigned cert_kinds_unseen(const struct tls_enum *t, const struct record *r)
+{
+    if (!t->certs)
+        return 0;
+    size_t len;
+    const char *k = (const char *)rec_text(r, F_CERT_KEY, &len);
+    unsigned seen = 0;
+    if (k && len >= 4 && memcmp(k, "RSA-", 4) == 0)
+        seen = IS_CERT_RSA;
+    else if (k && len >= 3 && memcmp(k, "EC-", 3) == 0)
+        seen = IS_CERT_EC;
+    else if (k && len >= 4 && memcmp(k, "DSA-", 4) == 0)
+        seen = IS_CERT_DSA;
+    return (IS_CERT_RSA | IS_CERT_EC | IS_CERT_DSA) & ~seen;
+}
+
+/* A raw answer carried the Certificate of a kind not saved yet. */
+static void save_raw_certs(struct tls_enum *t, struct te_target *tg)
+{
+    struct hello_parser *p = &tg->he.hp;
+    if (!p->r.cert_kind)
+        return;
+    certsave_tls_message(t->certs, p->cert, p->cert_len);
+    tg->he.cert_kinds &= (uint8_t)~p->r.cert_kind;
+    he_release(&tg->he);
 }
 
 static int version_index(const char *name, size_t len)
@@ -292,6 +325,7 @@ int tls_enum_offer(struct tls_enum *t, const struct job *j, struct record *r)
     size_t len;
     const unsigned char *vs = rec_text(r, F_TLS_VERSION, &len);
     he_start(&tg->he, t->o.ciphers, version_index((const char *)vs, len));
+    tg->he.cert_kinds = (uint8_t)cert_kinds_unseen(t, r);
     struct sockaddr_storage a = j->addr;
     tg->ip = ip_get(t, &a);
     t->ips[tg->ip].refs++;
@@ -392,6 +426,7 @@ bool tls_enum_bytes(void *arg, const struct job *j, const unsigned char *d, size
     if (!he_bytes(&tg->he, d, n, eof))
         return false;
     test_ended(t, tg);
+    save_raw_certs(t, tg);
     if (he_answer(&tg->he, &tg->rec)) {
         schedule(t, tg);
     } else {
@@ -426,6 +461,7 @@ void tls_enum_done(void *arg, const struct job *j, SSL *ssl, bool ok, enum rec_s
     if (!tg)
         return;
     test_ended(t, tg);
+    he_release(&tg->he);
     if (status == STATUS_INTERRUPTED) {
         he_interrupt(&tg->he, &tg->rec);
         finish_target(t, tg);

@@ -125,6 +125,40 @@ def check_save_certs(c, pki, targets, work):
     c.check(all(r["status"] == "ok" for r in recs.values()), "--save-certs: scans ok")
 
 
+def chain_hashes(pki, *names):
+    want = set()
+    for name in names:
+        for pem in open(os.path.join(pki, name)).read().split("-----END CERTIFICATE-----")[:-1]:
+            der = ssl.PEM_cert_to_DER_cert(pem.strip() + "\n-----END CERTIFICATE-----\n")
+            want.add(hashlib.sha256(der).hexdigest() + ".pem")
+    return want
+
+
+def check_dual_certs(c, srv, pki, work):
+    """A server with an RSA and an ECDSA chain (one OpenSSL context, both loaded): the main probe
+    sees the ECDSA one, the RSA chain only comes in the raw answers to RSA-auth suites."""
+    cfg = dict(ip="127.111.11.6", port=465, mode="implicit", min="TLSv1.2", max="TLSv1.2", server_order=True,
+               ciphers="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA",
+               certs=[[os.path.join(pki, "rsa.pem"), os.path.join(pki, "rsa.key")],
+                      [os.path.join(pki, "ec.pem"), os.path.join(pki, "ec.key")]])
+    srv.start("dual", cfg)
+    d = os.path.join(work, "dualcerts")
+    os.mkdir(d)
+    rec = enumlib.scan(["127.111.11.6:465/smtps"], "--ciphers", "--save-certs", d).get("127.111.11.6:465")
+    c.check(rec and rec["cert_key"] == "EC-P-256", "dual: the main probe saw the ECDSA chain", rec and rec["cert_key"])
+    c.check(rec and enumlib.ciphers_by_version(rec).get("TLSv1.2") ==
+            ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "AES128-SHA"],
+            "dual: suites of both certificates found", rec and rec["tls_ciphers"])
+    files = set(os.listdir(d))
+    want = chain_hashes(pki, "rsa.pem", "ec.pem")
+    c.check(files == want, "dual --ciphers --save-certs: both chains saved (%d files)" % len(want), sorted(files))
+    d2 = os.path.join(work, "dualcerts2")
+    os.mkdir(d2)
+    enumlib.scan(["127.111.11.6:465/smtps"], "--save-certs", d2)
+    c.check(set(os.listdir(d2)) == chain_hashes(pki, "ec.pem"), "dual --save-certs alone: the probe's chain only",
+            sorted(os.listdir(d2)))
+
+
 # The server logs a connection's end when its handler returns, a little after
 # the client closed (longer under ASan): ends are moved back by this much so
 # that a connection launched right after the previous one closed does not
@@ -192,6 +226,7 @@ def main():
                     rec and (rec["tls_versions"], rec["tls_ciphers"], rec["tls_grade"]))
         check_save_certs(c, pki, targets, work)
         check_per_ip(c, srv, pki, work)
+        check_dual_certs(c, srv, pki, work)
     except Exception as ex:  # a crash is a failure, not a silent pass
         import traceback
         traceback.print_exc()

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../../scanner/hello.h"
+#include "../../scanner/hello_enum.h"
 #include "../../scanner/hello_parse.h"
 #include "../../scanner/iana_suites.h"
 #include "check.h"
@@ -187,6 +188,152 @@ static void test_ske(void)
     CHECK(r.kind == HP_SERVER_HELLO && !r.ske_seen && r.dh_bits == 0);
 }
 
+/* Parses buf in pieces of `step` bytes wanting the Certificate of kinds;
+ * returns the result and the captured chain's first DER (der, der_len)
+ * and the number of certificates in it. */
+static struct hello_result parse_certs(const unsigned char *buf, size_t n, unsigned want, unsigned kinds,
+                                       size_t step, unsigned char *der, size_t *der_len, int *n_certs)
+{
+    struct hello_parser p;
+    hp_init(&p, want);
+    hp_want_certs(&p, kinds);
+    bool done = false;
+    for (size_t at = 0; at < n && !done; at += step)
+        done = hp_feed(&p, buf + at, n - at < step ? n - at : step);
+    if (!done)
+        hp_eof(&p);
+    *n_certs = 0;
+    *der_len = 0;
+    size_t at = 0, len;
+    const uint8_t *d;
+    while (p.r.cert_kind && hp_cert_next(p.cert, p.cert_len, &at, &d, &len)) {
+        if ((*n_certs)++ == 0 && len <= 4096) {
+            memcpy(der, d, len);
+            *der_len = len;
+        }
+    }
+    struct hello_result r = p.r;
+    hp_release(&p);
+    CHECK(p.cert == NULL);
+    return r;
+}
+
+static void test_cert_capture(void)
+{
+    unsigned char hello[HELLO_MAX_BYTES], out[65536], der[4096], *mine = NULL;
+    int mine_len = i2d_X509(cert, &mine);
+    struct srv s = {
+        .ciphers = "ECDHE-RSA-AES128-SHA:AES128-SHA", .min = TLS1_2_VERSION, .max = TLS1_2_VERSION};
+    uint16_t suites[][1] = {{0xC013}, {0x002F}};
+    for (int k = 0; k < 2; k++) {
+        struct hello_spec sp = {.version = HELLO_TLS12,
+                                .suites = suites[k],
+                                .n_suites = 1,
+                                .groups = groups,
+                                .n_groups = sizeof groups / sizeof groups[0]};
+        size_t len = hello_build(&sp, rnd, hello, sizeof hello);
+        size_t got = serve(&s, hello, len, out, sizeof out);
+        for (size_t step = 1; step <= got; step = step < 8 ? step + 1 : step * 5) {
+            size_t dl;
+            int nc;
+            struct hello_result r = parse_certs(out, got, HP_WANT_SKE, IS_CERT_RSA, step, der, &dl, &nc);
+            CHECK(r.kind == HP_SERVER_HELLO && r.cert_kind == IS_CERT_RSA && nc == 1);
+            CHECK(dl == (size_t)mine_len && memcmp(der, mine, dl) == 0);
+            CHECK(r.ske_seen == (k == 0)); /* ECDHE reads on to ServerKeyExchange, static RSA stops */
+            /* an RSA suite when only EC chains are wanted: nothing kept */
+            r = parse_certs(out, got, HP_WANT_SKE, IS_CERT_EC, step, der, &dl, &nc);
+            CHECK(r.kind == HP_SERVER_HELLO && r.cert_kind == 0 && nc == 0);
+        }
+        /* the peer closes inside the Certificate: nothing captured */
+        size_t dl;
+        int nc;
+        struct hello_result r = parse_certs(out, got / 2, 0, IS_CERT_RSA, 7, der, &dl, &nc);
+        CHECK(r.kind == HP_SERVER_HELLO && r.cert_kind == 0 && nc == 0);
+    }
+    OPENSSL_free(mine);
+    /* certificate_list lengths that do not fit */
+    static const uint8_t bad1[] = {0, 0, 5, 0, 0, 3, 1, 2, 3};    /* list says 5, has 6 */
+    static const uint8_t bad2[] = {0, 0, 6, 0, 0, 4, 1, 2, 3, 4}; /* entry runs past the end */
+    static const uint8_t good[] = {0, 0, 8, 0, 0, 1, 9, 0, 0, 1, 8};
+    size_t at = 0, len;
+    const uint8_t *d;
+    CHECK(!hp_cert_next(bad1, sizeof bad1, &at, &d, &len));
+    at = 0;
+    CHECK(!hp_cert_next(bad2, sizeof bad2, &at, &d, &len));
+    at = 0;
+    CHECK(hp_cert_next(good, 10, &at, &d, &len) == false); /* cut short: list length wrong */
+    CHECK(hp_cert_next(good, sizeof good, &at, &d, &len) && len == 1 && d[0] == 9);
+    CHECK(hp_cert_next(good, sizeof good, &at, &d, &len) && len == 1 && d[0] == 8);
+    CHECK(!hp_cert_next(good, sizeof good, &at, &d, &len));
+    /* suite to certificate kind */
+    CHECK(iana_suite_cert_kind(iana_suite_find(0xC02B)) == IS_CERT_EC);  /* ECDHE_ECDSA */
+    CHECK(iana_suite_cert_kind(iana_suite_find(0xC02F)) == IS_CERT_RSA); /* ECDHE_RSA */
+    CHECK(iana_suite_cert_kind(iana_suite_find(0x002F)) == IS_CERT_RSA); /* RSA */
+    CHECK(iana_suite_cert_kind(iana_suite_find(0x0032)) == IS_CERT_DSA); /* DHE_DSS */
+    CHECK(iana_suite_cert_kind(iana_suite_find(0xC00E)) == IS_CERT_EC);  /* ECDH_RSA: an EC key */
+    CHECK(iana_suite_cert_kind(iana_suite_find(0x0034)) == 0);           /* DH_anon */
+    CHECK(iana_suite_cert_kind(iana_suite_find(0x1301)) == 0);           /* TLS 1.3 */
+    CHECK(iana_suite_cert_kind(iana_suite_find(0x00AC)) == 0);           /* RSA_PSK */
+}
+
+/* A whole --ciphers enumeration (hello_enum.c) against an in-memory OpenSSL
+ * server; counts the connections of the order steps. */
+static int enumerate(const struct srv *srv, struct he_state *s, int *order_conns)
+{
+    static struct record rec;
+    static unsigned char hello[HELLO_MAX_BYTES], out[65536];
+    rec_reset(&rec);
+    he_init_tables();
+    he_start(s, true, -1);
+    int conns = 0;
+    *order_conns = 0;
+    while (conns < 1000 && he_next(s, &rec)) {
+        uint8_t step = s->step;
+        size_t len = he_hello(s, NULL, rnd, hello, sizeof hello);
+        size_t got = len ? serve(srv, hello, len, out, sizeof out) : 0;
+        conns++;
+        *order_conns += step >= HE_ORDER_REV && step <= HE_ORDER_RANK;
+        bool done = got && he_bytes(s, out, got, false);
+        if (!done)
+            done = he_bytes(s, NULL, 0, true);
+        bool ok = done ? he_answer(s, &rec) : he_no_answer(s, &rec, STATUS_CLOSED);
+        if (!ok)
+            he_retry(s, &rec, "test");
+    }
+    he_release(s);
+    return conns;
+}
+
+static void test_enum_order(void)
+{
+    static struct he_state s;
+    static const uint16_t want[] = {0xC02F, 0xC030, 0x002F, 0x0035};
+    const char *list = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA:AES256-SHA";
+    struct srv client = {.ciphers = list, .min = TLS1_2_VERSION, .max = TLS1_2_VERSION};
+    int order_conns;
+    enumerate(&client, &s, &order_conns);
+    CHECK(s.n_found[3] == 4 && s.server_order[3] == 0);
+    CHECK(order_conns == 1); /* a loser offered first decides in one connection */
+    /* the server's order, the reverse of the candidates' (newest first) */
+    struct srv server = {.ciphers =
+                             "AES256-SHA:AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256",
+                         .min = TLS1_2_VERSION,
+                         .max = TLS1_2_VERSION,
+                         .server_order = true};
+    enumerate(&server, &s, &order_conns);
+    CHECK(s.n_found[3] == 4 && s.server_order[3] == 1);
+    CHECK(s.found[3][0] == want[3] && s.found[3][1] == want[2] && s.found[3][2] == want[1] &&
+          s.found[3][3] == want[0]);
+    /* found in two chunks (ECDHE ones first): the loser-first test names the top (AES256-SHA),
+     * one more ranks AES128-SHA; the rest is one chunk's discovery order: 2, not 3 */
+    CHECK(order_conns == 2);
+    struct srv one = server;
+    one.ciphers = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256";
+    enumerate(&one, &s, &order_conns);
+    CHECK(s.n_found[3] == 2 && s.server_order[3] == 1 && s.found[3][0] == want[1]);
+    CHECK(order_conns == 1); /* found in one chunk: discovery is already the ranking */
+}
+
 static void test_tls13(void)
 {
     uint16_t s13[] = {0x1301, 0x1302, 0x1303, 0x1304, 0x1305};
@@ -258,6 +405,8 @@ int main(void)
     test_table();
     test_versions();
     test_ske();
+    test_cert_capture();
+    test_enum_order();
     test_tls13();
     test_hostile();
     X509_free(cert);
