@@ -207,6 +207,10 @@ const struct rec_field_def rec_fields[F_COUNT] = {
                  "--tls-versions: the server answered an SSLv2 CLIENT-HELLO with cipher kinds; null if "
                  "untested."},
     [F_SSLV3] = {"sslv3", RT_BOOL, 0, 0, "--tls-versions: the server accepts SSLv3; null if untested."},
+    [F_IMPLICIT_TLS] = {"implicit_tls", RT_LIST, 5, 16,
+                        "--policy, domain records: the implicit-TLS ports of -p (465/smtps, 993/imaps, "
+                        "995/pop3s...) on which an exchanger answered with TLS (RFC 8314); [] if none did; "
+                        "null when -p has no implicit-TLS port."},
     [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
 };
 
@@ -266,7 +270,7 @@ void rec_set_text(struct record *r, enum rec_field f, const void *data, size_t l
     size_t cap = rec_fields[f].cap;
     if (rec_fields[f].type == RT_JSON && (len > cap || len > (size_t)(REC_ARENA_BYTES - r->arena_used))) {
         /* a cut object would not be JSON: leave the field out */
-        r->is_set &= ~(UINT64_C(1) << f);
+        r->is_set &= ~((rec_mask)1 << f);
         mark_truncated(r, f);
         return;
     }

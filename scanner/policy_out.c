@@ -160,6 +160,11 @@ static void fill_dane(const struct pol_task *p, struct record *rec, enum mx_way 
         add_type(rec, "dnssec-invalid");
     if (n_state[MD_UNUSABLE])
         add_type(rec, "tlsa-invalid");
+    /* RFC 8460 4.3.2.1 dane-required: a sender that requires DANE for
+     * this domain (RFC 7672 6) - which publishes usable TLSA, so means
+     * DANE - finds an exchanger without DNSSEC-validated TLSA records */
+    if (n_state[MD_USABLE] && (n_state[MD_NONE] || n_state[MD_NOT_SECURE]))
+        add_type(rec, "dane-required");
     if (p->n_mx == 0)
         return;
     const char *v;

@@ -158,6 +158,8 @@ d5 IN MX 10 mx5
 d6 IN MX 10 mx6
 d7 IN MX 10 mx.plain.test.
 d8 IN MX 10 mx6
+d9 IN MX 10 mx1
+d9 IN MX 20 mx6
 mx9 IN A 127.112.1.9
 _25._tcp.mx9 IN TLSA 3 1 1 {spki}
 u1 IN MX 10 mx9
@@ -326,11 +328,11 @@ http {{
     nlog = open(os.path.join(d, "nginx.out"), "w")
     procs.append(subprocess.Popen(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")], stdout=nlog,
                                   stderr=subprocess.STDOUT))
-    port = free_port()
+    port, sport = free_port(), free_port()
     ready = os.path.join(d, "farm.ready")
     flog = open(os.path.join(d, "farm.log"), "w")
     procs.append(subprocess.Popen([os.path.join(BUILD, "mailtls-farm"), "--bind", "0.0.0.0", "--smtp", str(port),
-                                   "--smtps", "none", "--imap", "none", "--imaps", "none", "--pop3", "none",
+                                   "--smtps", str(sport), "--imap", "none", "--imaps", "none", "--pop3", "none",
                                    "--pop3s", "none", "--profiles", "starttls-auth=1", "--cert", os.path.join(d, "chain.pem"), "--key",
                                    key, "--ready-file", ready], stdout=flog, stderr=subprocess.STDOUT))
     end = time.time() + 10
@@ -345,11 +347,11 @@ http {{
         if time.time() > end or procs[-2].poll() is not None:
             raise RuntimeError("nginx did not start: " + open(os.path.join(d, "nginx.log")).read()[-2000:])
         time.sleep(0.05)
-    return procs, port, ca
+    return procs, (port, sport), ca
 
 
 DOMAINS = ["d1.pol.test", "d2.pol.test", "d3.pol.test", "d4.pol.test", "d5.pol.test", "d6.pol.test",
-           "d7.pol.test", "d8.pol.test", "nx.pol.test", "p1.plain.test"] + \
+           "d7.pol.test", "d8.pol.test", "d9.pol.test", "nx.pol.test", "p1.plain.test"] + \
     [dom for dom, _, _ in STS_HOSTS if dom != "d1.pol.test"] + ["s11.pol.test", "u1.pol.test"]
 
 # every policy field of every domain record; None = null
@@ -386,6 +388,10 @@ EXPECT = {
     "d8.pol.test": dict(status="dns-servfail", dnssec="bogus", mx_dnssec=None, dane=None, mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=True, result_types=["dnssec-invalid"], dane_records=None),
+    # DANE on mx1 only: a sender requiring DANE for the domain fails on mx6 (RFC 8460 dane-required)
+    "d9.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="valid", mta_sts="absent",
+                        policy_breaks_delivery=False, result_types=["dane-required"],
+                        dane_records=["mx1.pol.test 3 1 1 {s8}... secure usable"]),
     "nx.pol.test": dict(status="dns-nxdomain", dnssec="secure", mx_dnssec=None, dane=None, mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=[], dane_records=None),
@@ -444,7 +450,10 @@ PROBES = {
 }
 
 
-def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash, extra=()):
+def scan_and_check(tag, build, d, ports, ca, spki_hash, ca_hash, extra=(), implicit=True):
+    """implicit: also scan the farm's implicit-TLS (smtps) port, so implicit_tls is asserted."""
+    port, sport = ports
+    plist = f"{port}/smtp,{sport}/smtps" if implicit else f"{port}/smtp"
     inp = os.path.join(d, "domains.txt")
     with open(inp, "w") as f:
         f.write("\n".join(DOMAINS) + "\n")
@@ -454,7 +463,7 @@ def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash, extra=()):
     out = os.path.join(d, f"out-{tag}.json")
     cmd = [os.path.join(build, "mailtls-scan"), "-q", "--mx", "--policy", "--resolver", f"{VAL}:{DNS_PORT}",
            "--mta-sts-port", "443",
-           "-i", inp, "-o", out, "-p", f"{port}/smtp", "--ca-file", ca, "--dns-timeout", "1", "--timeout", "10", "--blocklist", block] + list(extra)
+           "-i", inp, "-o", out, "-p", plist, "--ca-file", ca, "--dns-timeout", "1", "--timeout", "10", "--blocklist", block] + list(extra)
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     print(f"# {tag}: scan took {time.time() - t0:.1f} s")
@@ -477,7 +486,19 @@ def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash, extra=()):
             else:
                 ok = got.get(field, "<missing>") == value
             check(f"{tag}.{dom}.{field}", ok, f"got {got.get(field, '<missing>')!r}, want {value!r}")
-    probes = {x["ip"]: x for x in recs if x["port"] is not None}
+    # implicit_tls: every exchanger address is the farm (smtps on sport); mx9 is blocklisted (no TLS);
+    # null without an exchanger address or without an implicit-TLS port in -p
+    for dom in DOMAINS:
+        got = doms.get(dom, {}).get("implicit_tls", "<missing>")
+        has_addr = EXPECT.get(dom, {}).get("status", "resolved") == "resolved"
+        want = None if not (implicit and has_addr) else ([] if dom == "u1.pol.test" else [str(sport)])
+        check(f"{tag}.{dom}.implicit_tls", got == want, f"got {got!r}, want {want!r}")
+    if implicit:
+        smtps = [x for x in recs if x["port"] == sport]
+        check(f"{tag}.smtps-probes-tls", len(smtps) >= 8 and all(x.get("tls_version") for x in smtps
+                                                                   if x["ip"] != "127.112.1.9"),
+              repr([(x["ip"], x["status"]) for x in smtps]))
+    probes = {x["ip"]: x for x in recs if x["port"] == port}
     for ip, want in PROBES.items():
         p = probes.get(ip, {})
         check(f"{tag}.probe.{ip}.ok", p.get("status") == "ok", f"{p.get('status')} {p.get('error')}")
@@ -522,7 +543,7 @@ def main():
         ca_hash = hashlib.sha256(der_of(ca)).hexdigest()
         scan_and_check("plain", BUILD, d, port, ca, spki_hash, ca_hash)
         # two engines: probes end in either loop, the resolver lives in engine 0 (workers.c)
-        scan_and_check("threads", BUILD, d, port, ca, spki_hash, ca_hash, ["--threads", "2"])
+        scan_and_check("threads", BUILD, d, port, ca, spki_hash, ca_hash, ["--threads", "2"], implicit=False)
         if ASAN:
             scan_and_check("asan", ASAN, d, port, ca, spki_hash, ca_hash)
         # --policy without --mx is refused
