@@ -150,9 +150,10 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_DANE] = {"dane", RT_TEXT, 10, 0,
                 "--policy: none (no TLSA), not-secure (TLSA not DNSSEC-secure), invalid (bogus, no usable "
                 "record, or a handshake without a match), valid (every handshake matched); null if unknown."},
-    [F_DANE_RECORDS] = {"dane_records", RT_LIST, 400, 64,
-                        "--policy: one \"EXCHANGER USAGE SELECTOR MTYPE DATA-PREFIX DNSSEC usable|unusable\" "
-                        "item per TLSA record at _25._tcp.EXCHANGER."},
+    [F_DANE_RECORDS] = {"dane_records", RT_JSON, 8192, 0,
+                        "--policy: one object per TLSA record at _25._tcp.MX: {\"mx\", \"usage\", "
+                        "\"selector\", \"mtype\", \"data\" (hex, first 64 bytes), \"data_len\", "
+                        "\"dnssec\", \"usable\"}."},
     [F_MTA_STS] =
         {"mta_sts", RT_TEXT, 8, 0,
          "--policy: enforce, testing or none (the fetched policy's mode), invalid (TXT record, fetch or "

@@ -354,18 +354,24 @@ DOMAINS = ["d1.pol.test", "d2.pol.test", "d3.pol.test", "d4.pol.test", "d5.pol.t
            "d7.pol.test", "d8.pol.test", "d9.pol.test", "nx.pol.test", "p1.plain.test"] + \
     [dom for dom, _, _ in STS_HOSTS if dom != "d1.pol.test"] + ["s11.pol.test", "u1.pol.test"]
 
+def tls_row(mx, usage, selector, mtype, data, dnssec, usable):
+    """One dane_records object; data is a format template: {s} leaf SPKI hash, {c} CA hash, {w} WRONG."""
+    return dict(mx=mx, usage=usage, selector=selector, mtype=mtype, data=data, data_len=32,
+                dnssec=dnssec, usable=usable)
+
+
 # every policy field of every domain record; None = null
 EXPECT = {
     "d1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="valid", mta_sts="enforce",
                         mta_sts_id="abc123", mta_sts_error=None, mta_sts_mx=["mx1.pol.test"],
                         mta_sts_max_age=86400, tls_rpt="valid",
                         tls_rpt_rua="mailto:tls@d1.pol.test", policy_breaks_delivery=False, result_types=[],
-                        dane_records=["mx1.pol.test 3 1 1 {s8}... secure usable"]),
+                        dane_records=[tls_row("mx1.pol.test", 3, 1, 1, "{s}", "secure", True)]),
     "d2.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid", mta_sts="invalid",
                         mta_sts_id=None, mta_sts_error="v=STSv1 TXT record without a valid id (1-32 letters and "
                         "digits)", tls_rpt="invalid", tls_rpt_rua=None, policy_breaks_delivery=True,
                         result_types=["tlsa-invalid", "sts-policy-invalid"],
-                        dane_records=["mx2.pol.test 3 1 1 abababababababab... secure usable"]),
+                        dane_records=[tls_row("mx2.pol.test", 3, 1, 1, "{w}", "secure", True)]),
     "d3.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid",
                         mta_sts="invalid", mta_sts_id=None, mta_sts_error="more than one v=STSv1 TXT record",
                         tls_rpt="absent", tls_rpt_rua=None, policy_breaks_delivery=True,
@@ -373,32 +379,32 @@ EXPECT = {
     "d4.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid", mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=["tlsa-invalid"],
-                        dane_records=["mx4.pol.test 0 0 1 {c8}... secure unusable"]),
+                        dane_records=[tls_row("mx4.pol.test", 0, 0, 1, "{c}", "secure", False)]),
     "d5.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="valid", mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=[],
-                        dane_records=["mx5.pol.test 2 0 1 {c8}... secure usable"]),
+                        dane_records=[tls_row("mx5.pol.test", 2, 0, 1, "{c}", "secure", True)]),
     "d6.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="none", mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=[], dane_records=[]),
     "d7.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="insecure", dane="not-secure",
                         mta_sts="absent", mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=[],
-                        dane_records=["mx.plain.test 3 1 1 {s8}... insecure usable"]),
+                        dane_records=[tls_row("mx.plain.test", 3, 1, 1, "{s}", "insecure", True)]),
     "d8.pol.test": dict(status="dns-servfail", dnssec="bogus", mx_dnssec=None, dane=None, mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=True, result_types=["dnssec-invalid"], dane_records=None),
     # DANE on mx1 only: a sender requiring DANE for the domain fails on mx6 (RFC 8460 dane-required)
     "d9.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="valid", mta_sts="absent",
                         policy_breaks_delivery=False, result_types=["dane-required"],
-                        dane_records=["mx1.pol.test 3 1 1 {s8}... secure usable"]),
+                        dane_records=[tls_row("mx1.pol.test", 3, 1, 1, "{s}", "secure", True)]),
     "nx.pol.test": dict(status="dns-nxdomain", dnssec="secure", mx_dnssec=None, dane=None, mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=[], dane_records=None),
     "p1.plain.test": dict(status="resolved", dnssec="insecure", mx_dnssec="insecure", dane="not-secure",
                           mta_sts="absent", mta_sts_id=None, mta_sts_error=None, tls_rpt="absent",
                           tls_rpt_rua=None, policy_breaks_delivery=False, result_types=[],
-                          dane_records=["mx.plain.test 3 1 1 {s8}... insecure usable"]),
+                          dane_records=[tls_row("mx.plain.test", 3, 1, 1, "{s}", "insecure", True)]),
 }
 
 
@@ -432,7 +438,7 @@ EXPECT.update({
     # mx9 has usable TLSA but is blocklisted: no handshake, so DANE and delivery are unknown
     "u1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="absent",
                         mta_sts_id=None, tls_rpt="absent", policy_breaks_delivery=None, result_types=[],
-                        dane_records=["mx9.pol.test 3 1 1 {s8}... secure usable"]),
+                        dane_records=[tls_row("mx9.pol.test", 3, 1, 1, "{s}", "secure", True)]),
     "s11.pol.test": dict(sts_case("invalid", "A mta-sts.s11.pol.test: no address (secure)",
                                   ["sts-policy-fetch-error"]), mta_sts_id="nohost"),
 })
@@ -475,12 +481,12 @@ def scan_and_check(tag, build, d, ports, ca, spki_hash, ca_hash, extra=(), impli
     doms = {x["domain"]: x for x in recs if x["port"] is None}
     check(f"{tag}.one-record-per-domain", sorted(doms) == sorted(DOMAINS) and
           sum(1 for x in recs if x["port"] is None) == len(DOMAINS), sorted(doms))
-    fmt = {"s8": spki_hash[:16], "c8": ca_hash[:16]}
+    fmt = {"s": spki_hash, "c": ca_hash, "w": WRONG}
     for dom, want in EXPECT.items():
         got = doms.get(dom, {})
         for field, value in want.items():
             if field == "dane_records" and value is not None:
-                value = [v.format(**fmt) for v in value]
+                value = [dict(v, data=v["data"].format(**fmt)) for v in value]
             if field == "result_types" and isinstance(got.get(field), list):
                 ok = sorted(got[field]) == sorted(value)
             else:
