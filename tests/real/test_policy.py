@@ -7,7 +7,7 @@ Builds, at test time and in a fresh directory:
   * mailtls-farm on 0.0.0.0:PORT with the exchangers' leaf and the CA
     (every 127.x.y.z is a STARTTLS mail server; mx7 is not in the leaf,
     mx9 is blocklisted);
-  * nginx on 127.112.3.N:443 serving MTA-STS policies: enforce, testing,
+  * nginx on 127.112.3.N:443 (and [::1]:443 for a policy host with only AAAA) serving MTA-STS policies: enforce, testing,
     none, a redirect, a 404, 70 KB, text/html, a certificate for another
     name, max_age too big (and one policy host without an address);
   * the zone pol.test., signed with ldns-keygen/ldns-signzone (ECDSA P-256,
@@ -128,6 +128,9 @@ STS_HOSTS = [
      GOOD.format(mode="enforce", mx="mx: *.pol.test\\n") + '";'),
     ("s13.pol.test", "127.112.3.23", 'default_type text/plain; return 200 "' +
      GOOD.format(mode="testing", mx="mx: *.pol.test\\n") + '";'),
+    # the policy host has only an AAAA record: fetched over IPv6 (::1)
+    ("s14.pol.test", "::1", 'default_type text/plain; return 200 "' +
+     GOOD.format(mode="testing", mx="mx: mx6.pol.test\\n") + '";'),
     ("s10.pol.test", "127.112.3.20", 'default_type text/plain; return 200 "version: STSv1\\nmode: enforce\\n'
      'mx: mx6.pol.test\\nmax_age: 31557601\\n";'),
 ]
@@ -209,7 +212,7 @@ def make_zones(d, spki_hash, ca_hash):
             if lab != "d1":
                 sts.append(f"{lab} IN MX 10 {'mx7' if lab in ('s12', 's13') else 'mx6'}")
             sts.append(f'_mta-sts.{lab} IN TXT "v=STSv1; id={lab}x1"' if lab != "d1" else "")
-            sts.append(f"mta-sts.{lab} IN A {ip}")
+            sts.append(f"mta-sts.{lab} IN {'AAAA' if ':' in ip else 'A'} {ip}")
         f.write(POL_ZONE.format(hosts=hosts, spki=spki_hash, wrong=WRONG, ca=ca_hash, sts="\n".join(sts)))
     with open(os.path.join(d, "plain.test.zone"), "w") as f:
         f.write(PLAIN_ZONE.format(spki=spki_hash))
@@ -304,7 +307,7 @@ remote-control:
     for dom, ip, body in STS_HOSTS:
         cert = "other" if dom in OTHER_CERT else "web"
         servers.append(f"""    server {{
-        listen {ip}:443 ssl;
+        listen {'[' + ip + ']' if ':' in ip else ip}:443 ssl;
         ssl_certificate {d}/{cert}.pem;
         ssl_certificate_key {d}/{cert}.key;
         location = /.well-known/mta-sts.txt {{ {body.format(dir=d)} }}
@@ -431,6 +434,7 @@ EXPECT.update({
                             ["sts-webpki-invalid"], lab="s9"),
     "s10.pol.test": sts_case("invalid", "policy line 4: max_age over 31557600", ["sts-policy-invalid"],
                              lab="s10"),
+    "s14.pol.test": sts_case("testing", lab="s14", mx=["mx6.pol.test"], max_age=86400),
     "s12.pol.test": sts_case("enforce", "MX mx7.pol.test certificate not valid for its name",
                              ["certificate-host-mismatch"], True, lab="s12", mx=["*.pol.test"], max_age=86400),
     "s13.pol.test": sts_case("testing", "MX mx7.pol.test certificate not valid for its name",
@@ -439,7 +443,7 @@ EXPECT.update({
     "u1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="absent",
                         mta_sts_id=None, tls_rpt="absent", policy_breaks_delivery=None, result_types=[],
                         dane_records=[tls_row("mx9.pol.test", 3, 1, 1, "{s}", "secure", True)]),
-    "s11.pol.test": dict(sts_case("invalid", "A mta-sts.s11.pol.test: no address (secure)",
+    "s11.pol.test": dict(sts_case("invalid", "A/AAAA mta-sts.s11.pol.test: no address (secure)",
                                   ["sts-policy-fetch-error"]), mta_sts_id="nohost"),
 })
 
