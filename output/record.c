@@ -150,9 +150,10 @@ const struct rec_field_def rec_fields[F_COUNT] = {
     [F_DANE] = {"dane", RT_TEXT, 10, 0,
                 "--policy: none (no TLSA), not-secure (TLSA not DNSSEC-secure), invalid (bogus, no usable "
                 "record, or a handshake without a match), valid (every handshake matched); null if unknown."},
-    [F_DANE_RECORDS] = {"dane_records", RT_LIST, 400, 64,
-                        "--policy: one \"EXCHANGER USAGE SELECTOR MTYPE DATA-PREFIX DNSSEC usable|unusable\" "
-                        "item per TLSA record at _25._tcp.EXCHANGER."},
+    [F_DANE_RECORDS] = {"dane_records", RT_JSON, 8192, 0,
+                        "--policy: one object per TLSA record at _25._tcp.MX: {\"mx\", \"usage\", "
+                        "\"selector\", \"mtype\", \"data\" (hex, first 64 bytes), \"data_len\", "
+                        "\"dnssec\", \"usable\"}."},
     [F_MTA_STS] =
         {"mta_sts", RT_TEXT, 8, 0,
          "--policy: enforce, testing or none (the fetched policy's mode), invalid (TXT record, fetch or "
@@ -207,6 +208,10 @@ const struct rec_field_def rec_fields[F_COUNT] = {
                  "--tls-versions: the server answered an SSLv2 CLIENT-HELLO with cipher kinds; null if "
                  "untested."},
     [F_SSLV3] = {"sslv3", RT_BOOL, 0, 0, "--tls-versions: the server accepts SSLv3; null if untested."},
+    [F_IMPLICIT_TLS] = {"implicit_tls", RT_LIST, 5, 16,
+                        "--policy, domain records: the implicit-TLS ports of -p (465/smtps, 993/imaps, "
+                        "995/pop3s...) on which an exchanger answered with TLS (RFC 8314); [] if none did; "
+                        "null when -p has no implicit-TLS port."},
     [F_TRUNCATED] = {"truncated", RT_LIST, 32, 16, "Names of fields whose value was cut to fit its cap."},
 };
 
@@ -266,7 +271,7 @@ void rec_set_text(struct record *r, enum rec_field f, const void *data, size_t l
     size_t cap = rec_fields[f].cap;
     if (rec_fields[f].type == RT_JSON && (len > cap || len > (size_t)(REC_ARENA_BYTES - r->arena_used))) {
         /* a cut object would not be JSON: leave the field out */
-        r->is_set &= ~(UINT64_C(1) << f);
+        r->is_set &= ~((rec_mask)1 << f);
         mark_truncated(r, f);
         return;
     }

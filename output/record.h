@@ -142,6 +142,7 @@ enum rec_field {
     F_TLS_DH_BITS,
     F_SSLV2,
     F_SSLV3,
+    F_IMPLICIT_TLS,
     F_TRUNCATED,
     F_COUNT
 };

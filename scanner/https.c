@@ -22,7 +22,8 @@
 enum phase { HP_FREE, HP_CONNECT, HP_HANDSHAKE, HP_SEND, HP_RECV, HP_FAILED };
 
 struct req {
-    uint8_t addr[4];
+    uint8_t family; /* 4 or 6 */
+    uint8_t addr[16];
     char host[256];
     char path[128];
     https_done_fn fn;
@@ -147,13 +148,24 @@ static void start(struct https *h, struct fetch *f, const struct req *q, uint64_
                          "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mailtls\r\nAccept: text/plain\r\n"
                          "Connection: close\r\n\r\n",
                          q->path, q->host);
-    struct sockaddr_in sin;
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(h->port);
-    memcpy(&sin.sin_addr, q->addr, 4);
-    f->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (f->fd < 0 || (connect(f->fd, (struct sockaddr *)&sin, sizeof sin) < 0 && errno != EINPROGRESS)) {
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    memset(&ss, 0, sizeof ss);
+    if (q->family == 6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(h->port);
+        memcpy(&s6->sin6_addr, q->addr, 16);
+        sslen = sizeof *s6;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(h->port);
+        memcpy(&s4->sin_addr, q->addr, 4);
+        sslen = sizeof *s4;
+    }
+    f->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (f->fd < 0 || (connect(f->fd, (struct sockaddr *)&ss, sslen) < 0 && errno != EINPROGRESS)) {
         f->phase = HP_FAILED;
         f->res.fail = HTTPS_CONNECT;
         snprintf(f->res.error, sizeof f->res.error, "connect: %s", strerror(errno));
@@ -176,13 +188,14 @@ static void start_queued(struct https *h, uint64_t now)
     }
 }
 
-int https_get(struct https *h, const uint8_t addr[4], const char *host, const char *path, https_done_fn fn,
-              void *arg, uint64_t now_ms)
+int https_get(struct https *h, int family, const uint8_t *addr, const char *host, const char *path,
+              https_done_fn fn, void *arg, uint64_t now_ms)
 {
     if (h->q_len >= h->q_max)
         return -1;
     struct req *q = &h->queue[(h->q_head + h->q_len) % h->q_max];
-    memcpy(q->addr, addr, 4);
+    q->family = family == 6 ? 6 : 4;
+    memcpy(q->addr, addr, q->family == 6 ? 16 : 4);
     snprintf(q->host, sizeof q->host, "%s", host);
     snprintf(q->path, sizeof q->path, "%s", path);
     q->fn = fn;

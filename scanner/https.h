@@ -56,10 +56,10 @@ struct https;
 struct https *https_new(const char *ca_file, uint16_t port, uint32_t timeout_ms, uint32_t queue_max,
                         char *err, size_t errlen);
 void https_set_watch(struct https *h, https_watch_fn fn, void *ctx);
-/* GET https://host/path from the IPv4 address addr. host and path are
- * copied. -1 when the queue is full. */
-int https_get(struct https *h, const uint8_t addr[4], const char *host, const char *path, https_done_fn fn,
-              void *arg, uint64_t now_ms);
+/* GET https://host/path from addr (family 4: 4 bytes, 6: 16 bytes). host
+ * and path are copied. -1 when the queue is full. */
+int https_get(struct https *h, int family, const uint8_t *addr, const char *host, const char *path,
+              https_done_fn fn, void *arg, uint64_t now_ms);
 bool https_on_fd(struct https *h, int fd, uint32_t events, uint64_t now_ms);
 uint64_t https_next_deadline(struct https *h, uint64_t now_ms);
 void https_on_timer(struct https *h, uint64_t now_ms);

@@ -11,7 +11,7 @@
 #include "dns.h"
 #include "https.h"
 
-enum pol_what { PW_MX, PW_STS, PW_RPT, PW_TLSA, PW_A, PW_STS_A };
+enum pol_what { PW_MX, PW_STS, PW_RPT, PW_TLSA, PW_A, PW_STS_A, PW_STS_AAAA };
 
 const char *pol_dnssec_name(enum pol_dnssec v)
 {
@@ -167,12 +167,14 @@ static void sts_fetch_begin(struct pol_task *p)
         sts_failed(p, "sts-policy-fetch-error", "no room to ask for the policy host's address");
 }
 
+/* The policy host's first address: a[0..16) the address, a[16] its
+ * length (4 or 16; 0 = none yet). */
 static void first_a(void *arg, const unsigned char *rd, uint16_t rdlen)
 {
     uint8_t *a = arg;
-    if (rdlen == 4 && !a[4]) {
-        memcpy(a, rd, 4);
-        a[4] = 1;
+    if ((rdlen == 4 || rdlen == 16) && !a[16]) {
+        memcpy(a, rd, rdlen);
+        a[16] = (uint8_t)rdlen;
     }
 }
 
@@ -200,20 +202,28 @@ static void on_fetch(void *arg, const struct https_result *r)
     finish(p);
 }
 
-static void sts_fetch(struct pol_task *p, enum pol_dnssec v, const unsigned char *abuf, int alen)
+/* The A answer (then, without an address, the AAAA answer) of the
+ * policy host: fetch from its first address. */
+static void sts_fetch(struct pol_task *p, bool v6, enum pol_dnssec v, const unsigned char *abuf, int alen)
 {
-    uint8_t a[5] = {0};
+    uint8_t a[17] = {0};
     struct dnsraw_header h;
     if (abuf)
-        dnsraw_parse(abuf, (size_t)alen, DNSRAW_T_A, &h, first_a, a);
+        dnsraw_parse(abuf, (size_t)alen, v6 ? DNSRAW_T_AAAA : DNSRAW_T_A, &h, first_a, a);
     char host[300], why[400];
     snprintf(host, sizeof host, "mta-sts.%s", p->domain);
-    if (!a[4]) {
-        snprintf(why, sizeof why, "A %s: no address (%s)", host, pol_dnssec_name(v));
+    if (!a[16] && !v6) {
+        if (!queue(p, PW_STS_AAAA, 0, host, DNSRAW_T_AAAA))
+            sts_failed(p, "sts-policy-fetch-error", "no room to ask for the policy host's address");
+        return;
+    }
+    if (!a[16]) {
+        snprintf(why, sizeof why, "A/AAAA %s: no address (%s)", host, pol_dnssec_name(v));
         sts_failed(p, "sts-policy-fetch-error", why);
         return;
     }
-    if (https_get(p->https, a, host, "/.well-known/mta-sts.txt", on_fetch, p, now_ms()) < 0) {
+    if (https_get(p->https, a[16] == 16 ? 6 : 4, a, host, "/.well-known/mta-sts.txt", on_fetch, p, now_ms()) <
+        0) {
         sts_failed(p, "sts-policy-fetch-error", "too many policy fetches waiting");
         return;
     }
@@ -228,6 +238,7 @@ static void on_answer(void *arg, int status, const unsigned char *abuf, int alen
     uint16_t type = q->what == PW_MX                         ? DNSRAW_T_MX
                     : q->what == PW_TLSA                     ? DNSRAW_T_TLSA
                     : q->what == PW_A || q->what == PW_STS_A ? DNSRAW_T_A
+                    : q->what == PW_STS_AAAA                 ? DNSRAW_T_AAAA
                                                              : DNSRAW_T_TXT;
     bool parsed = status == ARES_SUCCESS && abuf && alen > 0 &&
                   dnsraw_parse(abuf, (size_t)alen, type, &h, NULL, NULL) == 0;
@@ -257,7 +268,8 @@ static void on_answer(void *arg, int status, const unsigned char *abuf, int alen
         if (q->what == PW_STS)
             sts_fetch_begin(p);
         break;
-    case PW_STS_A: sts_fetch(p, v, use ? abuf : NULL, alen); break;
+    case PW_STS_A:
+    case PW_STS_AAAA: sts_fetch(p, q->what == PW_STS_AAAA, v, use ? abuf : NULL, alen); break;
     case PW_TLSA:
         m->tlsa_dnssec = (uint8_t)v;
         if (parsed)

@@ -86,7 +86,7 @@ struct pol_task {
     uint8_t sts_n, sts_bad, rpt_n, rpt_bad;
     char sts_id[PTXT_STS_ID_MAX + 1];
     char rua[POL_RUA_MAX];
-    /* MTA-STS policy fetch (https.h): A of mta-sts.<domain>, then the GET */
+    /* MTA-STS policy fetch (https.h): A (else AAAA) of mta-sts.<domain>, then the GET */
     struct https *https;
     uint8_t sts_state;    /* enum pol_sts (policy.c) */
     const char *sts_type; /* RFC 8460 result type when the fetch or the policy failed */
@@ -94,7 +94,7 @@ struct pol_task {
     struct sts_policy sts;
     uint8_t n_mx;
     struct pol_mx mx[POL_MX_MAX];
-    struct pol_q qs[4 + 2 * POL_MX_MAX];
+    struct pol_q qs[5 + 2 * POL_MX_MAX]; /* MX, 2 TXT, A+AAAA of mta-sts, TLSA+A per MX */
 };
 
 /* Queues the domain's MX (for its verdict), _mta-sts and _smtp._tls

@@ -121,11 +121,54 @@ static enum mx_way dane_way(const struct pol_mx *m)
     return MW_UNKNOWN;
 }
 
+/* dane_records: one row per TLSA record (output/recjson.h shape) */
+#define DANE_ROWS_MAX 8192 /* = the field's cap (output/record.c) */
+
+/* JSON-safe copy of an exchanger name: recjson values are [A-Za-z0-9_.+-]
+ * only, anything else (never in a host name) becomes '_'. */
+static void safe_name(const char *in, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)in[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '-' || c == '_' || c == '+';
+        out[i] = ok ? (char)c : '_';
+    }
+    out[i] = 0;
+}
+
+/* Appends one row to rows[0..*used) (opening '[' or ','); a row that
+ * does not fit is left out and sets *cut. */
+static void tlsa_row(char *rows, size_t *used, const struct pol_mx *m, const struct pol_tlsa *t, bool *cut)
+{
+    char name[256], hex[2 * POL_TLSA_DATA + 1], row[600];
+    safe_name(m->name, name, sizeof name);
+    int hn = t->len < POL_TLSA_DATA ? t->len : POL_TLSA_DATA;
+    for (int b = 0; b < hn; b++)
+        snprintf(hex + 2 * b, 3, "%02x", t->data[b]);
+    hex[2 * hn] = 0;
+    const char *dnssec = pol_dnssec_name(m->tlsa_dnssec);
+    int n = snprintf(row, sizeof row,
+                     "%c{\"mx\":\"%s\",\"usage\":%u,\"selector\":%u,\"mtype\":%u,\"data\":\"%s\","
+                     "\"data_len\":%u,\"dnssec\":\"%s\",\"usable\":%s}",
+                     *used ? ',' : '[', name, t->usage, t->selector, t->mtype, hex, t->len,
+                     dnssec ? dnssec : "indeterminate", tlsa_usable(t) ? "true" : "false");
+    /* room for the row and the closing ']' */
+    if (n < 0 || (size_t)n >= sizeof row || *used + (size_t)n + 1 > DANE_ROWS_MAX) {
+        *cut = true;
+        return;
+    }
+    memcpy(rows + *used, row, (size_t)n);
+    *used += (size_t)n;
+}
+
 static void fill_dane(const struct pol_task *p, struct record *rec, enum mx_way *way)
 {
     int n_state[MD_USABLE + 1] = {0}, n_fail = 0, n_unknown = 0;
-    if (p->n_mx > 0)
-        rec_list_init(rec, F_DANE_RECORDS);
+    char rows[DANE_ROWS_MAX];
+    size_t used = 0;
+    bool cut = false;
     for (int i = 0; i < p->n_mx; i++) {
         const struct pol_mx *m = &p->mx[i];
         enum mx_dane st = mx_dane_of(p, m);
@@ -141,25 +184,27 @@ static void fill_dane(const struct pol_task *p, struct record *rec, enum mx_way 
             if (m->probe.no_starttls && !m->probe.tls)
                 add_type(rec, "starttls-not-supported");
         }
-        for (int k = 0; k < m->n_tlsa; k++) {
-            const struct pol_tlsa *t = &m->tlsa[k];
-            char hex[2 * 8 + 1], item[400];
-            int hn = t->len < 8 ? t->len : 8;
-            for (int b = 0; b < hn; b++)
-                snprintf(hex + 2 * b, 3, "%02x", t->data[b]);
-            hex[2 * hn] = 0;
-            int n = snprintf(item, sizeof item, "%s %u %u %u %s%s %s %s", m->name, t->usage, t->selector,
-                             t->mtype, hex, t->len > 8 ? "..." : "", pol_dnssec_name(m->tlsa_dnssec),
-                             tlsa_usable(t) ? "usable" : "unusable");
-            rec_list_add(rec, F_DANE_RECORDS, item, (size_t)n < sizeof item ? (size_t)n : sizeof item - 1);
-        }
-        if (m->tlsa_cut)
+        for (int k = 0; k < m->n_tlsa; k++)
+            tlsa_row(rows, &used, m, &m->tlsa[k], &cut);
+        cut |= m->tlsa_cut;
+    }
+    if (p->n_mx > 0) {
+        if (used == 0)
+            rows[used++] = '[';
+        rows[used++] = ']';
+        rec_set_text(rec, F_DANE_RECORDS, rows, used);
+        if (cut)
             rec_mark_truncated(rec, F_DANE_RECORDS);
     }
     if (n_state[MD_BOGUS])
         add_type(rec, "dnssec-invalid");
     if (n_state[MD_UNUSABLE])
         add_type(rec, "tlsa-invalid");
+    /* RFC 8460 4.3.2.1 dane-required: a sender that requires DANE for
+     * this domain (RFC 7672 6) - which publishes usable TLSA, so means
+     * DANE - finds an exchanger without DNSSEC-validated TLSA records */
+    if (n_state[MD_USABLE] && (n_state[MD_NONE] || n_state[MD_NOT_SECURE]))
+        add_type(rec, "dane-required");
     if (p->n_mx == 0)
         return;
     const char *v;

@@ -125,9 +125,9 @@ static void name_failure_record(struct task *t, const struct tgt_port *port, str
 /* ---- --policy: domain records wait for their probes ------------------ */
 
 /* Calls fn for every (address, port) pair of the task's exchangers. */
-static bool pairs_any(struct resolver *r, struct task *t,
-                      bool (*fn)(struct resolver *, const struct slot *, const struct pw_key *, void *),
-                      void *arg)
+typedef bool pair_fn(struct resolver *, const struct slot *, const struct tgt_port *, const struct pw_key *,
+                     void *);
+static bool pairs_any(struct resolver *r, struct task *t, pair_fn *fn, void *arg)
 {
     for (int i = 0; i < t->n_slots; i++) {
         const struct slot *s = &t->slots[i];
@@ -137,28 +137,74 @@ static bool pairs_any(struct resolver *r, struct task *t,
             for (size_t p = 0; p < t->n_ports; p++) {
                 struct pw_key k;
                 resolve_pw_key(&s->e->addrs[a], t->ports[p].port, &k);
-                if (fn(r, s, &k, arg))
+                if (fn(r, s, &t->ports[p], &k, arg))
                     return true;
             }
     }
     return false;
 }
 
-static bool pair_pending(struct resolver *r, const struct slot *s, const struct pw_key *k, void *arg)
+static bool pair_pending(struct resolver *r, const struct slot *s, const struct tgt_port *port,
+                         const struct pw_key *k, void *arg)
 {
     (void)s;
+    (void)port;
     (void)arg;
     const struct pw_outcome *o = pw_get(&r->pw, k, false);
     return o && !o->done;
 }
 
-static bool pair_sum(struct resolver *r, const struct slot *s, const struct pw_key *k, void *arg)
+static bool pair_sum(struct resolver *r, const struct slot *s, const struct tgt_port *port,
+                     const struct pw_key *k, void *arg)
 {
     struct pol_task *p = arg;
     const struct pw_outcome *o = pw_get(&r->pw, k, false);
-    if (o && o->done)
+    /* DANE and MTA-STS are about STARTTLS delivery: implicit-TLS ports
+     * (465...) only feed implicit_tls */
+    if (o && o->done && port->mode != TLS_MODE_IMPLICIT)
         pol_add_probe(p, s->name, o);
     return false;
+}
+
+/* implicit_tls: the implicit-TLS ports of -p (by index, up to 64) on
+ * which some exchanger address answered with TLS. */
+struct implicit_seen {
+    const struct tgt_port *ports;
+    uint64_t tls;
+};
+
+static bool pair_implicit(struct resolver *r, const struct slot *s, const struct tgt_port *port,
+                          const struct pw_key *k, void *arg)
+{
+    (void)s;
+    struct implicit_seen *seen = arg;
+    const struct pw_outcome *o = pw_get(&r->pw, k, false);
+    size_t i = (size_t)(port - seen->ports);
+    if (port->mode == TLS_MODE_IMPLICIT && i < 64 && o && o->done && o->tls)
+        seen->tls |= (uint64_t)1 << i;
+    return false;
+}
+
+/* null when -p has no implicit-TLS port (RFC 8314 not asked) */
+static void implicit_tls_fill(struct resolver *r, struct task *t, struct record *rec)
+{
+    struct implicit_seen seen = {t->ports, 0};
+    bool asked = false;
+    for (size_t p = 0; p < t->n_ports; p++)
+        asked |= t->ports[p].mode == TLS_MODE_IMPLICIT;
+    bool addr = false; /* an exchanger with an address: something was probed */
+    for (int i = 0; i < t->n_slots; i++)
+        addr |= t->slots[i].e && t->slots[i].e->res == R_OK;
+    if (!asked || !addr)
+        return;
+    pairs_any(r, t, pair_implicit, &seen);
+    rec_list_init(rec, F_IMPLICIT_TLS);
+    for (size_t p = 0; p < t->n_ports && p < 64; p++) {
+        char num[8];
+        int n = snprintf(num, sizeof num, "%u", t->ports[p].port);
+        if ((seen.tls >> p) & 1u && !rec_list_contains(rec, F_IMPLICIT_TLS, num, false))
+            rec_list_add(rec, F_IMPLICIT_TLS, num, (size_t)n);
+    }
 }
 
 /* Tasks waiting for probes whose probes all ended rejoin the done queue. */
@@ -215,6 +261,7 @@ static void policy_domain_record(struct resolver *r, struct task *t, struct reco
     pol_clear_probes(t->pol);
     pairs_any(r, t, pair_sum, t->pol);
     domain_record(r, t, rec);
+    implicit_tls_fill(r, t, rec);
 }
 
 /* The cursor over (exchanger, address, port): the next new pair as a job

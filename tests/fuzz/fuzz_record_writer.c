@@ -106,6 +106,19 @@ static void run_program(const uint8_t *p, size_t size)
     }
 }
 
+/* The shape check and the reader's rebuild agree: a value recjson_ok
+ * accepts (either shape) parses as JSON and is rebuilt byte for byte. */
+static void check_rebuild(const unsigned char *s, size_t n)
+{
+    static struct json_tok toks[8192];
+    static unsigned char out[20000];
+    struct json_doc d = {.toks = toks, .cap = sizeof toks / sizeof toks[0]};
+    char err[64];
+    FUZZ_CHECK(json_parse(&d, (const char *)s, n, err, sizeof err) == 0);
+    long m = recjson_from_doc(&d, 0, out, sizeof out);
+    FUZZ_CHECK(m == (long)n && memcmp(out, s, n) == 0);
+}
+
 static bool truncated(enum rec_field f)
 {
     return (rec.truncated >> f) & 1u;
@@ -361,6 +374,8 @@ static void check_json(const char *line, size_t len)
             s = rec_text(&rec, f, &slen);
             bool ok = recjson_ok(s, slen);
             FUZZ_CHECK(!ok || ((size_t)(c.end - c.p) >= slen && memcmp(c.p, s, slen) == 0));
+            if (ok)
+                check_rebuild(s, slen);
             if (ok)
                 c.p += slen;
             else

@@ -7,7 +7,7 @@ Builds, at test time and in a fresh directory:
   * mailtls-farm on 0.0.0.0:PORT with the exchangers' leaf and the CA
     (every 127.x.y.z is a STARTTLS mail server; mx7 is not in the leaf,
     mx9 is blocklisted);
-  * nginx on 127.112.3.N:443 serving MTA-STS policies: enforce, testing,
+  * nginx on 127.112.3.N:443 (and [::1]:443 for a policy host with only AAAA) serving MTA-STS policies: enforce, testing,
     none, a redirect, a 404, 70 KB, text/html, a certificate for another
     name, max_age too big (and one policy host without an address);
   * the zone pol.test., signed with ldns-keygen/ldns-signzone (ECDSA P-256,
@@ -128,6 +128,9 @@ STS_HOSTS = [
      GOOD.format(mode="enforce", mx="mx: *.pol.test\\n") + '";'),
     ("s13.pol.test", "127.112.3.23", 'default_type text/plain; return 200 "' +
      GOOD.format(mode="testing", mx="mx: *.pol.test\\n") + '";'),
+    # the policy host has only an AAAA record: fetched over IPv6 (::1)
+    ("s14.pol.test", "::1", 'default_type text/plain; return 200 "' +
+     GOOD.format(mode="testing", mx="mx: mx6.pol.test\\n") + '";'),
     ("s10.pol.test", "127.112.3.20", 'default_type text/plain; return 200 "version: STSv1\\nmode: enforce\\n'
      'mx: mx6.pol.test\\nmax_age: 31557601\\n";'),
 ]
@@ -158,6 +161,8 @@ d5 IN MX 10 mx5
 d6 IN MX 10 mx6
 d7 IN MX 10 mx.plain.test.
 d8 IN MX 10 mx6
+d9 IN MX 10 mx1
+d9 IN MX 20 mx6
 mx9 IN A 127.112.1.9
 _25._tcp.mx9 IN TLSA 3 1 1 {spki}
 u1 IN MX 10 mx9
@@ -207,7 +212,7 @@ def make_zones(d, spki_hash, ca_hash):
             if lab != "d1":
                 sts.append(f"{lab} IN MX 10 {'mx7' if lab in ('s12', 's13') else 'mx6'}")
             sts.append(f'_mta-sts.{lab} IN TXT "v=STSv1; id={lab}x1"' if lab != "d1" else "")
-            sts.append(f"mta-sts.{lab} IN A {ip}")
+            sts.append(f"mta-sts.{lab} IN {'AAAA' if ':' in ip else 'A'} {ip}")
         f.write(POL_ZONE.format(hosts=hosts, spki=spki_hash, wrong=WRONG, ca=ca_hash, sts="\n".join(sts)))
     with open(os.path.join(d, "plain.test.zone"), "w") as f:
         f.write(PLAIN_ZONE.format(spki=spki_hash))
@@ -302,7 +307,7 @@ remote-control:
     for dom, ip, body in STS_HOSTS:
         cert = "other" if dom in OTHER_CERT else "web"
         servers.append(f"""    server {{
-        listen {ip}:443 ssl;
+        listen {'[' + ip + ']' if ':' in ip else ip}:443 ssl;
         ssl_certificate {d}/{cert}.pem;
         ssl_certificate_key {d}/{cert}.key;
         location = /.well-known/mta-sts.txt {{ {body.format(dir=d)} }}
@@ -326,11 +331,11 @@ http {{
     nlog = open(os.path.join(d, "nginx.out"), "w")
     procs.append(subprocess.Popen(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")], stdout=nlog,
                                   stderr=subprocess.STDOUT))
-    port = free_port()
+    port, sport = free_port(), free_port()
     ready = os.path.join(d, "farm.ready")
     flog = open(os.path.join(d, "farm.log"), "w")
     procs.append(subprocess.Popen([os.path.join(BUILD, "mailtls-farm"), "--bind", "0.0.0.0", "--smtp", str(port),
-                                   "--smtps", "none", "--imap", "none", "--imaps", "none", "--pop3", "none",
+                                   "--smtps", str(sport), "--imap", "none", "--imaps", "none", "--pop3", "none",
                                    "--pop3s", "none", "--profiles", "starttls-auth=1", "--cert", os.path.join(d, "chain.pem"), "--key",
                                    key, "--ready-file", ready], stdout=flog, stderr=subprocess.STDOUT))
     end = time.time() + 10
@@ -345,12 +350,18 @@ http {{
         if time.time() > end or procs[-2].poll() is not None:
             raise RuntimeError("nginx did not start: " + open(os.path.join(d, "nginx.log")).read()[-2000:])
         time.sleep(0.05)
-    return procs, port, ca
+    return procs, (port, sport), ca
 
 
 DOMAINS = ["d1.pol.test", "d2.pol.test", "d3.pol.test", "d4.pol.test", "d5.pol.test", "d6.pol.test",
-           "d7.pol.test", "d8.pol.test", "nx.pol.test", "p1.plain.test"] + \
+           "d7.pol.test", "d8.pol.test", "d9.pol.test", "nx.pol.test", "p1.plain.test"] + \
     [dom for dom, _, _ in STS_HOSTS if dom != "d1.pol.test"] + ["s11.pol.test", "u1.pol.test"]
+
+def tls_row(mx, usage, selector, mtype, data, dnssec, usable):
+    """One dane_records object; data is a format template: {s} leaf SPKI hash, {c} CA hash, {w} WRONG."""
+    return dict(mx=mx, usage=usage, selector=selector, mtype=mtype, data=data, data_len=32,
+                dnssec=dnssec, usable=usable)
+
 
 # every policy field of every domain record; None = null
 EXPECT = {
@@ -358,12 +369,12 @@ EXPECT = {
                         mta_sts_id="abc123", mta_sts_error=None, mta_sts_mx=["mx1.pol.test"],
                         mta_sts_max_age=86400, tls_rpt="valid",
                         tls_rpt_rua="mailto:tls@d1.pol.test", policy_breaks_delivery=False, result_types=[],
-                        dane_records=["mx1.pol.test 3 1 1 {s8}... secure usable"]),
+                        dane_records=[tls_row("mx1.pol.test", 3, 1, 1, "{s}", "secure", True)]),
     "d2.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid", mta_sts="invalid",
                         mta_sts_id=None, mta_sts_error="v=STSv1 TXT record without a valid id (1-32 letters and "
                         "digits)", tls_rpt="invalid", tls_rpt_rua=None, policy_breaks_delivery=True,
                         result_types=["tlsa-invalid", "sts-policy-invalid"],
-                        dane_records=["mx2.pol.test 3 1 1 abababababababab... secure usable"]),
+                        dane_records=[tls_row("mx2.pol.test", 3, 1, 1, "{w}", "secure", True)]),
     "d3.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid",
                         mta_sts="invalid", mta_sts_id=None, mta_sts_error="more than one v=STSv1 TXT record",
                         tls_rpt="absent", tls_rpt_rua=None, policy_breaks_delivery=True,
@@ -371,28 +382,32 @@ EXPECT = {
     "d4.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="invalid", mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=["tlsa-invalid"],
-                        dane_records=["mx4.pol.test 0 0 1 {c8}... secure unusable"]),
+                        dane_records=[tls_row("mx4.pol.test", 0, 0, 1, "{c}", "secure", False)]),
     "d5.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="valid", mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=[],
-                        dane_records=["mx5.pol.test 2 0 1 {c8}... secure usable"]),
+                        dane_records=[tls_row("mx5.pol.test", 2, 0, 1, "{c}", "secure", True)]),
     "d6.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="none", mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=[], dane_records=[]),
     "d7.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="insecure", dane="not-secure",
                         mta_sts="absent", mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=[],
-                        dane_records=["mx.plain.test 3 1 1 {s8}... insecure usable"]),
+                        dane_records=[tls_row("mx.plain.test", 3, 1, 1, "{s}", "insecure", True)]),
     "d8.pol.test": dict(status="dns-servfail", dnssec="bogus", mx_dnssec=None, dane=None, mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=True, result_types=["dnssec-invalid"], dane_records=None),
+    # DANE on mx1 only: a sender requiring DANE for the domain fails on mx6 (RFC 8460 dane-required)
+    "d9.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane="valid", mta_sts="absent",
+                        policy_breaks_delivery=False, result_types=["dane-required"],
+                        dane_records=[tls_row("mx1.pol.test", 3, 1, 1, "{s}", "secure", True)]),
     "nx.pol.test": dict(status="dns-nxdomain", dnssec="secure", mx_dnssec=None, dane=None, mta_sts="absent",
                         mta_sts_id=None, mta_sts_error=None, tls_rpt="absent", tls_rpt_rua=None,
                         policy_breaks_delivery=False, result_types=[], dane_records=None),
     "p1.plain.test": dict(status="resolved", dnssec="insecure", mx_dnssec="insecure", dane="not-secure",
                           mta_sts="absent", mta_sts_id=None, mta_sts_error=None, tls_rpt="absent",
                           tls_rpt_rua=None, policy_breaks_delivery=False, result_types=[],
-                          dane_records=["mx.plain.test 3 1 1 {s8}... insecure usable"]),
+                          dane_records=[tls_row("mx.plain.test", 3, 1, 1, "{s}", "insecure", True)]),
 }
 
 
@@ -419,6 +434,7 @@ EXPECT.update({
                             ["sts-webpki-invalid"], lab="s9"),
     "s10.pol.test": sts_case("invalid", "policy line 4: max_age over 31557600", ["sts-policy-invalid"],
                              lab="s10"),
+    "s14.pol.test": sts_case("testing", lab="s14", mx=["mx6.pol.test"], max_age=86400),
     "s12.pol.test": sts_case("enforce", "MX mx7.pol.test certificate not valid for its name",
                              ["certificate-host-mismatch"], True, lab="s12", mx=["*.pol.test"], max_age=86400),
     "s13.pol.test": sts_case("testing", "MX mx7.pol.test certificate not valid for its name",
@@ -426,8 +442,8 @@ EXPECT.update({
     # mx9 has usable TLSA but is blocklisted: no handshake, so DANE and delivery are unknown
     "u1.pol.test": dict(status="resolved", dnssec="secure", mx_dnssec="secure", dane=None, mta_sts="absent",
                         mta_sts_id=None, tls_rpt="absent", policy_breaks_delivery=None, result_types=[],
-                        dane_records=["mx9.pol.test 3 1 1 {s8}... secure usable"]),
-    "s11.pol.test": dict(sts_case("invalid", "A mta-sts.s11.pol.test: no address (secure)",
+                        dane_records=[tls_row("mx9.pol.test", 3, 1, 1, "{s}", "secure", True)]),
+    "s11.pol.test": dict(sts_case("invalid", "A/AAAA mta-sts.s11.pol.test: no address (secure)",
                                   ["sts-policy-fetch-error"]), mta_sts_id="nohost"),
 })
 
@@ -444,7 +460,10 @@ PROBES = {
 }
 
 
-def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash, extra=()):
+def scan_and_check(tag, build, d, ports, ca, spki_hash, ca_hash, extra=(), implicit=True):
+    """implicit: also scan the farm's implicit-TLS (smtps) port, so implicit_tls is asserted."""
+    port, sport = ports
+    plist = f"{port}/smtp,{sport}/smtps" if implicit else f"{port}/smtp"
     inp = os.path.join(d, "domains.txt")
     with open(inp, "w") as f:
         f.write("\n".join(DOMAINS) + "\n")
@@ -454,7 +473,7 @@ def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash, extra=()):
     out = os.path.join(d, f"out-{tag}.json")
     cmd = [os.path.join(build, "mailtls-scan"), "-q", "--mx", "--policy", "--resolver", f"{VAL}:{DNS_PORT}",
            "--mta-sts-port", "443",
-           "-i", inp, "-o", out, "-p", f"{port}/smtp", "--ca-file", ca, "--dns-timeout", "1", "--timeout", "10", "--blocklist", block] + list(extra)
+           "-i", inp, "-o", out, "-p", plist, "--ca-file", ca, "--dns-timeout", "1", "--timeout", "10", "--blocklist", block] + list(extra)
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     print(f"# {tag}: scan took {time.time() - t0:.1f} s")
@@ -466,18 +485,30 @@ def scan_and_check(tag, build, d, port, ca, spki_hash, ca_hash, extra=()):
     doms = {x["domain"]: x for x in recs if x["port"] is None}
     check(f"{tag}.one-record-per-domain", sorted(doms) == sorted(DOMAINS) and
           sum(1 for x in recs if x["port"] is None) == len(DOMAINS), sorted(doms))
-    fmt = {"s8": spki_hash[:16], "c8": ca_hash[:16]}
+    fmt = {"s": spki_hash, "c": ca_hash, "w": WRONG}
     for dom, want in EXPECT.items():
         got = doms.get(dom, {})
         for field, value in want.items():
             if field == "dane_records" and value is not None:
-                value = [v.format(**fmt) for v in value]
+                value = [dict(v, data=v["data"].format(**fmt)) for v in value]
             if field == "result_types" and isinstance(got.get(field), list):
                 ok = sorted(got[field]) == sorted(value)
             else:
                 ok = got.get(field, "<missing>") == value
             check(f"{tag}.{dom}.{field}", ok, f"got {got.get(field, '<missing>')!r}, want {value!r}")
-    probes = {x["ip"]: x for x in recs if x["port"] is not None}
+    # implicit_tls: every exchanger address is the farm (smtps on sport); mx9 is blocklisted (no TLS);
+    # null without an exchanger address or without an implicit-TLS port in -p
+    for dom in DOMAINS:
+        got = doms.get(dom, {}).get("implicit_tls", "<missing>")
+        has_addr = EXPECT.get(dom, {}).get("status", "resolved") == "resolved"
+        want = None if not (implicit and has_addr) else ([] if dom == "u1.pol.test" else [str(sport)])
+        check(f"{tag}.{dom}.implicit_tls", got == want, f"got {got!r}, want {want!r}")
+    if implicit:
+        smtps = [x for x in recs if x["port"] == sport]
+        check(f"{tag}.smtps-probes-tls", len(smtps) >= 8 and all(x.get("tls_version") for x in smtps
+                                                                   if x["ip"] != "127.112.1.9"),
+              repr([(x["ip"], x["status"]) for x in smtps]))
+    probes = {x["ip"]: x for x in recs if x["port"] == port}
     for ip, want in PROBES.items():
         p = probes.get(ip, {})
         check(f"{tag}.probe.{ip}.ok", p.get("status") == "ok", f"{p.get('status')} {p.get('error')}")
@@ -522,7 +553,7 @@ def main():
         ca_hash = hashlib.sha256(der_of(ca)).hexdigest()
         scan_and_check("plain", BUILD, d, port, ca, spki_hash, ca_hash)
         # two engines: probes end in either loop, the resolver lives in engine 0 (workers.c)
-        scan_and_check("threads", BUILD, d, port, ca, spki_hash, ca_hash, ["--threads", "2"])
+        scan_and_check("threads", BUILD, d, port, ca, spki_hash, ca_hash, ["--threads", "2"], implicit=False)
         if ASAN:
             scan_and_check("asan", ASAN, d, port, ca, spki_hash, ca_hash)
         # --policy without --mx is refused
