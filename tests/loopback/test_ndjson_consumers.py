@@ -34,6 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import looplib  # noqa: E402
 import scripted  # noqa: E402
+from pglib import Postgres, pg_bin  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("MAILTLS_BUILD", os.path.join(HERE, "../../build"))
@@ -151,51 +152,6 @@ def duckdb_late_keys(check, tmp, text):
           "DuckDB read_json_auto(sample_size = -1) loads a file whose _b64 keys appear after line 20,480 (%s)"
           % (r.stderr.strip()[:200] or row))
     return int(row.get("b", -1)) if row else None
-
-
-def pg_bin(name):
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/" + name),
-                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
-    return found[-1] if found else shutil.which(name)
-
-
-class Postgres:
-    """A private cluster: trust auth, unix socket in a temp dir, no TCP."""
-
-    def __init__(self, tmp):
-        self.dir = os.path.join(tmp, "pg")
-        os.mkdir(self.dir)
-        self.as_user = []
-        if os.geteuid() == 0:  # initdb refuses to run as root
-            shutil.chown(self.dir, "postgres", "postgres")
-            os.chmod(tmp, 0o755)
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        self.data = os.path.join(self.dir, "data")
-        self.started = False
-
-    def run(self, args, **kw):
-        return subprocess.run(self.as_user + args, capture_output=True, text=True, timeout=120, **kw)
-
-    def start(self):
-        r = self.run([pg_bin("initdb"), "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                      "--locale=C", "--no-sync"])
-        if r.returncode != 0:
-            return "initdb: " + r.stderr.strip()[:300]
-        opts = "-c listen_addresses='' -k %s -p 5432 -c fsync=off -c shared_buffers=16MB" % self.dir
-        r = self.run([pg_bin("pg_ctl"), "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-t", "60",
-                      "-o", opts, "start"])
-        if r.returncode != 0:
-            return "pg_ctl start: " + r.stderr.strip()[:300]
-        self.started = True
-        return None
-
-    def psql(self, sql, stdin=None):
-        return self.run([pg_bin("psql"), "-h", self.dir, "-p", "5432", "-U", "postgres", "-d", "postgres",
-                         "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], input=stdin)
-
-    def stop(self):
-        if self.started:
-            self.run([pg_bin("pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop"])
 
 
 def postgres_facts(check, tmp, text, stored_by_port):
