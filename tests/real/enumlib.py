@@ -96,9 +96,12 @@ def iana_name(openssl_name):
 NMAP_VERSION = {"TLSv1.0": "TLSv1", "TLSv1.1": "TLSv1.1", "TLSv1.2": "TLSv1.2", "TLSv1.3": "TLSv1.3"}
 
 
-def nmap_enum(ip, port, timeout=180):
-    """{version: {"ciphers": [names in nmap's order], "preference": str}}."""
-    cmd = ["nmap", "-n", "-Pn", "-sT", "-p", str(port), "--script", "ssl-enum-ciphers", ip]
+def nmap_enum(ip, port, timeout=180, force=False, name_of=lambda name, ver: name):
+    """{version: {"ciphers": [names in nmap's order], "preference": str}}.
+    force: run the script whatever nmap thinks the port is ("+" prefix);
+    name_of(name, version) maps nmap's suite names (e.g. to IANA names)."""
+    script = ("+" if force else "") + "ssl-enum-ciphers"
+    cmd = ["nmap", "-n", "-Pn", "-sT", "-p", str(port), "--script", script, ip]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
     res, ver, in_ciphers = {}, None, False
     for line in out.splitlines():
@@ -118,7 +121,7 @@ def nmap_enum(ip, port, timeout=180):
             if s.startswith("cipher preference:"):
                 res[ver]["preference"] = s.split(":", 1)[1].strip()
         elif in_ciphers and s:
-            res[ver]["ciphers"].append(s.split()[0])
+            res[ver]["ciphers"].append(name_of(s.split()[0], ver))
     return res, out
 
 

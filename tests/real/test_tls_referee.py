@@ -98,28 +98,7 @@ def iana(name, version):
 
 
 def run_nmap(ip, port):
-    cmd = ["nmap", "-n", "-Pn", "-sT", "-p", str(port), "--script", "+ssl-enum-ciphers", ip]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    res, ver, in_ciphers = {}, None, False
-    for line in out.splitlines():
-        m = re.match(r"^\|\s{3}(TLSv1\.[0-3]|SSLv[23]):\s*$", line)
-        if m:
-            ver = {"TLSv1.0": "TLSv1"}.get(m.group(1), m.group(1))
-            res[ver] = {"ciphers": [], "preference": None}
-            in_ciphers = False
-            continue
-        if ver is None:
-            continue
-        s = line.lstrip("|_ ").rstrip()
-        if s == "ciphers:":
-            in_ciphers = True
-        elif s.endswith(":") or s.startswith("cipher preference:") or s.startswith("least strength"):
-            in_ciphers = False
-            if s.startswith("cipher preference:"):
-                res[ver]["preference"] = s.split(":", 1)[1].strip()
-        elif in_ciphers and s:
-            res[ver]["ciphers"].append(iana(s.split()[0], ver))
-    return res, out
+    return enumlib.nmap_enum(ip, port, timeout=120, force=True, name_of=iana)
 
 
 def run_sslscan(ip, port, starttls):
