@@ -15,6 +15,8 @@ line of every setting from the text itself (line_of), not from the tool.
 
 import os
 
+import fixtures
+
 
 def line_of(lines, needle, nth=-1):
     """1-based number of the last (or nth) line holding needle."""
@@ -69,27 +71,8 @@ def postfix_main(d, pki, auth_socket):
     ]
 
 
-INTERNAL = """pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd""".split("\n")
+# Postfix's internal services, as every fixture writes them.
+INTERNAL = fixtures.POSTFIX_INTERNAL_SERVICES.rstrip("\n").split("\n")
 
 
 def postfix_master(ip):
