@@ -426,6 +426,8 @@ bool conn_auth_hangup(struct conn *c, const char *reply, size_t len)
 
 /* ---- TLS ------------------------------------------------------------- */
 
+static void on_readable(struct conn *c);
+
 static void drive_handshake(struct conn *c)
 {
     char err[200];
@@ -455,6 +457,7 @@ static void drive_handshake(struct conn *c)
     if (!c->is_injection)
         tls_record_facts(c);
     update_interest(c);
+    uint32_t gen = c->gen;
     if (c->job.port.mode == TLS_MODE_STARTTLS) {
         if (!c->is_injection)
             rec_set_bool(&c->rec, F_STARTTLS_OK, true);
@@ -462,6 +465,11 @@ static void drive_handshake(struct conn *c)
     } else {
         c->ops->on_start(c);
     }
+    /* Read-ahead (tls.c) may have taken records sent right behind the
+     * server's handshake flight (an implicit-TLS greeting) off the socket:
+     * epoll would not report them again. */
+    if (c->gen == gen && c->phase != PHASE_FREE && c->is_tls && SSL_has_pending(c->tls))
+        on_readable(c);
 }
 
 /* A raw enumeration test (hello.h): the ClientHello goes out as built,

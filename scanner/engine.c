@@ -19,6 +19,7 @@
 #include "conn.h"
 
 #include "tls.h"
+#include "verify_cache.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -460,8 +461,9 @@ struct engine *engine_new(const struct engine_config *cfg, const struct engine_i
     e->free_slots = calloc(cfg->concurrency, sizeof *e->free_slots);
     e->pending = calloc(PENDING_MAX, sizeof *e->pending);
     e->scratch = malloc(sizeof *e->scratch);
+    e->vcache = vcache_new(cfg->verify_cache_slots);
     bool ok = e->epfd >= 0 && e->pool && e->free_slots && e->pending && e->scratch &&
-              timer_init(&e->timers, cfg->concurrency) == 0;
+              (e->vcache || !cfg->verify_cache_slots) && timer_init(&e->timers, cfg->concurrency) == 0;
     if (ok && !cfg->subnets) {
         /* set before the check: engine_free frees what subnet_init got,
          * even when only half of it */
@@ -516,6 +518,7 @@ void engine_free(struct engine *e)
     timer_free(&e->timers);
     if (e->subnets == &e->own_subnets)
         subnet_free(&e->own_subnets);
+    vcache_free(e->vcache);
     free(e->pending);
     free(e->scratch);
     free(e->pool);

@@ -43,6 +43,7 @@ struct engine_config {
     bool probe_auth;
     bool downgrade_checks; /* --downgrade-checks */
     SSL_CTX *ssl_ctx;
+    uint32_t verify_cache_slots; /* --verify-cache: chain verdicts remembered per loop; 0 = none */
     /* Output backpressure (out_backpressure()): while it reads true no new
      * probe starts; probes in flight go on and finish. NULL = none. */
     const atomic_bool *backpressure;
@@ -91,9 +92,10 @@ struct engine_stats {
     uint64_t launched, finished, in_flight;
     uint64_t by_status[STATUS_COUNT];
     uint64_t starttls_ok;
-    uint64_t tls_tests;       /* enumeration handshakes (no record of their own) */
-    uint64_t stalled_ms;      /* time the loop did not run, left out of its clock */
-    uint64_t backpressure_ms; /* time launching waited for the output */
+    uint64_t tls_tests;                              /* enumeration handshakes (no record of their own) */
+    uint64_t stalled_ms;                             /* time the loop did not run, left out of its clock */
+    uint64_t backpressure_ms;                        /* time launching waited for the output */
+    uint64_t verify_cache_hits, verify_cache_misses; /* chains verified: verdict remembered or not */
 };
 
 struct engine;

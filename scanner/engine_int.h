@@ -60,6 +60,7 @@ struct engine {
     uint64_t clock_ms;
     uint64_t clock_real_ms; /* monotonic time of the last reading */
     uint64_t held_since_ms; /* backpressure began (loop clock); 0 = not held */
+    struct vcache *vcache;  /* chain verdicts of this loop (verify_cache.h); NULL = off */
 };
 
 /* The deadlines of all conns in flight (output/lib/heap.h): each conn has

@@ -257,6 +257,7 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
         .probe_auth = o->probe_auth,
         .downgrade_checks = o->downgrade_checks,
         .ssl_ctx = sc->ctx,
+        .verify_cache_slots = o->verify_cache,
         .backpressure = out_backpressure(sc->w),
     };
     struct engine_io io = {.ctx = feed,

@@ -99,6 +99,10 @@ static const struct opt_def opt_table[] = {
      OG_TLS},
     {"ca-file", 0, OT_STR, OFF(ca_file), "FILE", NULL, 0, 0,
      "PEM trust anchors for cert_trusted instead of the system store", OG_TLS},
+    {"verify-cache", 0, OT_U32, OFF(verify_cache), "N", "4096", 0, 1048576,
+     "certificate chains whose verification verdict each event loop remembers, so a chain many addresses "
+     "share is verified once (0 = verify on every handshake; DANE handshakes always verify)",
+     OG_TLS},
     {"seed", 0, OT_U64, OFF(seed), "N", "0", 0, 0,
      "seed of the pseudo-random order of address ranges (same seed = same order)", OG_RESUME},
     {"shards", 0, OT_U32, OFF(shards), "N", "1", 1, 65535, "split the input into N disjoint parts",

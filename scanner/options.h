@@ -33,6 +33,7 @@ struct options {
     bool probe_auth;
     bool downgrade_checks;
     const char *ca_file;
+    uint32_t verify_cache; /* --verify-cache: slots per loop */
     uint64_t seed;
     uint32_t shards, shard;
     const char *shard_from; /* --shard auto: the environment variable it came from */

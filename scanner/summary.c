@@ -230,6 +230,9 @@ int summary_write_json(const struct summary *s, const char *path)
         first = false;
     }
     fprintf(f, "},\"no_port\":%llu", (unsigned long long)s->no_port);
+    if (s->es)
+        fprintf(f, ",\"verify_cache\":{\"hits\":%llu,\"misses\":%llu}",
+                (unsigned long long)s->es->verify_cache_hits, (unsigned long long)s->es->verify_cache_misses);
     fprintf(f, "}\n");
     if (fclose(f) != 0) {
         fprintf(stderr, "mailtls-scan: --metadata %s: %s\n", path, strerror(errno));

@@ -20,6 +20,8 @@
 #include "certsave.h"
 #include "conn.h"
 #include "dane.h"
+#include "engine_int.h"
+#include "verify_cache.h"
 
 /* OpenSSL 3's default paths include a directory "store" that lists
  * /etc/ssl/certs on every chain verification (a readdir per handshake, the
@@ -147,10 +149,28 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
      * cert_trusted (one more verification, on DANE probes only) */
     if (dane && chain)
         dane_pkix_set(ssl, verify_copies(xs, chain, NULL));
+    /* a chain seen before by this loop: its verdict (verify_cache.h) */
+    struct conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+    struct vcache *vc = c && !dane ? c->eng->vcache : NULL;
+    struct vcache_key key;
+    bool keyed = vcache_key(vc, chain, &key);
+    int64_t now = keyed ? (int64_t)time(NULL) : 0;
+    int verdict;
+    if (keyed && vcache_lookup(vc, &key, now, &verdict)) {
+        c->eng->stats.verify_cache_hits++;
+        X509_STORE_CTX_set_error(xs, verdict);
+        return verdict == X509_V_OK;
+    }
+    if (keyed)
+        c->eng->stats.verify_cache_misses++;
     /* the usual chain (a few KiB) is verified in place: no copy cost */
-    if (bytes <= TLS_VERIFY_IN_PLACE_BYTES || !chain)
-        return X509_verify_cert(xs);
-    return verify_on_copies(xs, chain, dane ? SSL_get0_dane(ssl) : NULL);
+    int ok = bytes <= TLS_VERIFY_IN_PLACE_BYTES || !chain
+                 ? X509_verify_cert(xs)
+                 : verify_on_copies(xs, chain, dane ? SSL_get0_dane(ssl) : NULL);
+    verdict = X509_STORE_CTX_get_error(xs);
+    if (keyed && (ok == 1) == (verdict == X509_V_OK)) /* not an internal failure */
+        vcache_store(vc, &key, chain, now, verdict);
+    return ok;
 }
 
 SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
@@ -177,6 +197,10 @@ SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
     SSL_CTX_set_max_cert_list(ctx, TLS_MAX_CERT_LIST);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* One read() takes the server's whole flight instead of two per record
+     * (header, then body): 17 reads per STARTTLS probe became 6. Records
+     * read ahead of need are drained by conn.c (SSL_has_pending). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     pthread_once(&g_limit_once, limit_idx_init);
     if (g_limit_idx < 0) {
@@ -211,6 +235,7 @@ int tls_attach(struct conn *c, SSL_CTX *ctx)
     c->tls = SSL_new(ctx);
     if (!c->tls || !SSL_set_fd(c->tls, c->fd))
         return -1;
+    SSL_set_app_data(c->tls, c); /* verify_chain finds its loop's cache */
     if (c->job.host[0] && !is_address_literal(c->job.host))
         SSL_set_tlsext_host_name(c->tls, c->job.host);
     /* Ask for a stapled OCSP response on the main probe (ocsp_stapled);

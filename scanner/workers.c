@@ -220,6 +220,8 @@ void workers_stats(const struct workers *w, struct engine_stats *out)
         out->tls_tests += s->tls_tests;
         out->stalled_ms += s->stalled_ms;
         out->backpressure_ms += s->backpressure_ms;
+        out->verify_cache_hits += s->verify_cache_hits;
+        out->verify_cache_misses += s->verify_cache_misses;
         for (int k = 0; k < STATUS_COUNT; k++)
             out->by_status[k] += s->by_status[k];
     }
