@@ -78,7 +78,7 @@ def records(path):
                     yield {"_bad": line[:200]}
 
 
-def sclient(tmp, name, targets, port, parallel=50, timeout=300):
+def sclient(tmp, name, targets, port, parallel=50, timeout=300, ca_file=None):
     if not shutil.which("openssl"):
         return None
     tfile = os.path.join(tmp, "sclient-%s.txt" % name)
@@ -87,7 +87,8 @@ def sclient(tmp, name, targets, port, parallel=50, timeout=300):
     # -no-CAfile -no-CApath -no-CAstore: the cheapest correct way not to load
     # the system bundle (a nonexistent -CApath is an error in OpenSSL 3).
     cmd = ["xargs", "-a", tfile, "-P", str(parallel), "-I{}", "openssl", "s_client", "-connect",
-           "{}", "-starttls", "smtp", "-brief", "-no-CAfile", "-no-CApath", "-no-CAstore"]
+           "{}", "-starttls", "smtp", "-brief", "-no-CApath", "-no-CAstore"]
+    cmd += ["-CAfile", ca_file] if ca_file else ["-no-CAfile"]
     t0 = time.monotonic()
     p = spawn(cmd, stderr=open(err, "w"))
     sampler = common.RssSampler(p.pid)

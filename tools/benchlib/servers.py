@@ -19,7 +19,7 @@ class Farm:
     with the same profile mix. Stats come from its JSON line (every 1 s)."""
 
     def __init__(self, build, tmp, name, port, profiles, threads=2, delay_ms=None,
-                 long_lived=False):
+                 long_lived=False, extra=()):
         self.out = os.path.join(tmp, "farm-%s.out" % name)
         self.err = os.path.join(tmp, "farm-%s.err" % name)
         ready = os.path.join(tmp, "farm-%s.ready" % name)
@@ -31,6 +31,7 @@ class Farm:
             cmd += ["--delay-ms", str(delay_ms)]
         if long_lived:
             cmd += ["--idle-ms", "600000", "--max-session-ms", "600000"]
+        cmd += list(extra)
         self.cmd = cmd
         self.port = port
         self.t0 = time.monotonic()
