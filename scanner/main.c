@@ -16,6 +16,7 @@
 #include "../output/writer.h"
 #include "engine.h"
 #include "feed.h"
+#include "malloc_tune.h"
 #include "options.h"
 #include "resume.h"
 #include "summary.h"
@@ -313,6 +314,7 @@ static void announce_plan(const struct options *o, struct summary *sum, const st
 
 int main(int argc, char **argv)
 {
+    malloc_tune(argv); /* first: once more, with the allocator set for OpenSSL (malloc_tune.h) */
     struct options o;
     int rc = options_parse(argc, argv, &o);
     if (rc != 0)
