@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -444,6 +445,15 @@ int engine_run(struct engine *e)
     return e->fatal ? -1 : 0;
 }
 
+/* The conn pool: page-aligned (CONN_ALIGN) and zero-filled by the kernel,
+ * so a slot costs resident memory only once a probe writes to it. */
+static struct conn *pool_map(uint32_t n)
+{
+    void *p = mmap(NULL, (size_t)n * sizeof(struct conn), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 struct engine *engine_new(const struct engine_config *cfg, const struct engine_io *io, char *err,
                           size_t errlen)
 {
@@ -457,7 +467,7 @@ struct engine *engine_new(const struct engine_config *cfg, const struct engine_i
     e->input_fd_registered = -1;
     e->clock_real_ms = e->clock_ms = now_ms();
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
-    e->pool = calloc(cfg->concurrency, sizeof *e->pool);
+    e->pool = pool_map(cfg->concurrency);
     e->free_slots = calloc(cfg->concurrency, sizeof *e->free_slots);
     e->pending = calloc(PENDING_MAX, sizeof *e->pending);
     e->scratch = malloc(sizeof *e->scratch);
@@ -521,7 +531,8 @@ void engine_free(struct engine *e)
     vcache_free(e->vcache);
     free(e->pending);
     free(e->scratch);
-    free(e->pool);
+    if (e->pool)
+        munmap(e->pool, (size_t)e->cfg.concurrency * sizeof *e->pool);
     free(e->free_slots);
     free(e);
 }
