@@ -282,7 +282,7 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
     }
     if (feed_dns_setup(feed, o, &io, err, sizeof err) < 0)
         goto fail;
-    g_workers = workers_new(&cfg, &io, o->threads, err, sizeof err);
+    g_workers = workers_new(&cfg, &io, NULL, o->threads, err, sizeof err);
     if (!g_workers) {
         status = SUMMARY_EXIT_FATAL;
         goto fail;
@@ -352,6 +352,7 @@ int main(int argc, char **argv)
     if (sc.resume && !o.quiet)
         fprintf(stderr, "mailtls-scan: %llu targets skipped: done in the earlier run\n",
                 (unsigned long long)sc.feed->resumed);
+    workers_lock_stats(g_workers, stderr);
     struct tgt_counts tc;
     tgt_source_counts(sc.src, &tc);
     struct engine_stats es;

@@ -7,103 +7,163 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define WORKERS_MAX 64
+
+/* The callbacks that take the lock, for the lock's accounting. */
+enum w_cb { W_NEXT_JOB, W_WAIT_FD, W_EMIT, W_TICK, W_ON_FD, W_DEADLINE, W_ON_TIMER, W_TLS, W_CB_COUNT };
+static const char *const w_cb_name[W_CB_COUNT] = {"next_job", "wait_fd",       "emit",     "tick",
+                                                  "on_fd",    "next_deadline", "on_timer", "tls_test"};
+
+struct w_lock_stat {
+    uint64_t calls, contended, hold_ns, wait_ns;
+};
 
 struct workers {
     pthread_mutex_t lock;
     struct engine_io shared; /* the caller's io, called under lock */
+    struct workers_out out;  /* work done before emit, outside the lock */
     unsigned n;
     struct engine *engines[WORKERS_MAX];
     int results[WORKERS_MAX];
     struct subnet_table subnets; /* --per-subnet counts for all loops */
     bool has_subnets;
+    bool timed; /* MAILTLS_LOCK_STATS: account the lock (workers.h) */
+    struct w_lock_stat stat[W_CB_COUNT];
 };
+
+/* One turn of the lock: when it was taken and how long that took. */
+struct w_turn {
+    uint64_t taken_ns, wait_ns;
+    bool contended;
+};
+
+static uint64_t w_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct w_turn w_lock(struct workers *w)
+{
+    struct w_turn t = {0};
+    if (!w->timed) {
+        pthread_mutex_lock(&w->lock);
+        return t;
+    }
+    uint64_t t0 = w_now_ns();
+    if (pthread_mutex_trylock(&w->lock) != 0) {
+        t.contended = true;
+        pthread_mutex_lock(&w->lock);
+    }
+    t.taken_ns = w_now_ns();
+    t.wait_ns = t.taken_ns - t0;
+    return t;
+}
+
+/* The accounting is done while the lock is still held: no lock of its own. */
+static void w_unlock(struct workers *w, enum w_cb cb, const struct w_turn *t)
+{
+    if (w->timed) {
+        struct w_lock_stat *s = &w->stat[cb];
+        s->calls++;
+        s->contended += t->contended;
+        s->wait_ns += t->wait_ns;
+        s->hold_ns += w_now_ns() - t->taken_ns;
+    }
+    pthread_mutex_unlock(&w->lock);
+}
 
 static enum job_next w_next_job(void *ctx, struct job *out)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     enum job_next r = w->shared.next_job(w->shared.ctx, out);
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_NEXT_JOB, &t);
     return r;
 }
 
 static int w_wait_fd(void *ctx)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     int fd = w->shared.wait_fd ? w->shared.wait_fd(w->shared.ctx) : -1;
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_WAIT_FD, &t);
     return fd;
 }
 
 static int w_emit(void *ctx, const struct job *j, struct record *r)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    if (w->out.prepare)
+        w->out.prepare(w->out.ctx, j, r);
+    struct w_turn t = w_lock(w);
     int rc = w->shared.emit(w->shared.ctx, j, r);
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_EMIT, &t);
+    if (w->out.prepare)
+        w->out.prepare(w->out.ctx, NULL, NULL); /* whatever was not taken is stale now */
     return rc;
 }
 
 static int w_tick(void *ctx, uint64_t now)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     int rc = w->shared.tick ? w->shared.tick(w->shared.ctx, now) : 0;
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_TICK, &t);
     return rc;
 }
 
 static void w_on_fd(void *ctx, int fd, uint32_t events)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     w->shared.on_fd(w->shared.ctx, fd, events);
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_ON_FD, &t);
 }
 
 static uint64_t w_next_deadline(void *ctx)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     uint64_t d = w->shared.next_deadline(w->shared.ctx);
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_DEADLINE, &t);
     return d;
 }
 
 static void w_on_timer(void *ctx, uint64_t now)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     w->shared.on_timer(w->shared.ctx, now);
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_ON_TIMER, &t);
 }
 
 static void w_tls_setup(void *ctx, const struct job *j, SSL *ssl)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     w->shared.tls_test_setup(w->shared.ctx, j, ssl);
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_TLS, &t);
 }
 
 static size_t w_tls_hello(void *ctx, const struct job *j, unsigned char *buf, size_t cap)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     size_t n = w->shared.tls_test_hello(w->shared.ctx, j, buf, cap);
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_TLS, &t);
     return n;
 }
 
 static bool w_tls_bytes(void *ctx, const struct job *j, const unsigned char *d, size_t n, bool eof)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     bool done = w->shared.tls_test_bytes(w->shared.ctx, j, d, n, eof);
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_TLS, &t);
     return done;
 }
 
@@ -111,13 +171,13 @@ static void w_tls_done(void *ctx, const struct job *j, SSL *ssl, bool ok, enum r
                        const char *error)
 {
     struct workers *w = ctx;
-    pthread_mutex_lock(&w->lock);
+    struct w_turn t = w_lock(w);
     w->shared.tls_test_done(w->shared.ctx, j, ssl, ok, st, error);
-    pthread_mutex_unlock(&w->lock);
+    w_unlock(w, W_TLS, &t);
 }
 
-struct workers *workers_new(const struct engine_config *cfg, const struct engine_io *io, unsigned threads,
-                            char *err, size_t errlen)
+struct workers *workers_new(const struct engine_config *cfg, const struct engine_io *io,
+                            const struct workers_out *out, unsigned threads, char *err, size_t errlen)
 {
     if (threads < 1)
         threads = 1;
@@ -132,6 +192,10 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
     }
     pthread_mutex_init(&w->lock, NULL);
     w->shared = *io;
+    if (out)
+        w->out = *out;
+    const char *timed = getenv("MAILTLS_LOCK_STATS");
+    w->timed = timed && *timed && strcmp(timed, "0") != 0;
     w->n = threads;
     w->has_subnets = true; /* workers_free frees even half of a failed init */
     if (subnet_init(&w->subnets, cfg->concurrency) < 0) {
@@ -231,6 +295,27 @@ uint64_t workers_open_conns(const struct workers *w)
     for (unsigned i = 0; i < w->n; i++)
         n += __atomic_load_n(&engine_stats(w->engines[i])->in_flight, __ATOMIC_RELAXED);
     return n;
+}
+
+void workers_lock_stats(const struct workers *w, FILE *f)
+{
+    if (!w->timed)
+        return;
+    struct w_lock_stat all = {0};
+    for (int i = 0; i < W_CB_COUNT; i++) {
+        const struct w_lock_stat *s = &w->stat[i];
+        all.calls += s->calls;
+        all.contended += s->contended;
+        all.hold_ns += s->hold_ns;
+        all.wait_ns += s->wait_ns;
+        if (s->calls)
+            fprintf(f, "mailtls-scan: lock %s calls=%llu contended=%llu hold_ns=%llu wait_ns=%llu\n",
+                    w_cb_name[i], (unsigned long long)s->calls, (unsigned long long)s->contended,
+                    (unsigned long long)s->hold_ns, (unsigned long long)s->wait_ns);
+    }
+    fprintf(f, "mailtls-scan: lock all calls=%llu contended=%llu hold_ns=%llu wait_ns=%llu threads=%u\n",
+            (unsigned long long)all.calls, (unsigned long long)all.contended, (unsigned long long)all.hold_ns,
+            (unsigned long long)all.wait_ns, w->n);
 }
 
 void workers_free(struct workers *w)

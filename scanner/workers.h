@@ -12,17 +12,38 @@
  * the loops from launching (engine_config.backpressure). The resolver hooks (on_fd,
  * next_deadline, on_timer) go to engine 0 only: c-ares lives in that loop.
  * The SSL_CTX is shared (OpenSSL 3 allows SSL_new from many threads).
+ *
+ * What runs under the lock caps the whole scan at 1 / (hold time per
+ * probe) whatever the core count (tools/BENCH.md, "Multi-core model"), so
+ * per-record work that needs no shared state runs before it, on the
+ * emitting engine's thread: workers_out.prepare (the sink formats the
+ * record there; under the lock it only appends the bytes).
+ *
+ * MAILTLS_LOCK_STATS=1 in the environment times every turn of the lock
+ * (two clock reads each) per callback; workers_lock_stats() prints the
+ * totals (mailtls-scan does at exit, for tools/bench threads).
  */
 #ifndef MAILTLS_WORKERS_H
 #define MAILTLS_WORKERS_H
+
+#include <stdio.h>
 
 #include "engine.h"
 
 struct workers;
 
+/* Optional. prepare(ctx, j, r) runs before every emit, outside the lock,
+ * on the thread that will emit r (j may be NULL as for emit); then
+ * prepare(ctx, NULL, NULL) runs after the emit returned: what was prepared
+ * and not used is stale from then on. */
+struct workers_out {
+    void *ctx;
+    void (*prepare)(void *ctx, const struct job *j, struct record *r);
+};
+
 /* cfg->concurrency and cfg->rate are divided among the threads. */
-struct workers *workers_new(const struct engine_config *cfg, const struct engine_io *io, unsigned threads,
-                            char *err, size_t errlen);
+struct workers *workers_new(const struct engine_config *cfg, const struct engine_io *io,
+                            const struct workers_out *out, unsigned threads, char *err, size_t errlen);
 int workers_run(struct workers *w);
 /* Async-signal-safe. */
 void workers_request_stop(struct workers *w);
@@ -32,6 +53,10 @@ struct engine *workers_main_engine(struct workers *w);
 void workers_stats(const struct workers *w, struct engine_stats *out);
 /* Connections open now in all loops; safe while they run (the status line). */
 uint64_t workers_open_conns(const struct workers *w);
+/* MAILTLS_LOCK_STATS: one line per callback that took the lock, then the
+ * total ("lock all calls=N contended=N hold_ns=N wait_ns=N threads=N").
+ * Nothing without it. Call after workers_run. */
+void workers_lock_stats(const struct workers *w, FILE *f);
 void workers_free(struct workers *w);
 
 #endif
