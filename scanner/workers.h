@@ -20,8 +20,8 @@
  * record there; under the lock it only appends the bytes).
  *
  * MAILTLS_LOCK_STATS=1 in the environment times every turn of the lock
- * (two clock reads each) per callback; workers_lock_stats() prints the
- * totals (mailtls-scan does at exit, for tools/bench threads).
+ * per callback (wall and thread-CPU clocks); workers_lock_stats() prints
+ * the totals (mailtls-scan does at exit, for tools/bench threads).
  */
 #ifndef MAILTLS_WORKERS_H
 #define MAILTLS_WORKERS_H
@@ -54,7 +54,8 @@ void workers_stats(const struct workers *w, struct engine_stats *out);
 /* Connections open now in all loops; safe while they run (the status line). */
 uint64_t workers_open_conns(const struct workers *w);
 /* MAILTLS_LOCK_STATS: one line per callback that took the lock, then the
- * total ("lock all calls=N contended=N hold_ns=N wait_ns=N threads=N").
+ * total ("lock all calls=N contended=N hold_ns=N hold_cpu_ns=N wait_ns=N
+ * threads=N").
  * Nothing without it. Call after workers_run. */
 void workers_lock_stats(const struct workers *w, FILE *f);
 void workers_free(struct workers *w);
