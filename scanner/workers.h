@@ -55,7 +55,8 @@ void workers_stats(const struct workers *w, struct engine_stats *out);
 uint64_t workers_open_conns(const struct workers *w);
 /* MAILTLS_LOCK_STATS: one line per callback that took the lock, then the
  * total ("lock all calls=N contended=N hold_ns=N hold_cpu_ns=N wait_ns=N
- * threads=N").
+ * threads=N clock_overhead_ns=N"; the last is what one turn's accounting
+ * adds to hold_cpu_ns).
  * Nothing without it. Call after workers_run. */
 void workers_lock_stats(const struct workers *w, FILE *f);
 void workers_free(struct workers *w);
