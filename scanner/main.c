@@ -366,7 +366,8 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
     }
     if (feed_dns_setup(feed, o, &io, err, sizeof err) < 0)
         goto fail;
-    struct workers_out wo = {.ctx = &sc->sink, .prepare = sink_prepare};
+    /* jobs in batches of 16: one turn of the lock per 16 probes for the feed */
+    struct workers_out wo = {.ctx = &sc->sink, .prepare = sink_prepare, .batch = 16};
     g_workers = workers_new(&cfg, &io, feed->tls_enum ? NULL : &wo, o->threads, err, sizeof err);
     if (!g_workers) {
         status = SUMMARY_EXIT_FATAL;

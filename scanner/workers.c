@@ -1,6 +1,7 @@
 /* workers.c - N engines, one feed, one lock (see workers.h). */
 #include "workers.h"
 
+#include "job.h"
 #include "subnet.h"
 
 #include <pthread.h>
@@ -23,6 +24,19 @@ struct w_lock_stat {
     uint64_t calls, contended, hold_ns, hold_cpu_ns, wait_ns;
 };
 
+struct workers;
+
+/* One engine's side: what it took from the feed in its last turn of the
+ * lock and has not asked for yet (workers_out.batch). */
+struct w_side {
+    struct workers *w;
+    struct engine *engine;
+    struct job *batch; /* NULL without batching */
+    unsigned head, n;
+    bool fatal;         /* the feed failed after the batch was taken: said once it is used up */
+    struct record *rec; /* for the interrupted records of jobs never launched */
+};
+
 struct workers {
     pthread_mutex_t lock;
     struct engine_io shared; /* the caller's io, called under lock */
@@ -32,7 +46,8 @@ struct workers {
     int results[WORKERS_MAX];
     struct subnet_table subnets; /* --per-subnet counts for all loops */
     bool has_subnets;
-    bool timed; /* MAILTLS_LOCK_STATS: account the lock (workers.h) */
+    struct w_side side[WORKERS_MAX]; /* engine i's is side[i], its io's ctx */
+    bool timed;                      /* MAILTLS_LOCK_STATS: account the lock (workers.h) */
     struct w_lock_stat stat[W_CB_COUNT];
 };
 
@@ -86,18 +101,77 @@ static void w_unlock(struct workers *w, enum w_cb cb, const struct w_turn *t)
     pthread_mutex_unlock(&w->lock);
 }
 
+static int w_emit(void *ctx, const struct job *j, struct record *r);
+static void w_tls_done(void *ctx, const struct job *j, SSL *ssl, bool ok, enum rec_status st,
+                       const char *error);
+
+static struct workers *w_of(void *ctx)
+{
+    return ((struct w_side *)ctx)->w;
+}
+
+/* Under the lock, after the feed gave one job: up to batch - 1 more in the
+ * same turn. A WAIT or END is not kept: the feed says it again when asked
+ * after the batch (it repeats both); FATAL is kept. */
+static void w_fill_batch(struct w_side *sd)
+{
+    struct workers *w = sd->w;
+    sd->head = 0;
+    while (sd->n + 1 < w->out.batch) {
+        enum job_next r = w->shared.next_job(w->shared.ctx, &sd->batch[sd->n]);
+        if (r != JOB_READY) {
+            sd->fatal = r == JOB_FATAL;
+            return;
+        }
+        sd->n++;
+    }
+}
+
 static enum job_next w_next_job(void *ctx, struct job *out)
 {
-    struct workers *w = ctx;
+    struct w_side *sd = ctx;
+    struct workers *w = sd->w;
+    if (sd->n > 0) {
+        *out = sd->batch[sd->head++];
+        sd->n--;
+        return JOB_READY;
+    }
+    if (sd->fatal)
+        return JOB_FATAL;
     struct w_turn t = w_lock(w);
     enum job_next r = w->shared.next_job(w->shared.ctx, out);
+    if (r == JOB_READY && sd->batch)
+        w_fill_batch(sd);
     w_unlock(w, W_NEXT_JOB, &t);
     return r;
 }
 
+/* After its engine stopped (a signal, a failed output): the jobs it took
+ * and never launched still get their one record each, as the engine's own
+ * queue does (engine.c interrupt_pending). */
+static int w_interrupt_batch(struct w_side *sd)
+{
+    int rc = 0;
+    while (sd->n > 0) {
+        if (!sd->rec && !(sd->rec = malloc(sizeof *sd->rec)))
+            return -1;
+        const struct job *j = &sd->batch[sd->head++];
+        sd->n--;
+        if (j->kind != JOB_PROBE) { /* not batched today (workers.h); as engine.c would */
+            if (sd->w->shared.tls_test_done)
+                w_tls_done(sd, j, NULL, false, STATUS_INTERRUPTED, "interrupted");
+            continue;
+        }
+        job_local_record(j, sd->rec, STATUS_INTERRUPTED, "scan interrupted before the probe started");
+        if (w_emit(sd, j, sd->rec) < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
 static int w_wait_fd(void *ctx)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     struct w_turn t = w_lock(w);
     int fd = w->shared.wait_fd ? w->shared.wait_fd(w->shared.ctx) : -1;
     w_unlock(w, W_WAIT_FD, &t);
@@ -106,7 +180,7 @@ static int w_wait_fd(void *ctx)
 
 static int w_emit(void *ctx, const struct job *j, struct record *r)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     if (w->out.prepare)
         w->out.prepare(w->out.ctx, j, r);
     struct w_turn t = w_lock(w);
@@ -119,7 +193,7 @@ static int w_emit(void *ctx, const struct job *j, struct record *r)
 
 static int w_tick(void *ctx, uint64_t now)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     struct w_turn t = w_lock(w);
     int rc = w->shared.tick ? w->shared.tick(w->shared.ctx, now) : 0;
     w_unlock(w, W_TICK, &t);
@@ -128,7 +202,7 @@ static int w_tick(void *ctx, uint64_t now)
 
 static void w_on_fd(void *ctx, int fd, uint32_t events)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     struct w_turn t = w_lock(w);
     w->shared.on_fd(w->shared.ctx, fd, events);
     w_unlock(w, W_ON_FD, &t);
@@ -136,7 +210,7 @@ static void w_on_fd(void *ctx, int fd, uint32_t events)
 
 static uint64_t w_next_deadline(void *ctx)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     struct w_turn t = w_lock(w);
     uint64_t d = w->shared.next_deadline(w->shared.ctx);
     w_unlock(w, W_DEADLINE, &t);
@@ -145,7 +219,7 @@ static uint64_t w_next_deadline(void *ctx)
 
 static void w_on_timer(void *ctx, uint64_t now)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     struct w_turn t = w_lock(w);
     w->shared.on_timer(w->shared.ctx, now);
     w_unlock(w, W_ON_TIMER, &t);
@@ -153,7 +227,7 @@ static void w_on_timer(void *ctx, uint64_t now)
 
 static void w_tls_setup(void *ctx, const struct job *j, SSL *ssl)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     struct w_turn t = w_lock(w);
     w->shared.tls_test_setup(w->shared.ctx, j, ssl);
     w_unlock(w, W_TLS, &t);
@@ -161,7 +235,7 @@ static void w_tls_setup(void *ctx, const struct job *j, SSL *ssl)
 
 static size_t w_tls_hello(void *ctx, const struct job *j, unsigned char *buf, size_t cap)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     struct w_turn t = w_lock(w);
     size_t n = w->shared.tls_test_hello(w->shared.ctx, j, buf, cap);
     w_unlock(w, W_TLS, &t);
@@ -170,7 +244,7 @@ static size_t w_tls_hello(void *ctx, const struct job *j, unsigned char *buf, si
 
 static bool w_tls_bytes(void *ctx, const struct job *j, const unsigned char *d, size_t n, bool eof)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     struct w_turn t = w_lock(w);
     bool done = w->shared.tls_test_bytes(w->shared.ctx, j, d, n, eof);
     w_unlock(w, W_TLS, &t);
@@ -180,7 +254,7 @@ static bool w_tls_bytes(void *ctx, const struct job *j, const unsigned char *d, 
 static void w_tls_done(void *ctx, const struct job *j, SSL *ssl, bool ok, enum rec_status st,
                        const char *error)
 {
-    struct workers *w = ctx;
+    struct workers *w = w_of(ctx);
     struct w_turn t = w_lock(w);
     w->shared.tls_test_done(w->shared.ctx, j, ssl, ok, st, error);
     w_unlock(w, W_TLS, &t);
@@ -206,6 +280,8 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
         w->out = *out;
     const char *timed = getenv("MAILTLS_LOCK_STATS");
     w->timed = timed && *timed && strcmp(timed, "0") != 0;
+    if (w->out.batch > WORKERS_BATCH_MAX)
+        w->out.batch = WORKERS_BATCH_MAX;
     w->n = threads;
     w->has_subnets = true; /* workers_free frees even half of a failed init */
     if (subnet_init(&w->subnets, cfg->concurrency) < 0) {
@@ -218,8 +294,15 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
         c.concurrency = cfg->concurrency / threads + (i < cfg->concurrency % threads ? 1 : 0);
         c.rate = cfg->rate / threads;
         c.subnets = &w->subnets; /* one count per subnet for the whole scan */
+        struct w_side *sd = &w->side[i];
+        sd->w = w;
+        if (w->out.batch > 1 && !(sd->batch = calloc(w->out.batch, sizeof *sd->batch))) {
+            snprintf(err, errlen, "out of memory");
+            workers_free(w);
+            return NULL;
+        }
         struct engine_io wio = {
-            .ctx = w,
+            .ctx = sd,
             .next_job = w_next_job,
             .wait_fd = io->wait_fd ? w_wait_fd : NULL,
             .emit = w_emit,
@@ -234,7 +317,7 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
             wio.next_deadline = io->next_deadline ? w_next_deadline : NULL;
             wio.on_timer = io->on_timer ? w_on_timer : NULL;
         }
-        w->engines[i] = engine_new(&c, &wio, err, errlen);
+        w->engines[i] = sd->engine = engine_new(&c, &wio, err, errlen);
         if (!w->engines[i]) {
             workers_free(w);
             return NULL;
@@ -243,22 +326,31 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
     return w;
 }
 
+/* One engine's loop, then the answer for the jobs it took and never
+ * launched. */
+static int run_side(struct w_side *sd)
+{
+    int rc = engine_run(sd->engine);
+    if (w_interrupt_batch(sd) < 0)
+        rc = -1;
+    return rc;
+}
+
 static void *run_one(void *arg)
 {
-    struct engine **slot = arg;
-    return (void *)(intptr_t)engine_run(*slot);
+    return (void *)(intptr_t)run_side(arg);
 }
 
 int workers_run(struct workers *w)
 {
     pthread_t tids[WORKERS_MAX];
     for (unsigned i = 1; i < w->n; i++)
-        if (pthread_create(&tids[i], NULL, run_one, &w->engines[i]) != 0)
+        if (pthread_create(&tids[i], NULL, run_one, &w->side[i]) != 0)
             w->results[i] = -2; /* could not start: run it on this thread after engine 0 */
-    int rc = engine_run(w->engines[0]);
+    int rc = run_side(&w->side[0]);
     for (unsigned i = 1; i < w->n; i++) {
         if (w->results[i] == -2) {
-            w->results[i] = engine_run(w->engines[i]);
+            w->results[i] = run_side(&w->side[i]);
             continue;
         }
         void *res;
@@ -353,8 +445,11 @@ void workers_free(struct workers *w)
 {
     if (!w)
         return;
-    for (unsigned i = 0; i < w->n; i++)
+    for (unsigned i = 0; i < w->n; i++) {
         engine_free(w->engines[i]);
+        free(w->side[i].batch);
+        free(w->side[i].rec);
+    }
     if (w->has_subnets)
         subnet_free(&w->subnets);
     pthread_mutex_destroy(&w->lock);

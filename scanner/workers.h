@@ -32,13 +32,22 @@
 
 struct workers;
 
+#define WORKERS_BATCH_MAX 64
+
 /* Optional. prepare(ctx, j, r) runs before every emit, outside the lock,
  * on the thread that will emit r (j may be NULL as for emit); then
  * prepare(ctx, NULL, NULL) runs after the emit returned: what was prepared
- * and not used is stale from then on. */
+ * and not used is stale from then on.
+ * batch > 1: an engine asking for a job takes up to `batch` in one turn of
+ * the lock (at most WORKERS_BATCH_MAX) and gets the rest from its own list
+ * without the lock. Jobs it took and never launched (a stop) get their
+ * `interrupted` record when its loop ends. Only for a feed whose jobs need
+ * nothing from it until they finish (not the TLS enumerator's tests, which
+ * it schedules per address). */
 struct workers_out {
     void *ctx;
     void (*prepare)(void *ctx, const struct job *j, struct record *r);
+    unsigned batch;
 };
 
 /* cfg->concurrency and cfg->rate are divided among the threads. */
