@@ -9,15 +9,18 @@
  * work in memory: the writer formats into its queue and a thread of its
  * own does the writing (writer.h, background), so a slow disk or a paused
  * reader of stdout never stalls a loop through this lock; it only stops
- * the loops from launching (engine_config.backpressure). The resolver hooks (on_fd,
- * next_deadline, on_timer) go to engine 0 only: c-ares lives in that loop.
+ * the loops from launching (engine_config.backpressure). The resolver
+ * hooks (on_fd, next_deadline, on_timer) go to engine 0 only: c-ares
+ * lives in that loop.
  * The SSL_CTX is shared (OpenSSL 3 allows SSL_new from many threads).
  *
  * What runs under the lock caps the whole scan at 1 / (hold time per
  * probe) whatever the core count (tools/BENCH.md, "Multi-core model"), so
  * per-record work that needs no shared state runs before it, on the
  * emitting engine's thread: workers_out.prepare (the sink formats the
- * record there; under the lock it only appends the bytes).
+ * record there; under the lock it only appends the bytes), and an engine
+ * takes its jobs in batches (workers_out.batch), one turn of the lock for
+ * several probes.
  *
  * MAILTLS_LOCK_STATS=1 in the environment times every turn of the lock
  * per callback (wall and thread-CPU clocks); workers_lock_stats() prints
