@@ -31,7 +31,9 @@ struct workers;
 struct w_side {
     struct workers *w;
     struct engine *engine;
-    struct job *batch; /* NULL without batching */
+    struct job *batch;  /* NULL without batching */
+    unsigned batch_max; /* jobs one turn of the lock may take for this engine */
+    uint32_t concurrency;
     unsigned head, n;
     bool fatal;         /* the feed failed after the batch was taken: said once it is used up */
     struct record *rec; /* for the interrupted records of jobs never launched */
@@ -110,14 +112,20 @@ static struct workers *w_of(void *ctx)
     return ((struct w_side *)ctx)->w;
 }
 
-/* Under the lock, after the feed gave one job: up to batch - 1 more in the
- * same turn. A WAIT or END is not kept: the feed says it again when asked
+/* Under the lock, after the feed gave one job: more in the same turn, as
+ * many as the engine has free connection slots for (so that a stop finds
+ * no more jobs taken than before, when nothing limits the rate), up to its
+ * batch_max. A WAIT or END is not kept: the feed says it again when asked
  * after the batch (it repeats both); FATAL is kept. */
 static void w_fill_batch(struct w_side *sd)
 {
     struct workers *w = sd->w;
+    uint64_t busy = __atomic_load_n(&engine_stats(sd->engine)->in_flight, __ATOMIC_RELAXED);
+    uint64_t want = busy < sd->concurrency ? sd->concurrency - busy : 1; /* the job in hand included */
+    if (want > sd->batch_max)
+        want = sd->batch_max;
     sd->head = 0;
-    while (sd->n + 1 < w->out.batch) {
+    while (sd->n + 1 < want) {
         enum job_next r = w->shared.next_job(w->shared.ctx, &sd->batch[sd->n]);
         if (r != JOB_READY) {
             sd->fatal = r == JOB_FATAL;
@@ -296,7 +304,11 @@ struct workers *workers_new(const struct engine_config *cfg, const struct engine
         c.subnets = &w->subnets; /* one count per subnet for the whole scan */
         struct w_side *sd = &w->side[i];
         sd->w = w;
-        if (w->out.batch > 1 && !(sd->batch = calloc(w->out.batch, sizeof *sd->batch))) {
+        sd->concurrency = c.concurrency;
+        /* with --rate, at most a millisecond's worth of launches waits in
+         * a batch: below 2,000/s per loop, no batching (nor need of it) */
+        sd->batch_max = c.rate > 0 && c.rate / 1000 < w->out.batch ? (unsigned)(c.rate / 1000) : w->out.batch;
+        if (sd->batch_max > 1 && !(sd->batch = calloc(sd->batch_max, sizeof *sd->batch))) {
             snprintf(err, errlen, "out of memory");
             workers_free(w);
             return NULL;

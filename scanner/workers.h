@@ -42,9 +42,10 @@ struct workers;
  * prepare(ctx, NULL, NULL) runs after the emit returned: what was prepared
  * and not used is stale from then on.
  * batch > 1: an engine asking for a job takes up to `batch` in one turn of
- * the lock (at most WORKERS_BATCH_MAX) and gets the rest from its own list
- * without the lock. Jobs it took and never launched (a stop) get their
- * `interrupted` record when its loop ends. Only for a feed whose jobs need
+ * the lock (at most WORKERS_BATCH_MAX; no more than it has free connection
+ * slots, nor than a millisecond of its --rate) and gets the rest from its
+ * own list without the lock. Jobs it took and never launched (a stop) get
+ * their `interrupted` record when its loop ends. Only for a feed whose jobs need
  * nothing from it until they finish (not the TLS enumerator's tests, which
  * it schedules per address). */
 struct workers_out {
