@@ -130,34 +130,55 @@ static int flush(struct out_writer *w)
     return 0;
 }
 
-static void format_record(struct out_writer *w, const struct record *r)
+/* Only w->format is read: any thread may format for one writer. */
+static void format_into(const struct out_writer *w, struct outbuf *b, const struct record *r)
 {
     switch (w->format) {
-    case OUT_JSON: ndjson_append(w->buf, r); break;
-    case OUT_CSV: csv_append_record(w->buf, r); break;
+    case OUT_JSON: ndjson_append(b, r); break;
+    case OUT_CSV: csv_append_record(b, r); break;
     }
 }
 
-int out_write(struct out_writer *w, const struct record *r)
+/* Appends one whole record, by formatting r or copying bytes formatted
+ * ahead (r NULL); a record never straddles two flushes. */
+static int append_record(struct out_writer *w, const struct record *r, const unsigned char *data, size_t len)
 {
     if (has_failed(w))
         return -1;
-    size_t mark = w->buf->len;
-    format_record(w, r);
-    if (w->buf->overflow) {
-        outbuf_truncate(w->buf, mark);
-        if (flush(w) < 0)
-            return -1;
-        format_record(w, r);
-        if (w->buf->overflow) {
-            outbuf_truncate(w->buf, 0);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        size_t mark = w->buf->len;
+        if (r)
+            format_into(w, w->buf, r);
+        else
+            outbuf_append(w->buf, data, len);
+        if (!w->buf->overflow)
+            break;
+        outbuf_truncate(w->buf, attempt == 0 ? mark : 0);
+        if (attempt == 1) {
             snprintf(w->err, sizeof w->err, "record larger than the %d-byte output buffer", OUT_BUF_BYTES);
             return -1;
         }
+        if (flush(w) < 0)
+            return -1;
     }
     if (w->buf->len >= OUT_FLUSH_BYTES)
         return flush(w);
     return 0;
+}
+
+int out_write(struct out_writer *w, const struct record *r)
+{
+    return append_record(w, r, NULL, 0);
+}
+
+void out_format(const struct out_writer *w, const struct record *r, struct outbuf *b)
+{
+    format_into(w, b, r);
+}
+
+int out_write_formatted(struct out_writer *w, const unsigned char *data, size_t len)
+{
+    return append_record(w, NULL, data, len);
 }
 
 int out_tick(struct out_writer *w, uint64_t now_ms)

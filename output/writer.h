@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "outbuf.h"
 #include "record.h"
 
 enum out_format { OUT_JSON, OUT_CSV };
@@ -62,6 +63,15 @@ int out_write(struct out_writer *w, const struct record *r);
 int out_tick(struct out_writer *w, uint64_t now_ms);
 int out_close(struct out_writer *w);
 const char *out_error(const struct out_writer *w);
+/* Formatting ahead, for callers that serialise out_write under a lock of
+ * their own: out_format() appends r to b exactly as out_write() would
+ * format it, reading nothing of the writer but its fixed format, so any
+ * thread may call it at any time (with its own b) while another writes.
+ * out_write_formatted() then appends those bytes: one or more whole
+ * records, as out_write() would have. b->overflow set: the record did not
+ * fit b; use out_write() instead. */
+void out_format(const struct out_writer *w, const struct record *r, struct outbuf *b);
+int out_write_formatted(struct out_writer *w, const unsigned char *data, size_t len);
 /* background: true while the backlog is above queue_bytes (readable from
  * any thread without a lock). NULL for a writer without background. */
 const atomic_bool *out_backpressure(struct out_writer *w);

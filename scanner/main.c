@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "../output/geoip.h"
+#include "../output/outbuf.h"
 #include "../output/writer.h"
 #include "engine.h"
 #include "feed.h"
@@ -33,6 +35,22 @@ static void on_signal(int sig)
         workers_request_stop(g_workers);
 }
 
+/* A record formatted ahead, outside the workers' lock, by the engine
+ * thread that is about to emit it (sink_prepare). Valid for that record
+ * while it is unchanged (the same address, fields and arena use). */
+struct sink_ahead {
+    const struct record *r; /* NULL: nothing ready */
+    rec_mask is_set, truncated;
+    uint16_t arena_used;
+    bool geo_done; /* r has its GeoIP fields, even if changed since */
+    struct outbuf buf;
+};
+
+/* The largest record escapes to about 36 KiB (writer.c); a bigger one is
+ * formatted under the lock as before. */
+#define SINK_AHEAD_BYTES (64 * 1024)
+#define SINK_AHEAD_MAX 64 /* one per engine thread (workers.c WORKERS_MAX) */
+
 /* Where finished records go: GeoIP fields, counters, then the writer. */
 struct sink {
     struct out_writer *w;
@@ -40,7 +58,65 @@ struct sink {
     struct geo_db *geo;      /* NULL without --geoip/--asn */
     const struct feed *feed; /* for the status line's in-flight count */
     bool out_err_told;       /* the output error is printed once, whoever meets it */
+    struct sink_ahead ahead[SINK_AHEAD_MAX];
+    atomic_uint n_ahead; /* slots handed to threads so far */
 };
+
+/* The calling thread's slot in the sink (threads take one at their first
+ * record, without the lock), or NULL. */
+static _Thread_local struct sink_ahead *tl_ahead;
+
+static struct sink_ahead *sink_ahead_slot(struct sink *s)
+{
+    if (tl_ahead)
+        return tl_ahead;
+    unsigned i = atomic_fetch_add(&s->n_ahead, 1);
+    if (i >= SINK_AHEAD_MAX || outbuf_init(&s->ahead[i].buf, SINK_AHEAD_BYTES) < 0)
+        return NULL; /* formatted under the lock as before */
+    tl_ahead = &s->ahead[i];
+    return tl_ahead;
+}
+
+static void sink_ahead_free(struct sink *s)
+{
+    unsigned n = atomic_load(&s->n_ahead);
+    for (unsigned i = 0; i < n && i < SINK_AHEAD_MAX; i++)
+        outbuf_free(&s->ahead[i].buf);
+    tl_ahead = NULL;
+}
+
+/* workers_out.prepare: GeoIP and formatting on the engine's thread, so
+ * that under the lock sink_emit only counts and appends bytes. Only for
+ * scans whose feed passes every record on unchanged (the TLS enumerator
+ * holds and amends records: those are formatted under the lock). */
+static void sink_prepare(void *ctx, const struct job *j, struct record *r)
+{
+    (void)j;
+    struct sink *s = ctx;
+    if (!r) {
+        if (tl_ahead)
+            tl_ahead->r = NULL;
+        return;
+    }
+    struct sink_ahead *a = sink_ahead_slot(s);
+    if (!a)
+        return;
+    if (s->geo)
+        geo_enrich(s->geo, r);
+    outbuf_reset(&a->buf);
+    out_format(s->w, r, &a->buf);
+    a->r = r;
+    a->is_set = r->is_set;
+    a->truncated = r->truncated;
+    a->arena_used = r->arena_used;
+    a->geo_done = true;
+}
+
+static bool sink_ahead_fits(const struct sink_ahead *a, const struct record *r)
+{
+    return a && a->r == r && !a->buf.overflow && a->is_set == r->is_set && a->truncated == r->truncated &&
+           a->arena_used == r->arena_used;
+}
 
 /* Output failed: say so once (every loop, and the close, meet the same
  * sticky error). Returns -1 for the caller to pass on. */
@@ -56,10 +132,14 @@ static int sink_emit(void *ctx, const struct job *j, struct record *r)
 {
     struct sink *s = ctx;
     (void)j; /* --resume: the feed skips finished targets before contacting them */
-    if (s->geo)
+    struct sink_ahead *a = tl_ahead && tl_ahead->r == r ? tl_ahead : NULL;
+    if (s->geo && !(a && a->geo_done))
         geo_enrich(s->geo, r);
     summary_count(s->sum, r);
-    if (out_write(s->w, r) < 0)
+    int rc = sink_ahead_fits(a, r) ? out_write_formatted(s->w, a->buf.data, a->buf.len) : out_write(s->w, r);
+    if (a)
+        a->r = NULL; /* used once */
+    if (rc < 0)
         return sink_failed(s, out_error(s->w));
     return 0;
 }
@@ -174,6 +254,7 @@ static void scan_free(struct scan *sc)
     }
     workers_free(g_workers);
     g_workers = NULL;
+    sink_ahead_free(&sc->sink);
     if (sc->w)
         out_close(sc->w); /* only on error paths: the scan closes it itself */
     tgt_source_free(sc->src);
@@ -239,7 +320,10 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
         goto fail;
     }
     struct feed *feed = sc->feed;
-    sc->sink = (struct sink){.w = sc->w, .sum = sc->sum, .geo = sc->geo, .feed = feed};
+    sc->sink.w = sc->w; /* sc is zeroed: the rest of the sink starts empty */
+    sc->sink.sum = sc->sum;
+    sc->sink.geo = sc->geo;
+    sc->sink.feed = feed;
     feed->src = sc->src;
     feed->ports = ports;
     feed->n_ports = n_ports;
@@ -284,7 +368,9 @@ static int scan_build(struct scan *sc, const struct options *o, int argc, char *
     }
     if (feed_dns_setup(feed, o, &io, err, sizeof err) < 0)
         goto fail;
-    g_workers = workers_new(&cfg, &io, o->threads, err, sizeof err);
+    /* jobs in batches of 16: one turn of the lock per 16 probes for the feed */
+    struct workers_out wo = {.ctx = &sc->sink, .prepare = sink_prepare, .batch = 16};
+    g_workers = workers_new(&cfg, &io, feed->tls_enum ? NULL : &wo, o->threads, err, sizeof err);
     if (!g_workers) {
         status = SUMMARY_EXIT_FATAL;
         goto fail;
@@ -355,6 +441,7 @@ int main(int argc, char **argv)
     if (sc.resume && !o.quiet)
         fprintf(stderr, "mailtls-scan: %llu targets skipped: done in the earlier run\n",
                 (unsigned long long)sc.feed->resumed);
+    workers_lock_stats(g_workers, stderr);
     struct tgt_counts tc;
     tgt_source_counts(sc.src, &tc);
     struct engine_stats es;
