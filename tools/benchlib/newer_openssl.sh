@@ -91,8 +91,12 @@ if [ -n "$VERSION" ]; then
 else
 	# The newest 3.2+ the mirror really serves: an index can list a version
 	# whose files the pool no longer (or not yet) holds (3.5.9 here).
-	for v in $(ls "$CACHE" 2>/dev/null | sed -n 's/^openssl_\(3\.[2-9][0-9.]*\)\.orig\.tar\.gz$/\1/p' | sort -Vr) \
-		$(debian_versions | sed 's/-[^-]*$//' | grep -E '^3\.([2-9]|[1-9][0-9])\.' | sort -Vr -u); do
+	# A tarball already in the cache wins (no apt traffic at all).
+	VERSION=$(ls "$CACHE" 2>/dev/null |
+		sed -n 's/^openssl_\(3\.\([2-9]\|[1-9][0-9]\)\.[0-9.]*\)\.orig\.tar\.gz$/\1/p' |
+		sort -Vr | head -1)
+	for v in $([ -n "$VERSION" ] ||
+		debian_versions | sed 's/-[^-]*$//' | grep -E '^3\.([2-9]|[1-9][0-9])\.' | sort -Vr -u); do
 		if fetch_source "$v"; then
 			VERSION=$v
 			break
@@ -128,7 +132,7 @@ build_openssl() {
 	make -j2 build_libs >make.log 2>&1 || die "make build_libs failed: $(tail -5 make.log)"
 	make -j2 build_programs >>make.log 2>&1 ||
 		die "make build_programs failed: $(tail -5 make.log)"
-	make install_dev install_runtime_programs >install.log 2>&1 ||
+	make install_dev install_programs >install.log 2>&1 ||
 		die "make install failed: $(tail -5 install.log)"
 	cd "$REPO"
 }
@@ -136,20 +140,24 @@ build_openssl() {
 # 3. mailtls against it. No -DMAILTLS_WERROR: OpenSSL 3.5 may deprecate more
 # than 3.0, and a deprecation is the finding, not a reason to stop.
 build_mailtls() {
+	# The RPATH is set by hand: CMake's own build RPATH came out as
+	# "$PREFIX/lib:" and an empty element means the current directory.
+	LOGS=$BUILD/newer_openssl-logs
+	mkdir -p "$LOGS"
 	if [ ! -e "$BUILD/CMakeCache.txt" ]; then
 		say "configuring mailtls in $BUILD"
 		# CMakeLists.txt finds OpenSSL through pkg-config, so PKG_CONFIG_PATH
 		# is what selects it; OPENSSL_ROOT_DIR covers a FindOpenSSL user.
 		PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 			-DOPENSSL_ROOT_DIR="$PREFIX" -DOPENSSL_USE_STATIC_LIBS=OFF \
-			-DCMAKE_BUILD_RPATH="$PREFIX/lib" -DCMAKE_INSTALL_RPATH="$PREFIX/lib" \
-			>"$BUILD.cmake.log" 2>&1 || die "cmake failed: $(tail -5 "$BUILD.cmake.log")"
+			-DCMAKE_SKIP_BUILD_RPATH=ON -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath,$PREFIX/lib" \
+			>"$LOGS/cmake.log" 2>&1 || die "cmake failed: $(tail -5 "$LOGS/cmake.log")"
 	fi
 	say "building mailtls-scan mailtls-farm in $BUILD"
-	cmake --build "$BUILD" -j2 --target mailtls-scan mailtls-farm >"$BUILD.make.log" 2>&1 ||
-		die "mailtls build against OpenSSL $VERSION failed: $(grep -m5 -E 'error|Error' "$BUILD.make.log")"
-	warn=$(grep -c 'warning:' "$BUILD.make.log" || true)
-	[ "$warn" = 0 ] || say "$warn compiler warnings (see $BUILD.make.log)"
+	cmake --build "$BUILD" -j2 --target mailtls-scan mailtls-farm >"$LOGS/make.log" 2>&1 ||
+		die "mailtls build against OpenSSL $VERSION failed: $(grep -m5 -E 'error|Error' "$LOGS/make.log")"
+	warn=$(grep -c 'warning:' "$LOGS/make.log" || true)
+	[ "$warn" = 0 ] || say "$warn compiler warnings (see $LOGS/make.log)"
 }
 
 # The programs must load the NEW libraries, not Debian's.

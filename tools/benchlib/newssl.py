@@ -11,6 +11,11 @@ Two phases, RUNS runs each, the two scanners alternating inside a run:
 Per cell: median scanner CPU us per probe (wait4 user+sys), hosts/s, farm CPU
 us per session; and each library's own crypto floor (its `openssl speed`), so
 the ratio to the floor is per library.
+
+OpenSSL 3.5's default TLS 1.3 key shares are X25519MLKEM768 AND X25519 (3.0:
+X25519 only), so the newer scanner also runs a third time with
+OPENSSL_CONF giving it 3.0's group list ("3.x groups-as-3.0"): that row
+isolates the library's own overhead from the post-quantum key share.
 """
 import glob
 import os
@@ -71,7 +76,16 @@ def speed_floor(openssl_bin):
             verify = 1e6 / float(f[4])
     if not (x25519 and verify):
         return None
-    return dict(x25519_us=x25519, verify_us=verify, floor_us=2 * x25519 + verify)
+    fl = dict(x25519_us=x25519, verify_us=verify, floor_us=2 * x25519 + verify)
+    # ML-KEM-768 (3.5+): what X25519MLKEM768 adds on the client, keygen
+    # always when offered, decapsulation when the server chooses it.
+    r = subprocess.run([openssl_bin, "speed", "-mr", "-seconds", "1", "ML-KEM-768"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120)
+    for line in r.stdout.decode().splitlines():
+        f = line.split(":")
+        if line.startswith("+F9:") and len(f) > 4 and float(f[2]) > 0 and float(f[4]) > 0:
+            fl["mlkem_keygen_us"], fl["mlkem_decaps_us"] = 1e6 / float(f[2]), 1e6 / float(f[4])
+    return fl
 
 
 def _version_line(openssl_bin):
@@ -79,12 +93,34 @@ def _version_line(openssl_bin):
     return r.stdout.decode().strip()
 
 
-def _scan(ctx, scan_bin, farm, hosts, name):
+# 3.0's default groups, X25519 first and the only key share (system_default
+# applies to every SSL_CTX the program makes).
+GROUPS_30 = """openssl_conf = conf
+[conf]
+ssl_conf = ssl
+[ssl]
+system_default = sys
+[sys]
+Groups = X25519:P-256:X448:P-521:P-384:ffdhe2048:ffdhe3072:ffdhe4096:ffdhe6144:ffdhe8192
+"""
+
+
+def _scan(ctx, scanner, farm, hosts, name):
     """One scanner run; scanner CPU us/probe, hosts/s, farm CPU us/session
     (one session per host: the farm's stats line lags by up to 1 s)."""
+    scan_bin, conf = scanner
     f0 = farm.cpu_s()
-    r = runners.mailtls(scan_bin, ctx["tmp"], name, hosts, "%d/smtp" % farm.port, 1000,
-                        timeout=600)
+    saved = os.environ.get("OPENSSL_CONF")
+    if conf:
+        os.environ["OPENSSL_CONF"] = conf  # runners.mailtls's child inherits it
+    try:
+        r = runners.mailtls(scan_bin, ctx["tmp"], name, hosts, "%d/smtp" % farm.port, 1000,
+                            timeout=600)
+    finally:
+        if saved is None:
+            os.environ.pop("OPENSSL_CONF", None)
+        else:
+            os.environ["OPENSSL_CONF"] = saved
     f1 = farm.cpu_s()
     if r["ok"] < 0.99 * len(hosts):
         raise BenchError("%s: only %d of %d probes complete (%s)"
@@ -108,7 +144,8 @@ def _phase(ctx, farm_build, scans, hosts, port, tag):
             for k in order:
                 log("openssl: farm %s, scanner %s, run %d/%d (%d hosts)"
                     % (tag, k, i + 1, RUNS, len(hosts)))
-                res[k].append(_scan(ctx, scans[k], farm, hosts, "ossl-%s-%s-%d" % (tag, k, i)))
+                res[k].append(_scan(ctx, scans[k], farm, hosts,
+                                    re.sub(r"\W", "_", "ossl-%s-%s-%d" % (tag, k, i))))
     finally:
         farm.stop()
     return res
@@ -128,19 +165,40 @@ def section(ctx, out, R, repo, hosts, port):
     ver, prefix, nbuild = new
     dbuild = ctx["build"]
     libs = {"debian": "/usr/bin/openssl", ver: os.path.join(prefix, "bin", "openssl")}
-    scans = {"debian": os.path.join(dbuild, "mailtls-scan"), ver: os.path.join(nbuild, "mailtls-scan")}
+    conf = os.path.join(ctx["tmp"], "groups-as-3.0.cnf")
+    with open(conf, "w") as f:
+        f.write(GROUPS_30)
+    nscan = os.path.join(nbuild, "mailtls-scan")
+    g30 = ver + " groups-as-3.0"
+    scans = {"debian": (os.path.join(dbuild, "mailtls-scan"), None), ver: (nscan, None),
+             g30: (nscan, conf)}
+    lib_of = {"debian": "debian", ver: ver, g30: ver}
     farms = {"debian": dbuild, ver: nbuild}
-    for k in scans:
-        out("scanner %-7s %s -> %s" % (k, scans[k], loaded_libssl(scans[k])))
-    if not loaded_libssl(scans[ver]).startswith(prefix + "/"):
-        raise BenchError("%s does not load %s's libssl" % (scans[ver], prefix))
-    floors = {}
+    for k in ("debian", ver):
+        out("scanner %-7s %s -> %s" % (k, scans[k][0], loaded_libssl(scans[k][0])))
+    out("scanner %s: the same binary with OPENSSL_CONF=%s (Groups = X25519:P-256:..., "
+        "one key share)" % (g30, conf))
+    if not loaded_libssl(nscan).startswith(prefix + "/"):
+        raise BenchError("%s does not load %s's libssl" % (nscan, prefix))
+    # RUNS alternating speed runs per library, median of each figure: one
+    # run on a shared machine can be off by a third.
+    samples = {k: [] for k in libs}
+    for _ in range(RUNS):
+        for k, o in libs.items():
+            f = speed_floor(o)
+            if f:
+                samples[k].append(f)
+    floors = {k: ({key: statistics.median(f[key] for f in v) for key in v[0]} if v else None)
+              for k, v in samples.items()}
     for k, o in libs.items():
-        floors[k] = speed_floor(o)
         out("floor   %-7s %s: %s us (X25519 %s, P-256 verify %s)" % (
             k, _version_line(o), fmt(floors[k]["floor_us"], 1) if floors[k] else "?",
             fmt(floors[k]["x25519_us"], 1) if floors[k] else "?",
             fmt(floors[k]["verify_us"], 1) if floors[k] else "?"))
+        if floors[k] and "mlkem_keygen_us" in floors[k]:
+            out("        %-7s ML-KEM-768 keygen %s us, decaps %s us: X25519MLKEM768 offered adds "
+                "the keygen, negotiated adds both" % (k, fmt(floors[k]["mlkem_keygen_us"], 1),
+                                                      fmt(floors[k]["mlkem_decaps_us"], 1)))
     res = {}
     for fk in ("debian", ver):
         res[fk] = _phase(ctx, farms[fk], scans, hosts, port, fk)
@@ -149,7 +207,7 @@ def section(ctx, out, R, repo, hosts, port):
         for sk in scans:
             runs = res[fk][sk]
             cpu = _med(runs, "cpu_us")
-            fl = floors[sk]
+            fl = floors[lib_of[sk]]
             rows.append(["farm " + fk, "scan " + sk, fmt(cpu), fmt(cpu / fl["floor_us"], 2) if fl
                          else "?", fmt(_med(runs, "hps")), fmt(_med(runs, "farm_us")),
                          " ".join(fmt(r["cpu_us"]) for r in runs)])
@@ -157,12 +215,15 @@ def section(ctx, out, R, repo, hosts, port):
         % (len(hosts), RUNS, " ".join(runners.MAILTLS_EXTRA)))
     out(table(["farm", "scanner", "scanner CPU us/probe", "x own floor", "hosts/s",
                "farm CPU us/session", "scanner CPU each run"], rows))
-    ratio = {fk: _med(res[fk][ver], "cpu_us") / _med(res[fk]["debian"], "cpu_us") for fk in res}
-    fratio = _med(res[ver]["debian"] + res[ver][ver], "farm_us") / \
-        _med(res["debian"]["debian"] + res["debian"][ver], "farm_us")
-    out("scanner CPU/probe, OpenSSL %s over Debian's: %s (Debian farm), %s (%s farm); "
-        "farm CPU/session %s over Debian's: %s"
-        % (ver, fmt(ratio["debian"], 2), fmt(ratio[ver], 2), ver, ver, fmt(fratio, 2)))
+    ratio = {fk: {sk: _med(res[fk][sk], "cpu_us") / _med(res[fk]["debian"], "cpu_us")
+                  for sk in (ver, g30)} for fk in res}
+    for fk in res:
+        out("scanner CPU/probe over Debian's, farm %s: OpenSSL %s %s, %s %s"
+            % (fk, ver, fmt(ratio[fk][ver], 2), g30, fmt(ratio[fk][g30], 2)))
+    # Farm CPU per session with the Debian scanner (X25519 either way).
+    fratio = _med(res[ver]["debian"], "farm_us") / _med(res["debian"]["debian"], "farm_us")
+    out("farm CPU/session (Debian scanner, X25519), OpenSSL %s farm over Debian's: %s"
+        % (ver, fmt(fratio, 2)))
     R["openssl"] = dict(version=ver, prefix=prefix, build=nbuild, floors=floors, ratio=ratio,
                         farm_ratio=fratio, hosts=len(hosts),
                         runs={fk: {sk: [{k: v for k, v in r.items() if k != "cmd"} for r in rs]
