@@ -17,14 +17,17 @@ X25519 only), so the newer scanner also runs a third time with
 OPENSSL_CONF giving it 3.0's group list ("3.x groups-as-3.0"): that row
 isolates the library's own overhead from the post-quantum key share.
 """
+import collections
 import glob
 import os
 import re
 import statistics
 import subprocess
+import sys
 
-from . import runners, servers
-from .common import BenchError, fmt, log, table
+if __package__:
+    from . import runners, servers
+    from .common import BenchError, fmt, log, table
 
 RUNS = 3
 NOT_BUILT = "not built: run tools/benchlib/newer_openssl.sh"
@@ -228,3 +231,79 @@ def section(ctx, out, R, repo, hosts, port):
                         farm_ratio=fratio, hosts=len(hosts),
                         runs={fk: {sk: [{k: v for k, v in r.items() if k != "cmd"} for r in rs]
                                    for sk, rs in res[fk].items()} for fk in res})
+
+
+# ------------------------------------------------------ perf categories
+# Used by hand (tools/BENCH.md, "Newer OpenSSL"): self CPU per probe of a
+# `perf record -g` of one scanner run, summed by what the code is for.
+# First match wins; the patterns are symbol-name prefixes.
+PERF_CATS = [
+    ("kernel", None, None),
+    ("crypto (P-256, X25519, SHA-2/3, ML-KEM, AES-GCM, BN)",
+     "libcrypto", r"(__)?ecp_nistz256|ecp_|x25519|ossl_x25519|fe_|fe51|ge_|cmov|sha512|sha256|"
+     r"sha1|__?KeccakF|keccak|scalar_ntt|matrix_expand|ossl_ml_kem|ml_kem|aesni|_aesni|aes_|gcm_|"
+     r"bn_|BN_|__bn|ossl_bn|ossl_ec_|ec_GFp|poly1305|chacha|ossl_ecdsa|ecdsa|cbd|rej_uniform|"
+     r"inverse|scalar_mult"),
+    ("pthread rwlocks", "libc", r"pthread_rwlock"),
+    ("malloc/free/cleanse", "", r"(__libc_)?malloc|_int_|cfree|free|unlink_chunk|calloc|realloc|"
+     r"tcache|CRYPTO_(malloc|zalloc|free|clear_free|realloc)|OPENSSL_cleanse"),
+    ("name/method/property lookups", "", r"sa_doall|getrn|do_name|OPENSSL_LH|ossl_lh_|ossl_tolower|"
+     r"OPENSSL_str(n)?casecmp|__str(n)?(case)?cmp|__strlen|ossl_fnv1a|ossl_namemap|ossl_method|"
+     r"ossl_property|ossl_prop|ossl_decoder|OSSL_DECODER|decoder_|ossl_algorithm|OPENSSL_sk|"
+     r"ossl_provider|OSSL_PARAM|ossl_param|ossl_ht|ossl_rcu|ossl_lib_ctx|evp_|EVP_|OBJ_|ossl_obj"),
+    ("ASN.1/X509", "libcrypto", r"asn1|ASN1|x509|X509|d2i|i2d|c2i|i2c|ossl_x509|ossl_asn1"),
+]
+
+
+def perf_categories(data, probes):
+    """{category: us per probe}, and a Counter of (dso, symbol) -> us per
+    probe, from the leaf frame of every sample in perf.data."""
+    p = subprocess.run(["perf", "script", "-G", "-i", data, "-F", "period,ip,sym,dso"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=600)
+    cats, syms = collections.Counter(), collections.Counter()
+    for line in p.stdout.decode(errors="replace").splitlines():
+        m = re.match(r"^\s*(\d+)\s+[0-9a-f]+\s+(.*?)\s+\((.*)\)$", line)
+        if not m:
+            continue
+        us = int(m.group(1)) / 1000.0 / probes  # cpu-clock periods are ns
+        sym = re.sub(r"\+0x[0-9a-f]+$", "", m.group(2))
+        dso = os.path.basename(m.group(3))
+        syms[(dso, sym)] += us
+        cats[_perf_cat(dso, sym)] += us
+    return cats, syms
+
+
+def _perf_cat(dso, sym):
+    if dso.startswith("[kernel"):
+        return "kernel"
+    for name, lib, pat in PERF_CATS[1:]:
+        if dso.startswith(lib) and re.match(pat, sym):
+            return name
+    for lib in ("libssl", "libcrypto", "mailtls-scan", "libc"):
+        if dso.startswith(lib):
+            return lib + " other"
+    return "other"
+
+
+def perf_main(argv):
+    """newssl.py PROBES A.data [B.data ...]: the category table, then the
+    top symbols of each file."""
+    probes, files = int(argv[0]), argv[1:]
+    res = {f: perf_categories(f, probes) for f in files}
+    names = [c[0] for c in PERF_CATS] + ["libssl other", "libcrypto other", "mailtls-scan other",
+                                         "libc other", "other"]
+    print("%-55s" % "self CPU, us per probe" + "".join("%14s" % os.path.basename(f)[:13]
+                                                        for f in files))
+    for n in names:
+        print("%-55s" % n + "".join("%14.0f" % res[f][0][n] for f in files))
+    print("%-55s" % "total" + "".join("%14.0f" % sum(res[f][0].values()) for f in files))
+    for f in files:
+        print("\ntop of %s (us per probe)" % f)
+        for (dso, sym), us in res[f][1].most_common(20):
+            print("  %6.1f  %-16s %s" % (us, dso[:16], sym))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit("usage: newssl.py PROBES PERF.data... (tools/bench runs the openssl part)")
+    perf_main(sys.argv[1:])
