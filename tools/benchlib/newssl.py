@@ -3,18 +3,20 @@ mailtls built against Debian's OpenSSL and against a newer one built from
 source by tools/benchlib/newer_openssl.sh (bench-only; the default dependency
 does not change).
 
-Two phases, RUNS runs each, the two scanners alternating inside a run:
-  A. one farm built against Debian's OpenSSL serves both scanners, so only
+Two phases, RUNS runs each, the scanners alternating inside a run:
+  A. one farm built against Debian's OpenSSL serves every scanner, so only
      the scanner's library differs;
   B. the same with the farm built against the newer OpenSSL, which also gives
      the farm's CPU per session with each library.
 Per cell: median scanner CPU us per probe (wait4 user+sys), hosts/s, farm CPU
 us per session; and each library's own crypto floor (its `openssl speed`), so
-the ratio to the floor is per library.
+the ratio to the floor is per library. The newest /opt/mailtls-openssl-V
+with build-openssl-V/ in the repository is used, or $MAILTLS_OSSL_PREFIX and
+$MAILTLS_OSSL_BUILD (both) when set.
 
 OpenSSL 3.5's default TLS 1.3 key shares are X25519MLKEM768 AND X25519 (3.0:
 X25519 only), so the newer scanner also runs a third time with
-OPENSSL_CONF giving it 3.0's group list ("3.x groups-as-3.0"): that row
+OPENSSL_CONF giving it 3.0's group list ("VERSION groups-as-3.0"): that row
 isolates the library's own overhead from the post-quantum key share.
 """
 import collections
