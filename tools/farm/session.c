@@ -440,7 +440,15 @@ static void drive(struct sess *s)
             continue;
         }
         switch (s->phase) {
-        case PHASE_AWAIT_FLUSH_THEN_TLS: begin_tls(s); continue;
+        case PHASE_AWAIT_FLUSH_THEN_TLS:
+            begin_tls(s);
+            /* The ClientHello follows our go-ahead, which just left: the
+             * handshake's first read would only return EAGAIN. */
+            if (s->phase == PHASE_AWAIT_HANDSHAKE) {
+                set_interest(s, EPOLLIN);
+                return;
+            }
+            continue;
         case PHASE_AWAIT_FLUSH_THEN_CLOSE: sess_end(s, s->end_after_flush, false); return;
         case PHASE_AWAIT_COMMAND:
             if (process_lines(s))
