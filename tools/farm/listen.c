@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,9 @@ static int open_one(const struct farm_config *cfg, struct listen_spec *sp)
     }
     if (ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    /* Inherited by accepted sockets: replies and the close_notify after
+     * them leave at once, without a setsockopt per connection. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (is_wildcard && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) != 0 && !has_warned_device) {
         int err = errno;
         has_warned_device = true;

@@ -9,6 +9,11 @@
  * drive() repeats, without returning to epoll, while it makes progress:
  *   handshake step -> flush tx -> phase action after the flush (start TLS,
  *   close) -> hand complete lines to the protocol -> read more.
+ * "Read more" is skipped right after a reply left or a handshake finished
+ * while no whole line is waiting: the client is waiting for us, so the
+ * read would only return EAGAIN; epoll (level-triggered) reports anything
+ * that did arrive. Bytes OpenSSL already read ahead are not in the socket,
+ * so they always mean read now (SSL_has_pending).
  * After 64 rounds it yields and the loop runs it again on the next turn,
  * so one busy client cannot starve the others.
  *
@@ -397,8 +402,15 @@ static void queue_ready(struct sess *s)
     s->w->ready_list = s;
 }
 
+/* See the top of the file: is a read now bound to return EAGAIN? */
+static bool should_wait_for_input(const struct sess *s, bool has_answered)
+{
+    return has_answered && s->phase == PHASE_AWAIT_COMMAND && (!s->ssl || !SSL_has_pending(s->ssl));
+}
+
 static void drive(struct sess *s)
 {
+    bool has_answered = false; /* a reply left or a handshake ended in this call */
     for (unsigned spin = 0; spin < DRIVE_SPINS; spin++) {
         if (s->is_dead)
             return;
@@ -409,6 +421,7 @@ static void drive(struct sess *s)
             r = handshake(s);
             if (wait_or_end(s, r, END_TLS_FAILED))
                 return;
+            has_answered = true;
             break;
         case PHASE_AWAIT_TLS_BYTES: reset_on_tls_bytes(s); return;
         case PHASE_AWAIT_COMMAND:
@@ -417,6 +430,7 @@ static void drive(struct sess *s)
         case PHASE_AWAIT_CLIENT_LEAVE: break;
         }
         if (s->tx_len) {
+            has_answered = true;
             r = flush_tx(s);
             if (wait_or_end(s, r, END_ERROR))
                 return;
@@ -426,7 +440,15 @@ static void drive(struct sess *s)
             continue;
         }
         switch (s->phase) {
-        case PHASE_AWAIT_FLUSH_THEN_TLS: begin_tls(s); continue;
+        case PHASE_AWAIT_FLUSH_THEN_TLS:
+            begin_tls(s);
+            /* The ClientHello follows our go-ahead, which just left: the
+             * handshake's first read would only return EAGAIN. */
+            if (s->phase == PHASE_AWAIT_HANDSHAKE) {
+                set_interest(s, EPOLLIN);
+                return;
+            }
+            continue;
         case PHASE_AWAIT_FLUSH_THEN_CLOSE: sess_end(s, s->end_after_flush, false); return;
         case PHASE_AWAIT_COMMAND:
             if (process_lines(s))
@@ -438,6 +460,10 @@ static void drive(struct sess *s)
         case PHASE_AWAIT_DELAY:
         case PHASE_AWAIT_HANDSHAKE:
         case PHASE_AWAIT_TLS_BYTES: continue;
+        }
+        if (should_wait_for_input(s, has_answered)) {
+            set_interest(s, EPOLLIN);
+            return;
         }
         size_t got;
         r = io_read(s, s->rx + s->rx_len, RX_CAP - s->rx_len, &got);

@@ -11,7 +11,9 @@
  * "mailtls-farm", SAN "*.farm.test" and IP 127.0.0.1) is made at start-up.
  *
  * Per-session work is kept small: no session tickets, no session cache, no
- * client certificate request, buffers released while idle.
+ * client certificate request, buffers released while idle, read-ahead (one
+ * read() per burst instead of one per record header and one per body), and
+ * a certificate whose DER encoding is cached (see cache_encoding).
  */
 #include "farm.h"
 
@@ -47,11 +49,26 @@ static int add_ext(X509 *cert, int nid, const char *value)
     return ok ? 0 : -1;
 }
 
+/* A certificate built in memory has no cached DER encoding: OpenSSL would
+ * re-encode it (extensions and all) for every handshake's Certificate
+ * message. One that was parsed keeps the bytes it came from. */
+static X509 *cache_encoding(X509 *cert)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(cert, &der);
+    if (len <= 0)
+        return NULL;
+    const unsigned char *p = der;
+    X509 *parsed = d2i_X509(NULL, &p, len);
+    OPENSSL_free(der);
+    return parsed;
+}
+
 /* Makes a fresh key and a self-signed certificate valid for 30 days. */
 static int make_self_signed(EVP_PKEY **key_out, X509 **cert_out)
 {
     EVP_PKEY *key = EVP_EC_gen("P-256");
-    X509 *cert = X509_new();
+    X509 *cert = X509_new(), *parsed;
     X509_NAME *name = X509_NAME_new();
     unsigned char serial[16];
     BIGNUM *bn = NULL;
@@ -80,10 +97,12 @@ static int make_self_signed(EVP_PKEY **key_out, X509 **cert_out)
         goto out;
     if (!X509_sign(cert, key, EVP_sha256()))
         goto out;
+    parsed = cache_encoding(cert);
+    if (!parsed)
+        goto out;
     *key_out = key;
-    *cert_out = cert;
+    *cert_out = parsed;
     key = NULL;
-    cert = NULL;
     rc = 0;
 out:
     BN_free(bn);
@@ -113,6 +132,9 @@ static SSL_CTX *new_ctx(bool is_legacy)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* Whatever OpenSSL reads ahead stays in the SSL object; session.c asks
+     * SSL_has_pending() before it waits on epoll. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     return ctx;
 fail:
     SSL_CTX_free(ctx);
