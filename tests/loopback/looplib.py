@@ -1,6 +1,7 @@
 """Shared pieces of the loopback tests: the pass/fail tally every test
 prints, and starting mailtls-farm and waiting until it listens."""
 import os
+import socket
 import subprocess
 import time
 
@@ -42,3 +43,12 @@ def start_farm(build, tmp, args, name="farm"):
         time.sleep(0.05)
     p.kill()
     raise RuntimeError("mailtls-farm did not start: %s" % " ".join(args))
+
+
+def free_port(addr="127.0.0.1"):
+    """A TCP port the kernel says is free on addr now."""
+    s = socket.socket()
+    s.bind((addr, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -11,7 +11,6 @@ the same in all runs and the verdicts the ones the PKI implies; the
 metadata's verify_cache counts must show the cache used (hits) or not."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,14 +26,6 @@ N = 40
 FIELDS = ("status", "starttls_ok", "cert_trusted", "cert_verify_error", "cert_sha256", "cert_chain_len",
           "cert_subject", "cert_issuer", "cert_hostname_match")
 check = looplib.Checks()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def scan(tmp, name, ports, extra):
@@ -62,7 +53,7 @@ def main():
         ports, farms = [], []
         try:
             for i, leaf in enumerate((pki["leaves"]["ecdsa"], pki["leaves"]["rsa"], None)):
-                port = free_port()
+                port = looplib.free_port()
                 args = ["--smtp", str(port), "--profiles", "starttls-auth=1"]
                 if leaf:
                     args += ["--cert", leaf["chain"], "--key", leaf["key"]]
